@@ -1,0 +1,163 @@
+"""The configuration: read once from `config.json`, checked against a schema, then frozen.
+
+`load_config(path)` and `parse_config(raw)` return a `Config` of frozen dataclasses; defaults
+live here and nowhere else. Every key is optional; an unknown key is an error.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import types
+from collections.abc import Mapping
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError, best_match
+
+from .errors import ConfigError, InvalidJsonError
+from .formats import make_format_checker
+from .jsontext import parse_json
+
+_POSITIVE_INT = {"type": "integer", "minimum": 1}
+_SECONDS = {"type": "number", "minimum": 0}
+
+CONFIG_SCHEMA: Mapping[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "db": {"type": "object", "additionalProperties": False, "properties": {
+            "url": {"type": "string", "minLength": 1}}},
+        "limits": {"type": "object", "additionalProperties": False, "properties": {
+            "global": _POSITIVE_INT,
+            "names": {"type": "object", "additionalProperties": _POSITIVE_INT}}},
+        "http": {"type": "object", "additionalProperties": False, "properties": {
+            "host": {"type": "string", "minLength": 1},
+            "port": {"type": "integer", "minimum": 0, "maximum": 65535},
+            "public_url": {"type": "string", "format": "uri", "pattern": "^https?://"},
+            "sync_wait_s": _SECONDS}},
+        "smtp": {"type": "object", "additionalProperties": False,
+                 "dependentRequired": {"password": ["username"], "username": ["password"]},
+                 "properties": {
+                     "host": {"type": "string", "minLength": 1},
+                     "port": {"type": "integer", "minimum": 1, "maximum": 65535},
+                     "sender": {"type": "string", "format": "email"},
+                     "username": {"type": "string"},
+                     "password": {"type": "string"},
+                     "security": {"enum": ["none", "starttls", "ssl"]},
+                     "timeout_s": {"type": "number", "exclusiveMinimum": 0}}},
+        "shutdown_grace_s": _SECONDS,
+    },
+}
+"""The JSON Schema every configuration is checked against."""
+
+
+@dataclasses.dataclass(frozen=True)
+class DbConfig:
+    """`db`: where tasks are stored. A relative SQLite path is relative to the working
+    directory."""
+
+    url: str = "sqlite+pysqlite:///deferred.db"
+
+
+@dataclasses.dataclass(frozen=True)
+class LimitsConfig:
+    """`limits`: how many tasks run at once, in total and per task name."""
+
+    global_limit: int = 8
+    names: Mapping[str, int] = dataclasses.field(
+        default_factory=lambda: types.MappingProxyType({}))
+
+
+@dataclasses.dataclass(frozen=True)
+class HttpConfig:
+    """`http`: where the server listens and how it answers."""
+
+    host: str = "127.0.0.1"
+    port: int = 5000
+    public_url: str | None = None
+    sync_wait_s: float = 30.0
+
+
+@dataclasses.dataclass(frozen=True)
+class SmtpConfig:
+    """`smtp`: how results are emailed. `port` None means the default for `security`."""
+
+    host: str = "localhost"
+    port: int | None = None
+    sender: str = "deferred@localhost"
+    username: str | None = None
+    password: str | None = dataclasses.field(default=None, repr=False)
+    security: str = "none"
+    timeout_s: float = 30.0
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    """The whole configuration."""
+
+    db: DbConfig = dataclasses.field(default_factory=DbConfig)
+    limits: LimitsConfig = dataclasses.field(default_factory=LimitsConfig)
+    http: HttpConfig = dataclasses.field(default_factory=HttpConfig)
+    smtp: SmtpConfig = dataclasses.field(default_factory=SmtpConfig)
+    shutdown_grace_s: float = 10.0
+
+
+def load_config(path: str | os.PathLike[str] | None) -> Config:
+    """Read and check a configuration file; `None` gives the defaults.
+
+    Raises `ConfigError` naming the file and the key (`config.json: $.limits.global: -1 is
+    less than the minimum of 1`), or the line and column of bad JSON.
+    """
+    if path is None:
+        return Config()
+    source = os.fspath(path)
+    try:
+        with open(source, "rb") as file:
+            text = file.read()
+    except OSError as exc:
+        raise ConfigError(f"cannot read the configuration: {exc.strerror or exc}",
+                          where=source) from None
+    try:
+        raw = parse_json(text, where=source)
+    except InvalidJsonError as exc:
+        raise ConfigError(exc.message, where=source) from None
+    return parse_config(raw, source=source)
+
+
+def parse_config(raw: Any, *, source: str = "config") -> Config:
+    """Check a parsed configuration and freeze it. Raises `ConfigError` naming the key."""
+    validator = Draft202012Validator(
+        CONFIG_SCHEMA, format_checker=make_format_checker(Draft202012Validator.FORMAT_CHECKER))
+    error = best_match(validator.iter_errors(raw))
+    if error is not None:
+        raise ConfigError(_describe(error), where=source)
+    limits, http, smtp = raw.get("limits", {}), raw.get("http", {}), raw.get("smtp", {})
+    return Config(
+        db=DbConfig(**raw.get("db", {})),
+        limits=LimitsConfig(
+            global_limit=int(limits.get("global", LimitsConfig.global_limit)),
+            names=types.MappingProxyType(
+                {name: int(limit) for name, limit in limits.get("names", {}).items()})),
+        http=_with_ints(HttpConfig(**http), "port"),
+        smtp=_with_ints(SmtpConfig(**smtp), "port"),
+        shutdown_grace_s=float(raw.get("shutdown_grace_s", Config.shutdown_grace_s)),
+    )
+
+
+def _with_ints(value: Any, *fields: str) -> Any:
+    # JSON Schema counts 5.0 as an integer; the dataclasses should hold a real int.
+    changes = {name: int(getattr(value, name)) for name in fields
+               if getattr(value, name) is not None}
+    return dataclasses.replace(value, **changes)
+
+
+def _describe(error: ValidationError) -> str:
+    if error.validator == "additionalProperties" and isinstance(error.instance, Mapping):
+        allowed = error.schema.get("properties", {})
+        unknown = sorted(key for key in error.instance if key not in allowed)
+        if unknown and allowed:
+            return (f"{error.json_path}.{unknown[0]}: unknown key "
+                    f"(allowed: {', '.join(allowed)})")
+    return f"{error.json_path}: {error.message}"

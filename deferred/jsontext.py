@@ -1,0 +1,64 @@
+"""Strict JSON parsing of user input, with errors that point at line and column."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, NoReturn
+
+from .errors import InvalidJsonError
+
+
+def _reject_constant(name: str) -> NoReturn:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise ValueError(f"duplicate key {key!r}")
+        result[key] = value
+    return result
+
+
+def parse_json(text: str | bytes, *, where: str) -> Any:
+    """Parse `text` as strict JSON: no NaN or Infinity, no duplicate keys.
+
+    Raises `InvalidJsonError` naming `where`, with the line and column of the problem.
+    """
+    try:
+        return json.loads(text, parse_constant=_reject_constant,
+                          object_pairs_hook=_no_duplicate_keys)
+    except json.JSONDecodeError as exc:
+        raise InvalidJsonError(
+            f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}", where=where
+        ) from None
+    except UnicodeDecodeError as exc:
+        raise InvalidJsonError(f"invalid JSON: not UTF-8 text ({exc.reason})",
+                               where=where) from None
+    except (ValueError, RecursionError) as exc:
+        # ValueError: our hooks, or an integer over Python's digit limit.
+        reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+        raise InvalidJsonError(f"invalid JSON: {reason}", where=where) from None
+
+
+def parse_json_object(text: str | bytes, *, where: str) -> dict[str, Any]:
+    """Parse `text` as a JSON object. Raises `InvalidJsonError` for bad JSON or another type."""
+    value = parse_json(text, where=where)
+    if not isinstance(value, dict):
+        raise InvalidJsonError(f"expected a JSON object, got {json_type_name(value)}",
+                               where=where)
+    return value
+
+
+def json_type_name(value: Any) -> str:
+    """The JSON name of a parsed value's type, for messages."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    for kind, name in ((dict, "object"), (list, "array"), (str, "string"),
+                       (int, "integer"), (float, "number")):
+        if isinstance(value, kind):
+            return name
+    return type(value).__name__

@@ -1,0 +1,184 @@
+"""`BaseTask` and the `task()` decorator: the two ways to define a task, one class in the end."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import sys
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar, TypeVar, overload
+
+from .errors import TaskDefinitionError
+from .registry import TaskRegistry, check_task_name, default_registry
+from .validation import (ParamSpec, ParamsValidator, check_params_object,
+                         check_schema_matches_run)
+
+Origin = tuple[str, str, int]
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class BaseTask:
+    """Subclass it, set `name` (and `json_schema`), and write `run()`.
+
+    The class registers itself in `default_registry`, or in the registry passed as a class
+    keyword (`class Mult(BaseTask, registry=mine)`). `abstract=True` makes a base for other
+    tasks that is not registered. `run()` may be written without `self`, as older examples do.
+    Raises `TaskDefinitionError` (or `InvalidSchemaError`) when the class is defined wrongly.
+    """
+
+    name: ClassVar[str]
+    json_schema: ClassVar[Mapping[str, Any] | None] = None
+    description: ClassVar[str] = ""
+    origin: ClassVar[Origin | None] = None
+    param_spec: ClassVar[ParamSpec]
+    params_validator: ClassVar[ParamsValidator | None] = None
+
+    def __init_subclass__(cls, registry: TaskRegistry | None = None, abstract: bool = False,
+                          **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if abstract:
+            return
+        try:
+            _prepare(cls)
+            (default_registry if registry is None else registry).register(cls)
+        except TaskDefinitionError as exc:
+            if not _defined_by_script(cls):
+                raise
+            # A tasks file run as a script fails before run_cli() is reached; a traceback
+            # there would bury the one line that says what to fix.
+            sys.stderr.write(f"deferred: error {int(exc.code)}: {exc}\n")
+            raise SystemExit(2) from None
+
+    def run(self, **params: Any) -> Any:
+        """Do the work. The return value is the task's result."""
+        raise NotImplementedError
+
+    @classmethod
+    def check_params(cls, params: Any) -> dict[str, Any]:
+        """Return `params` as a dict if this task can run with them.
+
+        Raises `InvalidParamsError` naming the JSON path and what was wrong.
+        """
+        params = check_params_object(params)
+        if cls.params_validator is not None:
+            cls.params_validator.validate(params)
+        cls.param_spec.check(params)
+        return params
+
+
+def _prepare(cls: type[BaseTask]) -> None:
+    owner = f"class {cls.__qualname__}"
+    if "name" not in cls.__dict__:
+        raise TaskDefinitionError(
+            "a task class needs its own `name` (or `abstract=True` to be a base for other "
+            "tasks)", where=owner)
+    name = check_task_name(cls.__dict__["name"], owner)
+    if cls.run is BaseTask.run:
+        raise TaskDefinitionError("a task class must define run()", where=f"task {name!r}")
+    if "run" in cls.__dict__ and _lacks_self(cls.__dict__["run"]):
+        cls.run = staticmethod(cls.__dict__["run"])  # type: ignore[method-assign]
+    cls.param_spec = ParamSpec.of(_run_signature(cls), name)
+    if cls.json_schema is not None:
+        cls.params_validator = ParamsValidator(name, cls.json_schema)
+        check_schema_matches_run(name, cls.params_validator, cls.param_spec)
+    else:
+        cls.params_validator = None
+    if "description" not in cls.__dict__:
+        cls.description = inspect.cleandoc(cls.__dict__.get("__doc__") or "")
+    if "origin" not in cls.__dict__:
+        cls.origin = _class_origin(cls)
+
+
+def _defined_by_script(cls: type) -> bool:
+    main = sys.modules.get("__main__")
+    return cls.__module__ == "__main__" and getattr(main, "__file__", None) is not None
+
+
+def _run_signature(cls: type[BaseTask]) -> inspect.Signature:
+    raw = inspect.getattr_static(cls, "run")
+    if not inspect.isfunction(raw):
+        return inspect.signature(cls.run)  # staticmethod, or classmethod bound to cls
+    signature = inspect.signature(raw)
+    return signature.replace(parameters=list(signature.parameters.values())[1:])
+
+
+def _lacks_self(run: object) -> bool:
+    if not inspect.isfunction(run):
+        return False  # already a staticmethod, classmethod or other descriptor
+    params = list(inspect.signature(run).parameters.values())
+    return not params or params[0].name != "self" or params[0].kind not in (
+        inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+
+
+def _class_origin(cls: type) -> Origin | None:
+    module = sys.modules.get(cls.__module__)
+    path = getattr(module, "__file__", None)
+    if path is None:
+        return None
+    try:
+        line = inspect.getsourcelines(cls)[1]
+    except (OSError, TypeError):
+        line = 0
+    return (path, cls.__qualname__, line)
+
+
+class TaskFunction:
+    """What `@task` leaves in place of the function: still callable, with its task class."""
+
+    task_class: type[BaseTask]
+
+    def __init__(self, func: Callable[..., Any], task_class: type[BaseTask]) -> None:
+        functools.update_wrapper(self, func)
+        self.task_class = task_class
+
+    @property
+    def name(self) -> str:
+        """The task's registered name."""
+        return self.task_class.name
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """Call the function directly, in this thread, as if it were not a task."""
+        return self.__wrapped__(*args, **kwargs)  # type: ignore[attr-defined]
+
+    def __repr__(self) -> str:
+        return f"<task {self.name!r} {self.__wrapped__!r}>"  # type: ignore[attr-defined]
+
+
+@overload
+def task(name: F) -> TaskFunction: ...
+@overload
+def task(name: str | None = None, *, json_schema: Mapping[str, Any] | None = None,
+         registry: TaskRegistry | None = None) -> Callable[[F], TaskFunction]: ...
+
+
+def task(name: Any = None, *, json_schema: Mapping[str, Any] | None = None,
+         registry: TaskRegistry | None = None) -> Any:
+    """Make a function a task: `@deferred.task(name='multiprint', json_schema={...})`.
+
+    The name defaults to the function's name; the description is its docstring. Bare
+    `@deferred.task` works too. Raises `TaskDefinitionError` or `InvalidSchemaError` at
+    definition.
+    """
+    if callable(name):
+        return task()(name)
+
+    def decorate(func: F) -> TaskFunction:
+        if not callable(func):
+            raise TaskDefinitionError(f"@task needs a function, got {type(func).__name__}",
+                                      where=f"task {name!r}")
+        code = getattr(func, "__code__", None)
+        namespace = {
+            "name": func.__name__ if name is None else name,
+            "json_schema": json_schema,
+            "run": staticmethod(func),
+            "description": inspect.cleandoc(func.__doc__ or ""),
+            "origin": None if code is None else (code.co_filename, func.__qualname__,
+                                                 code.co_firstlineno),
+            "__doc__": func.__doc__,
+            "__module__": func.__module__,
+            "__qualname__": func.__qualname__,
+        }
+        task_class = type(func.__name__, (BaseTask,), namespace, registry=registry)
+        return TaskFunction(func, task_class)
+
+    return decorate

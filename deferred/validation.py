@@ -1,0 +1,141 @@
+"""Checks on tasks: their schema and signature when defined, their params before each run."""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+from collections.abc import Mapping
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import best_match
+from jsonschema.validators import validator_for
+
+from .errors import InvalidParamsError, InvalidSchemaError, TaskDefinitionError
+from .formats import make_format_checker
+from .jsontext import json_type_name
+
+_MESSAGE_LIMIT = 300
+_NO_DRAFT = object()
+
+
+def _shorten(text: str) -> str:
+    return text if len(text) <= _MESSAGE_LIMIT else text[:_MESSAGE_LIMIT - 3] + "..."
+
+
+@dataclasses.dataclass(frozen=True)
+class ParamSpec:
+    """The keyword parameters a task's `run()` accepts."""
+
+    names: tuple[str, ...]
+    required: frozenset[str]
+    takes_any: bool  # run() has **kwargs
+
+    @classmethod
+    def of(cls, signature: inspect.Signature, task_name: str) -> ParamSpec:
+        """Read the spec from the signature of `run()` (without `self`).
+
+        Raises `TaskDefinitionError` for positional-only parameters without a default, which
+        params passed by name can never fill.
+        """
+        names, required, takes_any = [], set(), False
+        for param in signature.parameters.values():
+            if param.kind is param.VAR_KEYWORD:
+                takes_any = True
+            elif param.kind is param.VAR_POSITIONAL:
+                continue
+            elif param.kind is param.POSITIONAL_ONLY:
+                if param.default is param.empty:
+                    raise TaskDefinitionError(
+                        f"run() parameter {param.name!r} is positional-only; params are passed "
+                        "by name", where=f"task {task_name!r}")
+            else:
+                names.append(param.name)
+                if param.default is param.empty:
+                    required.add(param.name)
+        return cls(tuple(names), frozenset(required), takes_any)
+
+    def check(self, params: Mapping[str, Any]) -> None:
+        """Raise `InvalidParamsError` if `run(**params)` would not bind."""
+        if not self.takes_any:
+            unknown = [key for key in params if key not in self.names]
+            if unknown:
+                takes = ", ".join(self.names) if self.names else "no parameters"
+                raise InvalidParamsError(
+                    f"unknown parameter {unknown[0]!r} (the task takes: {takes})", where="$")
+        missing = [name for name in self.names if name in self.required and name not in params]
+        if missing:
+            raise InvalidParamsError(f"missing required parameter {missing[0]!r}", where="$")
+
+
+class ParamsValidator:
+    """A task's compiled JSON Schema: checked once when built, then used before every run."""
+
+    def __init__(self, task_name: str, schema: Mapping[str, Any]) -> None:
+        """Check `schema` against its draft's meta-schema (its `$schema`, else 2020-12).
+
+        Raises `InvalidSchemaError` naming the task and the path of the bad keyword.
+        """
+        where = f"task {task_name!r}"
+        if not isinstance(schema, Mapping):
+            raise InvalidSchemaError(
+                f"json_schema must be a JSON object, got {json_type_name(schema)}", where=where)
+        schema = dict(schema)
+        validator_class = validator_for(schema, default=_NO_DRAFT)
+        if validator_class is _NO_DRAFT:
+            if "$schema" in schema:
+                raise InvalidSchemaError(f"unknown $schema {schema['$schema']!r}", where=where)
+            validator_class = Draft202012Validator
+        error = best_match(validator_class(validator_class.META_SCHEMA).iter_errors(schema))
+        if error is not None:
+            raise InvalidSchemaError(
+                f"invalid JSON Schema at {error.json_path}: {_shorten(error.message)}",
+                where=where)
+        top_type = schema.get("type", "object")
+        if top_type != "object" and not (isinstance(top_type, list) and "object" in top_type):
+            raise InvalidSchemaError(
+                f"the schema's top-level type must be 'object' (params are passed by name), "
+                f"got {top_type!r}", where=where)
+        self.schema = schema
+        self._task_name = task_name
+        self._validator = validator_class(
+            schema, format_checker=make_format_checker(validator_class.FORMAT_CHECKER))
+
+    def validate(self, params: Mapping[str, Any]) -> None:
+        """Raise `InvalidParamsError` naming the JSON path (`$.count`) and what was wrong."""
+        try:
+            error = best_match(self._validator.iter_errors(params))
+        except Exception as exc:  # an unresolvable $ref and the like: the schema's fault
+            raise InvalidSchemaError(f"the schema cannot be used: {_shorten(str(exc))}",
+                                     where=f"task {self._task_name!r}") from exc
+        if error is not None:
+            raise InvalidParamsError(_shorten(error.message), where=error.json_path)
+
+    def properties(self) -> tuple[str, ...]:
+        """The names under the schema's top-level `properties`."""
+        properties = self.schema.get("properties", {})
+        return tuple(properties) if isinstance(properties, Mapping) else ()
+
+
+def check_schema_matches_run(task_name: str, validator: ParamsValidator,
+                             spec: ParamSpec) -> None:
+    """Raise `TaskDefinitionError` when the schema describes params `run()` cannot take."""
+    if spec.takes_any:
+        return
+    for name in validator.properties():
+        if name not in spec.names:
+            takes = ", ".join(spec.names) if spec.names else "no parameters"
+            raise TaskDefinitionError(
+                f"schema property {name!r} is not a parameter of run() (it takes: {takes})",
+                where=f"task {task_name!r}")
+
+
+def check_params_object(params: Any) -> dict[str, Any]:
+    """Params are passed by name, so they must be a JSON object. Raises `InvalidParamsError`."""
+    if not isinstance(params, Mapping):
+        raise InvalidParamsError(f"params must be a JSON object, got {json_type_name(params)}",
+                                 where="$")
+    for key in params:
+        if not isinstance(key, str):
+            raise InvalidParamsError(f"param names must be strings, got {key!r}", where="$")
+    return dict(params)
