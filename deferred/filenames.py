@@ -28,7 +28,7 @@ def _truncate(name: str, limit_bytes: int) -> str:
     if not dot or not stem or len(ext.encode("utf-8")) > 16:
         stem, ext, dot = name, "", ""
     room = limit_bytes - len((dot + ext).encode("utf-8"))
-    stem = stem.encode("utf-8")[:room].decode("utf-8", errors="ignore")
+    stem = stem.encode("utf-8")[:room].decode("utf-8", errors="ignore").rstrip(". ")
     return stem + dot + ext
 
 

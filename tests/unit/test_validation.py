@@ -1,0 +1,82 @@
+"""Schemas are checked at definition against their draft; params with format checking on."""
+
+import pytest
+
+from deferred.errors import InvalidParamsError, InvalidSchemaError
+from deferred.validation import ParamsValidator
+
+
+def test_schema_without_draft_uses_2020_12():
+    # prefixItems exists only since 2020-12; with a bad value it must be reported.
+    with pytest.raises(InvalidSchemaError, match=r"\$\.properties\.a\.prefixItems"):
+        ParamsValidator("t", {"type": "object",
+                              "properties": {"a": {"prefixItems": "nope"}}})
+
+
+def test_schema_declaring_draft_7_is_checked_against_draft_7():
+    schema = {"$schema": "http://json-schema.org/draft-07/schema#", "type": "object",
+              "properties": {"a": {"type": "integer", "exclusiveMinimum": 3}}}
+    validator = ParamsValidator("t", schema)
+    with pytest.raises(InvalidParamsError, match=r"^\$\.a: 3 is less than or equal"):
+        validator.validate({"a": 3})
+
+
+def test_unknown_draft_is_refused():
+    with pytest.raises(InvalidSchemaError, match="unknown \\$schema 'http://example.com/s'"):
+        ParamsValidator("t", {"$schema": "http://example.com/s"})
+
+
+@pytest.mark.parametrize("schema", [[], "object", 3])
+def test_schema_that_is_not_an_object_is_refused(schema):
+    with pytest.raises(InvalidSchemaError, match="json_schema must be a JSON object"):
+        ParamsValidator("t", schema)
+
+
+def test_top_level_type_must_be_object():
+    with pytest.raises(InvalidSchemaError, match="top-level type must be 'object'"):
+        ParamsValidator("t", {"type": "array"})
+    ParamsValidator("t", {"type": ["object", "null"]})
+
+
+@pytest.mark.parametrize("fmt, good, bad", [
+    ("email", "a@example.com", "not an address"),
+    ("date", "2026-11-23", "2026-02-30"),
+    ("date-time", "2026-11-23T10:00:00Z", "2026-11-23 10:00"),
+    ("date-time", "2026-11-23T10:00:00.5+01:00", "2026-13-01T10:00:00Z"),
+    ("time", "10:00:00Z", "25:00:00Z"),
+    ("uri", "https://example.com/a?b#c", "example.com/no-scheme"),
+    ("uri", "mailto:a@example.com", "http://exa mple.com"),
+    ("hostname", "db-1.example.com", "-bad-.example.com"),
+    ("ipv4", "127.0.0.1", "300.1.1.1"),
+    ("uuid", "12345678-1234-5678-1234-567812345678", "1234"),
+])
+def test_formats_are_checked(fmt, good, bad):
+    validator = ParamsValidator("t", {"type": "object", "properties": {"v": {"format": fmt}}})
+    validator.validate({"v": good})
+    with pytest.raises(InvalidParamsError, match=rf"^\$\.v: .* is not a '{fmt}'"):
+        validator.validate({"v": bad})
+
+
+def test_error_names_nested_json_path():
+    validator = ParamsValidator("t", {
+        "type": "object",
+        "properties": {"items": {"type": "array", "items": {
+            "type": "object", "properties": {"n": {"type": "integer"}}}}}})
+    with pytest.raises(InvalidParamsError) as info:
+        validator.validate({"items": [{"n": 1}, {"n": "two"}]})
+    assert str(info.value) == "$.items[1].n: 'two' is not of type 'integer'"
+
+
+def test_long_messages_are_shortened():
+    validator = ParamsValidator("t", {"type": "object",
+                                      "properties": {"v": {"type": "integer"}}})
+    with pytest.raises(InvalidParamsError) as info:
+        validator.validate({"v": "x" * 10_000})
+    assert len(str(info.value)) < 400
+
+
+def test_unresolvable_ref_is_the_schemas_fault():
+    validator = ParamsValidator("t", {"type": "object",
+                                      "properties": {"v": {"$ref": "#/$defs/missing"}}})
+    with pytest.raises(InvalidSchemaError, match="task 't': the schema cannot be used"):
+        validator.validate({"v": 1})
