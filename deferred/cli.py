@@ -56,6 +56,11 @@ def _task_help(task_class: type[BaseTask]) -> str:
 
 def build_parser(registry: TaskRegistry, prog: str | None = None) -> argparse.ArgumentParser:
     """The parser: one sub-command per registered task, help from its docstring."""
+    return _build_parsers(registry, prog)[0]
+
+
+def _build_parsers(registry: TaskRegistry, prog: str | None
+                   ) -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
     parser = _ArgumentParser(
         prog=prog, formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Run a task of this file.",
@@ -64,6 +69,7 @@ def build_parser(registry: TaskRegistry, prog: str | None = None) -> argparse.Ar
                         help="how much to log on stderr (default: warning)")
     commands = parser.add_subparsers(dest="command", metavar="TASK", title="tasks",
                                      parser_class=_ArgumentParser)
+    task_parsers = {}
     for task_class in registry:
         sub = commands.add_parser(
             task_class.name, help=_first_line(task_class.description),
@@ -78,7 +84,21 @@ def build_parser(registry: TaskRegistry, prog: str | None = None) -> argparse.Ar
                               "default: the current directory)")
         sub.add_argument("--traceback", action="store_true",
                          help="print the traceback when the task raises")
-    return parser
+        task_parsers[task_class.name] = sub
+    helper = commands.add_parser("help", help="show this help, or a task's: help TASK")
+    helper.add_argument("topic", nargs="?", metavar="TASK")
+    return parser, task_parsers
+
+
+def _print_help(parser: argparse.ArgumentParser, task_parsers: dict[str, argparse.ArgumentParser],
+                registry: TaskRegistry, topic: str | None, stdout: TextIO) -> int:
+    if topic is None:
+        parser.print_help(stdout)
+    elif topic not in task_parsers:
+        registry.get(topic)  # raises UnknownTaskError listing the known tasks
+    else:
+        task_parsers[topic].print_help(stdout)
+    return EXIT_OK
 
 
 def _command_name(argv: Sequence[str]) -> str | None:
@@ -114,7 +134,7 @@ def _read_params(spec: str | None, stdin: TextIO) -> Any:
 def _describe_failure(exc: BaseException) -> str:
     if isinstance(exc, DeferredError):
         return f"error {int(exc.code)}: {exc}"
-    message = str(exc)
+    message = " | ".join(line.strip() for line in str(exc).splitlines() if line.strip())
     return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
 
 
@@ -149,7 +169,7 @@ def main(argv: Sequence[str] | None = None, registry: TaskRegistry | None = None
     argv = list(sys.argv[1:] if argv is None else argv)
     stdin, stdout, stderr = stdin or sys.stdin, stdout or sys.stdout, stderr or sys.stderr
     try:
-        parser = build_parser(registry, prog)
+        parser, task_parsers = _build_parsers(registry, prog)
         command = _command_name(argv)
         if command is not None and command not in registry and command not in RESERVED_NAMES:
             registry.get(command)  # raises UnknownTaskError listing the known tasks
@@ -158,8 +178,9 @@ def main(argv: Sequence[str] | None = None, registry: TaskRegistry | None = None
         except SystemExit as exc:  # --help
             return exc.code if isinstance(exc.code, int) else EXIT_OK
         if args.command is None:
-            parser.print_help(stderr)
-            raise BadRequestError("name a task to run")
+            raise BadRequestError(f"name a task to run (see '{parser.prog} --help')")
+        if args.command == "help":
+            return _print_help(parser, task_parsers, registry, args.topic, stdout)
         return _run_task(registry.get(args.command), args, stdin, stdout, stderr)
     except DeferredError as exc:
         stderr.write(f"deferred: error {int(exc.code)}: {exc}\n")

@@ -6,7 +6,7 @@ import functools
 import inspect
 import sys
 from collections.abc import Callable, Mapping
-from typing import Any, ClassVar, TypeVar, overload
+from typing import Any, ClassVar, NoReturn, TypeVar, overload
 
 from .errors import TaskDefinitionError
 from .registry import TaskRegistry, check_task_name, default_registry
@@ -42,12 +42,7 @@ class BaseTask:
             _prepare(cls)
             (default_registry if registry is None else registry).register(cls)
         except TaskDefinitionError as exc:
-            if not _defined_by_script(cls):
-                raise
-            # A tasks file run as a script fails before run_cli() is reached; a traceback
-            # there would bury the one line that says what to fix.
-            sys.stderr.write(f"deferred: error {int(exc.code)}: {exc}\n")
-            raise SystemExit(2) from None
+            _definition_failed(exc)
 
     def run(self, **params: Any) -> Any:
         """Do the work. The return value is the task's result."""
@@ -89,9 +84,32 @@ def _prepare(cls: type[BaseTask]) -> None:
         cls.origin = _class_origin(cls)
 
 
-def _defined_by_script(cls: type) -> bool:
+def _definition_failed(exc: TaskDefinitionError) -> NoReturn:
+    if not _defined_by_script():
+        raise exc
+    # A tasks file run as a script fails before run_cli() is reached; a traceback there
+    # would bury the one line that says what to fix.
+    sys.stderr.write(f"deferred: error {int(exc.code)}: {exc}\n")
+    raise SystemExit(2) from None
+
+
+def _defined_by_script() -> bool:
+    """True when the task is defined by the top-level code of the script Python was started
+    with, directly or through the imports that code makes (not, say, inside a test)."""
     main = sys.modules.get("__main__")
-    return cls.__module__ == "__main__" and getattr(main, "__file__", None) is not None
+    if getattr(main, "__file__", None) is None:
+        return False  # an interactive session or `python -c`
+    frame = inspect.currentframe()
+    while frame is not None:
+        module = frame.f_globals.get("__name__", "")
+        if frame.f_code.co_name == "<module>" and frame.f_globals is vars(main):
+            return True
+        if not (frame.f_code.co_name == "<module>" or module == __name__
+                or module.startswith("importlib")
+                or frame.f_code.co_filename.startswith("<frozen importlib")):
+            return False
+        frame = frame.f_back
+    return False
 
 
 def _run_signature(cls: type[BaseTask]) -> inspect.Signature:
@@ -167,8 +185,13 @@ def task(name: Any = None, *, json_schema: Mapping[str, Any] | None = None,
             raise TaskDefinitionError(f"@task needs a function, got {type(func).__name__}",
                                       where=f"task {name!r}")
         code = getattr(func, "__code__", None)
+        try:
+            task_name = check_task_name(func.__name__ if name is None else name,
+                                        f"function {func.__qualname__}")
+        except TaskDefinitionError as exc:
+            _definition_failed(exc)
         namespace = {
-            "name": func.__name__ if name is None else name,
+            "name": task_name,
             "json_schema": json_schema,
             "run": staticmethod(func),
             "description": inspect.cleandoc(func.__doc__ or ""),
