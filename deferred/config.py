@@ -36,7 +36,8 @@ CONFIG_SCHEMA: Mapping[str, Any] = {
             "host": {"type": "string", "minLength": 1},
             "port": {"type": "integer", "minimum": 0, "maximum": 65535},
             "public_url": {"type": "string", "format": "uri", "pattern": "^https?://"},
-            "sync_wait_s": _SECONDS}},
+            "sync_wait_s": _SECONDS,
+            "max_body_bytes": _POSITIVE_INT}},
         "smtp": {"type": "object", "additionalProperties": False,
                  "dependentRequired": {"password": ["username"], "username": ["password"]},
                  "properties": {
@@ -78,6 +79,7 @@ class HttpConfig:
     port: int = 5000
     public_url: str | None = None
     sync_wait_s: float = 30.0
+    max_body_bytes: int = 1024 * 1024
 
 
 @dataclasses.dataclass(frozen=True)
@@ -140,7 +142,7 @@ def parse_config(raw: Any, *, source: str = "config") -> Config:
             global_limit=int(limits.get("global", LimitsConfig.global_limit)),
             names=types.MappingProxyType(
                 {name: int(limit) for name, limit in limits.get("names", {}).items()})),
-        http=_with_ints(HttpConfig(**http), "port"),
+        http=_with_ints(HttpConfig(**http), "port", "max_body_bytes"),
         smtp=_with_ints(SmtpConfig(**smtp), "port"),
         shutdown_grace_s=float(raw.get("shutdown_grace_s", Config.shutdown_grace_s)),
     )

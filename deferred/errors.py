@@ -18,12 +18,20 @@ class ErrorCode(enum.IntEnum):
     UNKNOWN_TASK = 101
     INVALID_PARAMS = 102
     INVALID_JSON = 103
+    NOT_FOUND = 104
+    REQUEST_TOO_LARGE = 105
+    UNSUPPORTED_MEDIA_TYPE = 106
+    METHOD_NOT_ALLOWED = 107
     TASK_FAILED = 200
     INVALID_RESULT = 201
     TASK_DEFINITION = 300
     INVALID_SCHEMA = 301
     CONFIG = 302
+    SERVER_ALREADY_RUNNING = 303
+    DATABASE_VERSION = 304
     RESULT_OUTPUT = 400
+    STORE_UNAVAILABLE = 500
+    STORE_FULL = 501
     INTERNAL = 999
 
 
@@ -67,6 +75,30 @@ class InvalidJsonError(DeferredError):
     code, http_status = ErrorCode.INVALID_JSON, 400
 
 
+class NotFoundError(DeferredError):
+    """No task record, result file or route answers to that name."""
+
+    code, http_status = ErrorCode.NOT_FOUND, 404
+
+
+class RequestTooLargeError(DeferredError):
+    """The request body is over the configured limit; it was not read."""
+
+    code, http_status = ErrorCode.REQUEST_TOO_LARGE, 413
+
+
+class UnsupportedMediaTypeError(DeferredError):
+    """The request body is not declared as JSON."""
+
+    code, http_status = ErrorCode.UNSUPPORTED_MEDIA_TYPE, 415
+
+
+class MethodNotAllowedError(DeferredError):
+    """The route exists but not for that HTTP method."""
+
+    code, http_status = ErrorCode.METHOD_NOT_ALLOWED, 405
+
+
 class TaskFailedError(DeferredError):
     """The task itself raised; the message is the task's own error in one line."""
 
@@ -95,6 +127,30 @@ class ConfigError(DeferredError):
     """The configuration file cannot be read or does not match the configuration schema."""
 
     code, http_status = ErrorCode.CONFIG, 500
+
+
+class ServerAlreadyRunningError(DeferredError):
+    """Another server already uses this SQLite database."""
+
+    code, http_status = ErrorCode.SERVER_ALREADY_RUNNING, 500
+
+
+class DatabaseVersionError(DeferredError):
+    """The database was made by a newer deferred than this one."""
+
+    code, http_status = ErrorCode.DATABASE_VERSION, 500
+
+
+class StoreUnavailableError(DeferredError):
+    """The database cannot be reached or refused the transaction; nothing was stored."""
+
+    code, http_status = ErrorCode.STORE_UNAVAILABLE, 503
+
+
+class StoreFullError(DeferredError):
+    """The database cannot grow (a full disk); nothing was stored."""
+
+    code, http_status = ErrorCode.STORE_FULL, 503
 
 
 class ResultOutputError(DeferredError):

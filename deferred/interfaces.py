@@ -1,0 +1,86 @@
+"""The seams between the parts, as Protocols: what the server needs of a store, and what the
+HTTP app needs of the server."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
+
+from .records import Outcome, StoredFile, TaskRecord, TaskStatus
+
+
+class TaskStore(Protocol):
+    """Durable task records. Each method is one transaction, committed when it returns.
+
+    Raises `StoreUnavailableError` when the database cannot be reached and `StoreFullError`
+    when it cannot grow; nothing is half-done either way.
+    """
+
+    server_id: str
+
+    def add(self, name: str, params: Mapping[str, Any], email: str | None = None) -> TaskRecord:
+        """Store a new queued record and return it."""
+
+    def claim(self, room: Mapping[str, int], total: int,
+              finished: Sequence[Outcome] = ()) -> list[TaskRecord]:
+        """Store `finished`, then mark up to `total` of the oldest queued records as running
+        here, at most `room[name]` of each name and none of a name not in `room`."""
+
+    def finish(self, outcomes: Sequence[Outcome]) -> None:
+        """Store outcomes; one whose record is no longer running that attempt here is
+        dropped (and logged)."""
+
+    def requeue_running(self) -> list[TaskRecord]:
+        """Queue again every record left running by a server that is gone; return them."""
+
+    def get(self, task_id: int) -> TaskRecord | None:
+        """The record with its files, or None."""
+
+    def list(self, *, status: TaskStatus | None = None, name: str | None = None,
+             limit: int = 50, before_id: int | None = None) -> list[TaskRecord]:
+        """Records newest first, filtered, older than `before_id` when given."""
+
+    def read_file(self, token: str) -> tuple[StoredFile, bytes] | None:
+        """A result file and its content by its token, or None."""
+
+    def close(self) -> None:
+        """Release connections and locks."""
+
+
+@dataclasses.dataclass(frozen=True)
+class TaskType:
+    """A registered task as the API and UI show it."""
+
+    name: str
+    description: str
+    json_schema: Mapping[str, Any] | None
+    limit: int | None
+
+
+class TaskService(Protocol):
+    """What the HTTP app needs: submitting, waiting, reading. Raises `DeferredError`s."""
+
+    global_limit: int
+
+    def submit(self, task_name: str, params: Any, email: str | None = None) -> TaskRecord:
+        """Validate and store a task record; return it once it is committed."""
+
+    def wait(self, task_id: int, timeout_s: float) -> TaskRecord:
+        """The record once it is finished, or as it is when `timeout_s` has passed."""
+
+    def get(self, task_id: int) -> TaskRecord:
+        """The record. Raises `NotFoundError`."""
+
+    def list_tasks(self, *, status: TaskStatus | None, task_name: str | None, limit: int,
+                   before_id: int | None) -> list[TaskRecord]:
+        """Records newest first."""
+
+    def task_types(self) -> list[TaskType]:
+        """The registered tasks, by name."""
+
+    def read_file(self, token: str) -> tuple[StoredFile, bytes]:
+        """A result file by its token. Raises `NotFoundError`."""
+
+    def is_healthy(self) -> bool:
+        """True when the server accepts work."""

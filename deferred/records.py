@@ -1,0 +1,89 @@
+"""What the store hands back: frozen `TaskRecord`s, their `TaskStatus`, and run outcomes."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import enum
+from collections.abc import Mapping
+from typing import Any
+
+from .result import ResultFile
+
+
+class TaskStatus(str, enum.Enum):
+    """Where a task record is in its life, spelled as the API writes it."""
+
+    QUEUED = "QUEUED"
+    RUNNING = "RUNNING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+
+    @property
+    def is_terminal(self) -> bool:
+        """True once the record will not change status again."""
+        return self in (TaskStatus.SUCCEEDED, TaskStatus.FAILED)
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclasses.dataclass(frozen=True)
+class TaskError:
+    """Why a run failed: the exception's type, its one-line message and the traceback."""
+
+    type: str
+    message: str
+    traceback: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class StoredFile:
+    """A result file as stored: its download token, safe name, type and size."""
+
+    token: str
+    name: str
+    content_type: str
+    size_bytes: int
+
+
+@dataclasses.dataclass(frozen=True)
+class TaskRecord:
+    """One requested run of a task, as stored."""
+
+    id: int
+    name: str
+    params: Mapping[str, Any]
+    status: TaskStatus
+    attempts: int = 0
+    result: Any = None  # the JSON value: a task's return value, or a Result's msg
+    error: TaskError | None = None
+    owner: str | None = None
+    email: str | None = None
+    created_at: datetime.datetime | None = None
+    started_at: datetime.datetime | None = None
+    finished_at: datetime.datetime | None = None
+    files: tuple[StoredFile, ...] = ()
+
+
+@dataclasses.dataclass(frozen=True)
+class Outcome:
+    """What one attempt of a claimed record produced, ready to be stored.
+
+    `attempt` is the record's attempt count when it was claimed: the store writes the outcome
+    only if the record is still running that attempt for this owner.
+    """
+
+    task_id: int
+    attempt: int
+    status: TaskStatus
+    result: Any = None
+    files: tuple[ResultFile, ...] = ()
+    error: TaskError | None = None
+    started_at: datetime.datetime | None = None
+    finished_at: datetime.datetime | None = None
+
+
+def utcnow() -> datetime.datetime:
+    """The current time, aware, in UTC."""
+    return datetime.datetime.now(datetime.timezone.utc)
