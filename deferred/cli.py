@@ -16,11 +16,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
-from .errors import BadRequestError, DeferredError, ErrorCode, UnknownTaskError
+from .errors import BadRequestError, DeferredError, ErrorCode, one_line
 from .jsontext import parse_json
 from .registry import RESERVED_NAMES, TaskRegistry, default_registry
 from .result import Result, result_text
 from .result_files import prepare_result_dir, save_result_files
+from .runserver import add_runserver_parser, run_server
 from .tasks import BaseTask
 
 logger = logging.getLogger(__name__)
@@ -66,7 +67,8 @@ def _build_parsers(registry: TaskRegistry, prog: str | None
         description="Run a task of this file.",
         epilog="Run '%(prog)s TASK --help' to see a task's params.")
     parser.add_argument("--log-level", choices=LOG_LEVELS, default="warning",
-                        help="how much to log on stderr (default: warning)")
+                        help="how much to log on stderr (default: warning; info for "
+                             "runserver)")
     commands = parser.add_subparsers(dest="command", metavar="TASK", title="tasks",
                                      parser_class=_ArgumentParser)
     task_parsers = {}
@@ -85,6 +87,7 @@ def _build_parsers(registry: TaskRegistry, prog: str | None
         sub.add_argument("--traceback", action="store_true",
                          help="print the traceback when the task raises")
         task_parsers[task_class.name] = sub
+    add_runserver_parser(commands)
     helper = commands.add_parser("help", help="show this help, or a task's: help TASK")
     helper.add_argument("topic", nargs="?", metavar="TASK")
     return parser, task_parsers
@@ -134,7 +137,7 @@ def _read_params(spec: str | None, stdin: TextIO) -> Any:
 def _describe_failure(exc: BaseException) -> str:
     if isinstance(exc, DeferredError):
         return f"error {int(exc.code)}: {exc}"
-    message = " | ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+    message = one_line(exc)
     return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
 
 
@@ -181,6 +184,8 @@ def main(argv: Sequence[str] | None = None, registry: TaskRegistry | None = None
             raise BadRequestError(f"name a task to run (see '{parser.prog} --help')")
         if args.command == "help":
             return _print_help(parser, task_parsers, registry, args.topic, stdout)
+        if args.command == "runserver":
+            return run_server(args, registry, stdout)
         return _run_task(registry.get(args.command), args, stdin, stdout, stderr)
     except DeferredError as exc:
         stderr.write(f"deferred: error {int(exc.code)}: {exc}\n")
@@ -200,15 +205,16 @@ def configure_logging(level: str = "warning") -> None:
     logging.basicConfig(level=level.upper(), format=LOG_FORMAT, stream=sys.stderr)
 
 
-def run_cli(registry: TaskRegistry | None = None, argv: Sequence[str] | None = None) -> NoReturn:
+def run_cli(registry: TaskRegistry | None = None, argv: Sequence[str] | None = None, *,
+            prog: str | None = None) -> NoReturn:
     """The entry point of a tasks file: `if __name__ == '__main__': deferred.run_cli()`."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    level = _log_level(argv)
-    configure_logging(level)
-    sys.exit(main(argv, registry, prog=os.path.basename(sys.argv[0]) or None))
+    configure_logging(_log_level(argv))
+    sys.exit(main(argv, registry, prog=prog or os.path.basename(sys.argv[0]) or None))
 
 
 def _log_level(argv: Sequence[str]) -> str:
+    default = "info" if _command_name(argv) == "runserver" else "warning"
     for index, token in enumerate(argv):
         if token == "--log-level" and index + 1 < len(argv):
             value = argv[index + 1]
@@ -216,5 +222,5 @@ def _log_level(argv: Sequence[str]) -> str:
             value = token.partition("=")[2]
         else:
             continue
-        return value if value in LOG_LEVELS else "warning"
-    return "warning"
+        return value if value in LOG_LEVELS else default
+    return default

@@ -32,7 +32,14 @@ class ErrorCode(enum.IntEnum):
     RESULT_OUTPUT = 400
     STORE_UNAVAILABLE = 500
     STORE_FULL = 501
+    SHUTTING_DOWN = 502
+    NO_SERVER = 503
     INTERNAL = 999
+
+
+def one_line(exc: BaseException) -> str:
+    """An exception's message on one line, for logs and answers."""
+    return " | ".join(line.strip() for line in str(exc).splitlines() if line.strip())
 
 
 class DeferredError(Exception):
@@ -151,6 +158,18 @@ class StoreFullError(DeferredError):
     """The database cannot grow (a full disk); nothing was stored."""
 
     code, http_status = ErrorCode.STORE_FULL, 503
+
+
+class ShuttingDownError(DeferredError):
+    """The server is stopping and takes no new work."""
+
+    code, http_status = ErrorCode.SHUTTING_DOWN, 503
+
+
+class NoServerError(DeferredError):
+    """`task.delay()` was called with no server running in this process."""
+
+    code, http_status = ErrorCode.NO_SERVER, 503
 
 
 class ResultOutputError(DeferredError):

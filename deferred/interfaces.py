@@ -44,6 +44,9 @@ class TaskStore(Protocol):
     def read_file(self, token: str) -> tuple[StoredFile, bytes] | None:
         """A result file and its content by its token, or None."""
 
+    def is_reachable(self) -> bool:
+        """True if the database answers."""
+
     def close(self) -> None:
         """Release connections and locks."""
 

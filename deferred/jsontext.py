@@ -51,6 +51,12 @@ def parse_json_object(text: str | bytes, *, where: str) -> dict[str, Any]:
     return value
 
 
+def encode_json(value: Any) -> str:
+    """Compact JSON with no NaN or Infinity. Raises `TypeError` or `ValueError` for a value JSON
+    cannot carry."""
+    return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+
+
 def json_type_name(value: Any) -> str:
     """The JSON name of a parsed value's type, for messages."""
     if value is None:

@@ -77,7 +77,7 @@ class Outcome:
     task_id: int
     attempt: int
     status: TaskStatus
-    result: Any = None
+    result_json: str | None = None  # the result already encoded, checked once by the runner
     files: tuple[ResultFile, ...] = ()
     error: TaskError | None = None
     started_at: datetime.datetime | None = None

@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Protocol
 
-from .errors import TaskDefinitionError, UnknownTaskError
+from .errors import NoServerError, TaskDefinitionError, UnknownTaskError
 
 if TYPE_CHECKING:
     from .tasks import BaseTask
+
+
+class Submitter(Protocol):
+    """What `task.delay()` needs: the running server of this process."""
+
+    def submit(self, task_name: str, params: Mapping[str, Any] | None = None,
+               email: str | None = None) -> Any: ...
 
 RESERVED_NAMES = frozenset({"runserver", "help"})
 """Command names of the command line; a task cannot take one."""
@@ -44,6 +51,31 @@ class TaskRegistry:
     def __init__(self) -> None:
         self._tasks: dict[str, type[BaseTask]] = {}
         self._lock = threading.Lock()
+        self._server: Submitter | None = None
+
+    def attach_server(self, server: Submitter) -> None:
+        """Make `server` the one `task.delay()` submits to. Raises `TaskDefinitionError` if
+        another is attached."""
+        with self._lock:
+            if self._server is not None and self._server is not server:
+                raise TaskDefinitionError("another server of this process already runs the "
+                                          "tasks of this registry")
+            self._server = server
+
+    def detach_server(self, server: Submitter) -> None:
+        """Forget `server` (when it stops)."""
+        with self._lock:
+            if self._server is server:
+                self._server = None
+
+    def submit(self, task_name: str, params: Mapping[str, Any]) -> Any:
+        """Submit to the attached server and return its handle. Raises `NoServerError`."""
+        with self._lock:
+            server = self._server
+        if server is None:
+            raise NoServerError(f"cannot submit {task_name!r}: no server is running in this "
+                                "process (start deferred.Server first)")
+        return server.submit(task_name, params)
 
     def register(self, task_class: type[BaseTask]) -> None:
         """Add a task class under its `name`. Raises `TaskDefinitionError` if it is taken."""
@@ -55,6 +87,7 @@ class TaskRegistry:
                     f"task name {name!r} is already taken by {_describe(existing)}",
                     where=_describe(task_class))
             self._tasks[name] = task_class
+            task_class.task_registry = self
 
     def get(self, name: str) -> type[BaseTask]:
         """The task class named `name`. Raises `UnknownTaskError` listing the known names."""

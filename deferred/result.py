@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from .errors import InvalidResultError
 from .filenames import safe_file_name, unique_file_names
-from .jsontext import json_type_name
+from .jsontext import encode_json, json_type_name
+
+
+_CONTENT_TYPE = re.compile(r"[\w.+-]{1,100}/[\w.+-]{1,100}(;[ \w.+=\"/-]{1,150})?", re.ASCII)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,8 +62,10 @@ def _to_result_file(item: Any, index: int) -> ResultFile:
     if not isinstance(name, str):
         raise InvalidResultError(f"'name' must be a string, got {type(name).__name__}",
                                  where=where)
-    if content_type is not None and not isinstance(content_type, str):
-        raise InvalidResultError("'content_type' must be a string", where=where)
+    if content_type is not None and not (isinstance(content_type, str)
+                                         and _CONTENT_TYPE.fullmatch(content_type)):
+        raise InvalidResultError(f"'content_type' must be a MIME type like 'text/csv', got "
+                                 f"{content_type!r}", where=where)
     if "data" not in item:
         raise InvalidResultError("'data' is missing", where=where)
     return ResultFile(name, _read_data(item["data"], f"{where} ({name!r})"), content_type)
@@ -119,6 +125,17 @@ def result_text(value: Any) -> str | None:
         return value
     try:
         return json.dumps(value, ensure_ascii=False, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise InvalidResultError(
+            f"the task returned {json_type_name(value)}, which is not JSON: {exc}",
+            where="result") from None
+
+
+def encode_result(value: Any) -> str:
+    """A result value as stored JSON. Raises `InvalidResultError` for a value JSON cannot
+    carry."""
+    try:
+        return encode_json(value)
     except (TypeError, ValueError) as exc:
         raise InvalidResultError(
             f"the task returned {json_type_name(value)}, which is not JSON: {exc}",

@@ -32,6 +32,7 @@ class BaseTask:
     origin: ClassVar[Origin | None] = None
     param_spec: ClassVar[ParamSpec]
     params_validator: ClassVar[ParamsValidator | None] = None
+    task_registry: ClassVar[TaskRegistry]
 
     def __init_subclass__(cls, registry: TaskRegistry | None = None, abstract: bool = False,
                           **kwargs: Any) -> None:
@@ -47,6 +48,14 @@ class BaseTask:
     def run(self, **params: Any) -> Any:
         """Do the work. The return value is the task's result."""
         raise NotImplementedError
+
+    @classmethod
+    def delay(cls, **params: Any) -> Any:
+        """Submit this task to the server running in this process; return its `TaskHandle`.
+
+        Raises `NoServerError` when none runs, and what `Server.submit` raises.
+        """
+        return cls.task_registry.submit(cls.name, params)
 
     @classmethod
     def check_params(cls, params: Any) -> dict[str, Any]:
@@ -153,6 +162,10 @@ class TaskFunction:
     def name(self) -> str:
         """The task's registered name."""
         return self.task_class.name
+
+    def delay(self, **params: Any) -> Any:
+        """Submit the task to the server running in this process; return its `TaskHandle`."""
+        return self.task_class.delay(**params)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         """Call the function directly, in this thread, as if it were not a task."""

@@ -7,7 +7,7 @@ import pytest
 
 PACKAGE = Path(__file__).parents[2] / "deferred"
 OUTER = ("http", "store", "mail")
-ENTRY = ("server", "cli")
+ENTRY = ("server", "cli", "runserver", "console")
 
 
 def module_name(path: Path) -> str:

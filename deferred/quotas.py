@@ -1,0 +1,73 @@
+"""`Quotas`: how many tasks run now, in total and per name, against the configured limits."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterable, Mapping
+
+
+class Quotas:
+    """Counts running tasks of this server against `global_limit` and per-name limits.
+
+    A slot is taken when a record is claimed and given back when its task returns. Guards
+    memory only; callers never hold it across SQL or task code.
+    """
+
+    def __init__(self, global_limit: int, name_limits: Mapping[str, int],
+                 task_names: Iterable[str]) -> None:
+        self.global_limit = global_limit
+        self.name_limits = dict(name_limits)
+        self._task_names = tuple(task_names)
+        self._running: dict[str, int] = {}
+        self._total = 0
+        self._changed = threading.Condition()
+
+    def room(self) -> tuple[dict[str, int], int]:
+        """Free slots per task name (names at their limit left out) and in total."""
+        with self._changed:
+            free = self.global_limit - self._total
+            if free <= 0:
+                return {}, 0
+            room = {}
+            for name in self._task_names:
+                limit = self.name_limits.get(name)
+                slots = free if limit is None else min(free, limit - self._running.get(name, 0))
+                if slots > 0:
+                    room[name] = slots
+            return room, free
+
+    def acquire(self, name: str) -> None:
+        """Count one more running task of `name`."""
+        with self._changed:
+            self._running[name] = self._running.get(name, 0) + 1
+            self._total += 1
+
+    def release(self, name: str) -> None:
+        """Count one task of `name` fewer."""
+        with self._changed:
+            self._running[name] -= 1
+            self._total -= 1
+            self._changed.notify_all()
+
+    def running(self) -> dict[str, int]:
+        """How many tasks of each name run now."""
+        with self._changed:
+            return {name: count for name, count in self._running.items() if count}
+
+    @property
+    def total(self) -> int:
+        """How many tasks run now."""
+        with self._changed:
+            return self._total
+
+    def wait_until_idle(self, timeout_s: float) -> bool:
+        """Wait until nothing runs, at most `timeout_s`. True if nothing runs."""
+        deadline = time.monotonic() + timeout_s
+        with self._changed:
+            while self._total:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._changed.wait(left)
+            return True

@@ -1,0 +1,191 @@
+"""`Server`: builds the store, the dispatcher and the HTTP app, and starts, stops and recovers
+them."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import signal
+import threading
+from collections.abc import Callable, Mapping
+from types import FrameType
+from typing import Any
+
+from .config import Config, parse_config
+from .dispatcher import Dispatcher
+from .handle import TaskHandle
+from .http import HttpServer, make_app
+from .quotas import Quotas
+from .registry import TaskRegistry, default_registry
+from .runner import run_record
+from .service import LocalTaskService
+from .store import SqlTaskStore
+
+logger = logging.getLogger(__name__)
+
+STOP_WAIT_S = 5.0  # how long the HTTP server may take to finish answering at stop
+
+
+class _Parts:
+    """What a started server is made of, stopped in reverse order."""
+
+    def __init__(self, store: SqlTaskStore, service: LocalTaskService, dispatcher: Dispatcher,
+                 app: Any, http: HttpServer | None) -> None:
+        self.store, self.service, self.dispatcher = store, service, dispatcher
+        self.app, self.http = app, http
+
+
+class Server:
+    """A durable task server: tasks submitted over HTTP or from Python are stored, run on a
+    thread pool under the configured quotas, and started again after a crash.
+
+    `config` is a `Config`, a mapping shaped like `config.json`, or None for the defaults.
+    Embed it with `start()` / `stop()`, or `start(listen=False)` and mount `wsgi_app` in an
+    existing WSGI application. Raises `ConfigError` for a bad config.
+    """
+
+    def __init__(self, config: Config | Mapping[str, Any] | None = None,
+                 registry: TaskRegistry | None = None) -> None:
+        if config is None:
+            config = Config()
+        elif not isinstance(config, Config):
+            config = parse_config(config, source="Server(config)")
+        self.config: Config = config
+        self.registry = default_registry if registry is None else registry
+        self._parts: _Parts | None = None
+        self._state_lock = threading.Lock()
+        self._stop_requested = threading.Event()
+
+    def start(self, *, listen: bool = True) -> None:
+        """Open the store, queue again what an earlier run left running, start the dispatcher
+        and (with `listen`) the HTTP server. Raises `DeferredError` when it cannot start."""
+        with self._state_lock:
+            if self._parts is not None:
+                raise RuntimeError("the server is already started")
+            self._warn_about_unknown_limits()
+            store = SqlTaskStore(self.config.db, exclusive=True)
+            try:
+                self._parts = self._build(store, listen)
+            except BaseException:
+                store.close()
+                raise
+        self.registry.attach_server(self)
+
+    def _build(self, store: SqlTaskStore, listen: bool) -> _Parts:
+        requeued = store.requeue_running()
+        if requeued:
+            logger.warning("queued %d interrupted tasks again: %s", len(requeued),
+                           ", ".join(str(record.id) for record in requeued[:20]))
+        limits = self.config.limits
+        quotas = Quotas(limits.global_limit, limits.names, self.registry.names())
+        notify: list[Callable[[], None]] = []
+        service = LocalTaskService(store, self.registry, limits, lambda: notify[0]())
+        dispatcher = Dispatcher(store, quotas, functools.partial(run_record, self.registry),
+                                service.on_finished)
+        notify.append(dispatcher.notify)
+        app = make_app(service, self.config.http)
+        http = HttpServer(app, self.config.http.host, self.config.http.port) if listen else None
+        if http is not None:
+            http.start()
+        dispatcher.start()
+        logger.info("server started: %s, limits %d in total%s", store.dialect,
+                    limits.global_limit, "".join(f", {name} {limit}"
+                                                 for name, limit in limits.names.items()))
+        return _Parts(store, service, dispatcher, app, http)
+
+    def _warn_about_unknown_limits(self) -> None:
+        for name in self.config.limits.names:
+            if name not in self.registry:
+                logger.warning("limits.names.%s: no task of that name is registered", name)
+
+    def _require(self) -> _Parts:
+        parts = self._parts
+        if parts is None:
+            raise RuntimeError("the server is not started; call start() first")
+        return parts
+
+    @property
+    def wsgi_app(self) -> Any:
+        """The WSGI application (API and UI), to mount elsewhere after `start(listen=False)`."""
+        return self._require().app
+
+    @property
+    def port(self) -> int:
+        """The port the HTTP server listens on (the real one when 0 was asked for)."""
+        http = self._require().http
+        if http is None:
+            raise RuntimeError("the server was started without its own HTTP listener")
+        return http.port
+
+    @property
+    def url(self) -> str:
+        """`http://HOST:PORT` of the HTTP listener."""
+        http = self._require().http
+        if http is None:
+            raise RuntimeError("the server was started without its own HTTP listener")
+        return http.url
+
+    def submit(self, task_name: str, params: Mapping[str, Any] | None = None,
+               email: str | None = None) -> TaskHandle:
+        """Check and store a task; return its handle once it is committed.
+
+        Raises `UnknownTaskError`, `InvalidParamsError` and the store's errors.
+        """
+        service = self._require().service
+        return TaskHandle(service, service.submit(task_name, params, email))
+
+    def stop(self, grace_s: float | None = None) -> bool:
+        """Take no new work, give running tasks `grace_s` (default `shutdown_grace_s`), store
+        what finished and close. True if every running task finished in time; those that did
+        not keep their RUNNING rows and run again at the next start."""
+        with self._state_lock:
+            parts, self._parts = self._parts, None
+        if parts is None:
+            return True
+        self.registry.detach_server(self)
+        grace_s = self.config.shutdown_grace_s if grace_s is None else grace_s
+        parts.service.close()
+        if parts.http is not None:
+            parts.http.stop(STOP_WAIT_S)
+        finished = parts.dispatcher.stop(grace_s)
+        parts.store.close()
+        if finished:
+            logger.info("server stopped")
+        else:
+            logger.warning("server stopped with tasks still running; they run again at the "
+                           "next start")
+        return finished
+
+    def request_stop(self) -> None:
+        """Make `serve_forever()` stop (safe from a signal handler or another thread)."""
+        self._stop_requested.set()
+
+    def serve_forever(self, on_started: Callable[[Server], None] | None = None) -> bool:
+        """Start, run until SIGINT or SIGTERM (or `request_stop()`), then stop.
+
+        A first signal stops intake and gives running tasks `shutdown_grace_s`; a second one
+        ends the process at once. Returns what `stop()` returned.
+        """
+        self.start()
+        previous = {sig: signal.signal(sig, self._on_signal)
+                    for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            if on_started is not None:
+                on_started(self)
+            while not self._stop_requested.wait(1.0):
+                pass
+            logger.info("stopping: no new tasks, %.1fs for running ones",
+                        self.config.shutdown_grace_s)
+            return self.stop()
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+    def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
+        if self._stop_requested.is_set():
+            logger.warning("second signal: stopping at once")
+            logging.shutdown()
+            os._exit(1)
+        self._stop_requested.set()
+

@@ -1,0 +1,107 @@
+"""`LocalTaskService`: submitting, waiting and reading task records, for the HTTP app and
+`Server.submit`."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from .config import LimitsConfig
+from .errors import (BadRequestError, InvalidParamsError, NotFoundError, ShuttingDownError)
+from .interfaces import TaskStore, TaskType
+from .jsontext import encode_json
+from .records import Outcome, StoredFile, TaskRecord, TaskStatus
+from .registry import TaskRegistry
+from .waiters import Waiters
+
+WAIT_POLL_S = 1.0  # a record finished by another server wakes no one here
+
+
+class LocalTaskService:
+    """The `TaskService` of one server: checks and stores submits, wakes the dispatcher, and
+    wakes waiters when the dispatcher reports finished records."""
+
+    def __init__(self, store: TaskStore, registry: TaskRegistry, limits: LimitsConfig,
+                 notify: Callable[[], None]) -> None:
+        self._store, self._registry, self._limits = store, registry, limits
+        self._notify = notify
+        self._waiters = Waiters()
+        self._closing = threading.Event()
+        self.global_limit = limits.global_limit
+
+    def submit(self, task_name: str, params: Any, email: str | None = None) -> TaskRecord:
+        """Check and store a task record; return it once committed. Raises `UnknownTaskError`,
+        `InvalidParamsError`, `BadRequestError`, `ShuttingDownError` or a store error."""
+        if self._closing.is_set():
+            raise ShuttingDownError("the server is shutting down and takes no new tasks")
+        if not isinstance(task_name, str):
+            raise BadRequestError("task_name must be a string", where="task_name")
+        task_class = self._registry.get(task_name)
+        params = task_class.check_params({} if params is None else params)
+        try:
+            encode_json(params)
+        except (TypeError, ValueError) as exc:
+            raise InvalidParamsError(f"params must be JSON values: {exc}", where="$") from None
+        if email is not None and not isinstance(email, str):
+            raise BadRequestError("email must be a string", where="email")
+        record = self._store.add(task_name, params, email)
+        self._notify()
+        return record
+
+    def wait(self, task_id: int, timeout_s: float) -> TaskRecord:
+        """The record once it is finished, or as it is after `timeout_s` (or at shutdown)."""
+        deadline = time.monotonic() + timeout_s
+        with self._waiters.watch(task_id) as finished:
+            while True:
+                record = self.get(task_id)
+                left = deadline - time.monotonic()
+                if record.status.is_terminal or left <= 0 or self._closing.is_set():
+                    return record
+                finished.wait(min(left, WAIT_POLL_S))
+                finished.clear()
+
+    def on_finished(self, outcomes: Sequence[Outcome]) -> None:
+        """Wake whoever waits for these records (their outcomes are committed)."""
+        self._waiters.wake(outcome.task_id for outcome in outcomes)
+
+    def get(self, task_id: int) -> TaskRecord:
+        """The record. Raises `NotFoundError`."""
+        record = self._store.get(task_id)
+        if record is None:
+            raise NotFoundError(f"no task with id {task_id}", where="task_id")
+        return record
+
+    def list_tasks(self, *, status: TaskStatus | None = None, task_name: str | None = None,
+                   limit: int = 50, before_id: int | None = None) -> list[TaskRecord]:
+        """Records newest first."""
+        return self._store.list(status=status, name=task_name, limit=limit, before_id=before_id)
+
+    def task_types(self) -> list[TaskType]:
+        """The registered tasks, by name."""
+        return [TaskType(name=task_class.name, description=task_class.description,
+                         json_schema=task_class.json_schema,
+                         limit=self._limits.names.get(task_class.name))
+                for task_class in self._registry]
+
+    def read_file(self, token: str) -> tuple[StoredFile, bytes]:
+        """A result file by its token. Raises `NotFoundError`."""
+        found = self._store.read_file(token)
+        if found is None:
+            raise NotFoundError("no result file answers to this link", where="token")
+        return found
+
+    def is_healthy(self) -> bool:
+        """True when the server takes work and its database answers."""
+        return not self._closing.is_set() and self._store.is_reachable()
+
+    def close(self) -> None:
+        """Take no new work and let every waiter answer now."""
+        self._closing.set()
+        self._waiters.wake_all()
+
+    @property
+    def name_limits(self) -> Mapping[str, int]:
+        """The per-name limits in force."""
+        return self._limits.names

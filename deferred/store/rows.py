@@ -1,0 +1,38 @@
+"""Rows to frozen records, at the store's edge."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+
+from ..records import StoredFile, TaskError, TaskRecord, TaskStatus
+
+
+def stored_file_from_row(row: sa.Row[Any]) -> StoredFile:
+    """A file row (without its data) as a `StoredFile`."""
+    return StoredFile(token=row.token, name=row.name, content_type=row.content_type,
+                      size_bytes=row.size_bytes)
+
+
+def record_from_row(row: sa.Row[Any], files: Sequence[StoredFile] = ()) -> TaskRecord:
+    """A task row and its files as a `TaskRecord`."""
+    error = None
+    if row.error_type is not None:
+        error = TaskError(type=row.error_type, message=row.error_message or "",
+                          traceback=row.error_traceback or "")
+    return TaskRecord(
+        id=row.id, name=row.name, params=json.loads(row.params), status=TaskStatus(row.status),
+        attempts=row.attempts, result=None if row.result is None else json.loads(row.result),
+        error=error, owner=row.owner, email=row.email, created_at=row.created_at,
+        started_at=row.started_at, finished_at=row.finished_at, files=tuple(files))
+
+
+def group_files(rows: Iterable[sa.Row[Any]]) -> dict[int, list[StoredFile]]:
+    """File rows, ordered by position, grouped by task id."""
+    grouped: dict[int, list[StoredFile]] = {}
+    for row in sorted(rows, key=lambda row: (row.task_id, row.position)):
+        grouped.setdefault(row.task_id, []).append(stored_file_from_row(row))
+    return grouped

@@ -1,0 +1,96 @@
+"""The tables, declared once, and the schema version: create, upgrade in order, or refuse."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+
+import sqlalchemy as sa
+
+from ..errors import DatabaseVersionError
+from .types import UtcDateTime
+
+logger = logging.getLogger(__name__)
+
+metadata = sa.MetaData()
+
+tasks = sa.Table(
+    "deferred_tasks", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(100), nullable=False),
+    sa.Column("params", sa.Text, nullable=False),  # JSON
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("result", sa.Text),  # JSON
+    sa.Column("error_type", sa.String(200)),
+    sa.Column("error_message", sa.Text),
+    sa.Column("error_traceback", sa.Text),
+    sa.Column("owner", sa.String(64)),
+    sa.Column("email", sa.String(254)),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("started_at", UtcDateTime),
+    sa.Column("finished_at", UtcDateTime),
+    sa.Index("ix_deferred_tasks_status_id", "status", "id"),
+    sa.Index("ix_deferred_tasks_name_id", "name", "id"),
+    sqlite_autoincrement=True,  # ids are never reused, even after deletes
+)
+
+task_files = sa.Table(
+    "deferred_task_files", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("task_id", sa.Integer, sa.ForeignKey("deferred_tasks.id", ondelete="CASCADE"),
+              nullable=False, index=True),
+    sa.Column("position", sa.Integer, nullable=False),
+    sa.Column("token", sa.String(64), nullable=False, unique=True),
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("content_type", sa.String(255), nullable=False),
+    sa.Column("size_bytes", sa.Integer, nullable=False),
+    sa.Column("data", sa.LargeBinary, nullable=False),
+)
+
+schema_version = sa.Table(
+    "deferred_schema_version", metadata,
+    sa.Column("version", sa.Integer, nullable=False),
+)
+
+Upgrade = Callable[[sa.Connection], None]
+
+UPGRADES: Sequence[Upgrade] = ()
+"""`UPGRADES[n]` takes a database from version n + 1 to n + 2, in one transaction."""
+
+SCHEMA_VERSION = 1 + len(UPGRADES)
+
+
+def ensure_schema(engine: sa.Engine, upgrades: Sequence[Upgrade] = UPGRADES) -> int:
+    """Create the tables in an empty database, or upgrade an older one in order.
+
+    Returns the version. Raises `DatabaseVersionError` for a database newer than this code.
+    """
+    latest = 1 + len(upgrades)
+    with engine.begin() as conn:
+        if not sa.inspect(conn).has_table(schema_version.name):
+            metadata.create_all(conn)
+            conn.execute(schema_version.insert().values(version=latest))
+            logger.info("created the database schema, version %d", latest)
+            return latest
+    version = _read_version(engine)
+    if version > latest:
+        raise DatabaseVersionError(
+            f"the database is at schema version {version}, newer than version {latest} that "
+            "this deferred knows; upgrade deferred to use it")
+    while version < latest:
+        with engine.begin() as conn:
+            current = conn.execute(sa.select(schema_version.c.version)).scalar_one()
+            if current != version:  # another server upgraded meanwhile
+                version = current
+                continue
+            upgrades[version - 1](conn)
+            conn.execute(schema_version.update().values(version=version + 1))
+        version += 1
+        logger.info("upgraded the database schema to version %d", version)
+    return version
+
+
+def _read_version(engine: sa.Engine) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(sa.select(schema_version.c.version)).scalar_one())

@@ -1,0 +1,227 @@
+"""`SqlTaskStore`: task records in SQL through SQLAlchemy Core, one transaction per method."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import mimetypes
+import secrets
+import threading
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+
+from ..config import DbConfig
+from ..jsontext import encode_json
+from ..records import Outcome, StoredFile, TaskRecord, TaskStatus, utcnow
+from .engine import database_errors, make_engine
+from .lock import SqliteServerLock
+from .rows import group_files, record_from_row, stored_file_from_row
+from .schema import ensure_schema, task_files, tasks
+
+logger = logging.getLogger(__name__)
+
+CLAIM_PAGE_FACTOR = 4
+FILE_TOKEN_BYTES = 32  # 256 bits: a link to a result file is an unguessable capability
+_FILE_COLUMNS = [task_files.c.task_id, task_files.c.position, task_files.c.token,
+                 task_files.c.name, task_files.c.content_type, task_files.c.size_bytes]
+
+
+class SqlTaskStore:
+    """Task records in a SQL database (SQLite or PostgreSQL).
+
+    Every public method is one transaction. Writes from this process go through one lock:
+    SQLite's busy handler sleeps in steps up to 100 ms, so two writer threads would wait on
+    each other far longer than on a lock. With `exclusive=True` on SQLite the store also takes
+    the one-server lock. Raises `StoreUnavailableError`, `StoreFullError`, `ConfigError`,
+    `ServerAlreadyRunningError` or `DatabaseVersionError`.
+    """
+
+    def __init__(self, config: DbConfig, *, server_id: str | None = None,
+                 exclusive: bool = False) -> None:
+        self.server_id = server_id or uuid.uuid4().hex
+        self._engine = make_engine(config.url)
+        self._write_lock = threading.Lock()
+        self._lock: SqliteServerLock | None = None
+        try:
+            if exclusive and self._engine.dialect.name == "sqlite":
+                self._lock = SqliteServerLock(self._engine.url.database or "")
+                self._lock.acquire()
+            with database_errors("prepare the database"):
+                ensure_schema(self._engine)
+        except BaseException:
+            self.close()
+            raise
+
+    @property
+    def dialect(self) -> str:
+        """`sqlite` or `postgresql`."""
+        return self._engine.dialect.name
+
+    @contextlib.contextmanager
+    def _write(self, action: str) -> Iterator[sa.Connection]:
+        with database_errors(action), self._write_lock, self._engine.begin() as conn:
+            yield conn
+
+    @contextlib.contextmanager
+    def _read(self, action: str) -> Iterator[sa.Connection]:
+        with database_errors(action), self._engine.connect() as conn:
+            conn = conn.execution_options(read_only=True)
+            with conn.begin():
+                yield conn
+
+    def add(self, name: str, params: Mapping[str, Any], email: str | None = None) -> TaskRecord:
+        """Store a new queued record and return it, committed."""
+        values = {"name": name, "params": encode_json(params), "status": TaskStatus.QUEUED.value,
+                  "attempts": 0, "email": email, "created_at": utcnow()}
+        with self._write("store the task") as conn:
+            row = conn.execute(tasks.insert().values(values).returning(*tasks.c)).one()
+        return record_from_row(row)
+
+    def claim(self, room: Mapping[str, int], total: int,
+              finished: Sequence[Outcome] = ()) -> list[TaskRecord]:
+        """Store `finished`, then mark up to `total` of the oldest queued records as running
+        here, at most `room[name]` of each name and none of a name not in `room`: one
+        transaction, so a finished batch and the next claim cost one commit."""
+        with self._write("claim tasks") as conn:
+            self._store_outcomes(conn, finished)
+            ids = self._pick(conn, room, total)
+            if not ids:
+                return []
+            rows = conn.execute(
+                tasks.update()
+                .where(tasks.c.id.in_(ids), tasks.c.status == TaskStatus.QUEUED.value)
+                .values(status=TaskStatus.RUNNING.value, owner=self.server_id,
+                        started_at=utcnow(), attempts=tasks.c.attempts + 1)
+                .returning(*tasks.c)).all()
+        # UPDATE ... RETURNING gives rows in no set order.
+        return sorted((record_from_row(row) for row in rows), key=lambda record: record.id)
+
+    def _pick(self, conn: sa.Connection, room: Mapping[str, int], total: int) -> list[int]:
+        remaining = {name: min(slots, total) for name, slots in room.items() if slots > 0}
+        picked: list[int] = []
+        after_id, page_size = 0, max(total * CLAIM_PAGE_FACTOR, 16)
+        while remaining and len(picked) < total:
+            page = conn.execute(
+                sa.select(tasks.c.id, tasks.c.name)
+                .where(tasks.c.status == TaskStatus.QUEUED.value,
+                       tasks.c.name.in_(list(remaining)), tasks.c.id > after_id)
+                .order_by(tasks.c.id).limit(page_size)
+                .with_for_update(skip_locked=True)).all()  # SQLite ignores it: one writer
+            for task_id, name in page:
+                if remaining.get(name, 0) > 0:
+                    picked.append(task_id)
+                    remaining[name] -= 1
+                    if remaining[name] == 0:
+                        del remaining[name]
+                    if len(picked) == total:
+                        break
+            if len(page) < page_size:
+                break
+            after_id = page[-1].id
+        return picked
+
+    def finish(self, outcomes: Sequence[Outcome]) -> None:
+        """Store outcomes; one whose record is no longer running that attempt here is dropped
+        and logged."""
+        if outcomes:
+            with self._write("store task outcomes") as conn:
+                self._store_outcomes(conn, outcomes)
+
+    def _store_outcomes(self, conn: sa.Connection, outcomes: Sequence[Outcome]) -> None:
+        for outcome in outcomes:
+            error = outcome.error
+            written = conn.execute(
+                tasks.update()
+                .where(tasks.c.id == outcome.task_id, tasks.c.status == TaskStatus.RUNNING.value,
+                       tasks.c.owner == self.server_id, tasks.c.attempts == outcome.attempt)
+                .values(status=outcome.status.value, result=outcome.result_json,
+                        error_type=error and error.type, error_message=error and error.message,
+                        error_traceback=error and error.traceback,
+                        finished_at=outcome.finished_at or utcnow())).rowcount
+            if written != 1:
+                logger.warning("task %s attempt %s is no longer running here; its outcome is "
+                               "dropped", outcome.task_id, outcome.attempt)
+                continue
+            if outcome.files:
+                conn.execute(task_files.insert(), [
+                    {"task_id": outcome.task_id, "position": position,
+                     "token": secrets.token_urlsafe(FILE_TOKEN_BYTES), "name": item.name,
+                     "content_type": item.content_type or guess_content_type(item.name),
+                     "size_bytes": len(item.data), "data": item.data}
+                    for position, item in enumerate(outcome.files)])
+
+    def requeue_running(self) -> list[TaskRecord]:
+        """Queue again every record left running by an earlier run of a server; return them.
+
+        On SQLite the one-server lock makes every running record an orphan at start.
+        """
+        with self._write("queue interrupted tasks again") as conn:
+            rows = conn.execute(
+                tasks.update()
+                .where(tasks.c.status == TaskStatus.RUNNING.value,
+                       tasks.c.owner != self.server_id)
+                .values(status=TaskStatus.QUEUED.value, owner=None, started_at=None)
+                .returning(*tasks.c)).all()
+        return sorted((record_from_row(row) for row in rows), key=lambda record: record.id)
+
+    def get(self, task_id: int) -> TaskRecord | None:
+        """The record with its files, or None."""
+        with self._read("read the task") as conn:
+            row = conn.execute(sa.select(tasks).where(tasks.c.id == task_id)).one_or_none()
+            if row is None:
+                return None
+            files = conn.execute(sa.select(*_FILE_COLUMNS)
+                                 .where(task_files.c.task_id == task_id)).all()
+        return record_from_row(row, group_files(files).get(task_id, []))
+
+    def list(self, *, status: TaskStatus | None = None, name: str | None = None,
+             limit: int = 50, before_id: int | None = None) -> list[TaskRecord]:
+        """Records newest first, filtered, older than `before_id` when given."""
+        query = sa.select(tasks).order_by(tasks.c.id.desc()).limit(limit)
+        if status is not None:
+            query = query.where(tasks.c.status == TaskStatus(status).value)
+        if name is not None:
+            query = query.where(tasks.c.name == name)
+        if before_id is not None:
+            query = query.where(tasks.c.id < before_id)
+        with self._read("list tasks") as conn:
+            rows = conn.execute(query).all()
+            ids = [row.id for row in rows]
+            files = group_files(conn.execute(
+                sa.select(*_FILE_COLUMNS).where(task_files.c.task_id.in_(ids))).all()
+            ) if ids else {}
+        return [record_from_row(row, files.get(row.id, [])) for row in rows]
+
+    def read_file(self, token: str) -> tuple[StoredFile, bytes] | None:
+        """A result file and its content by its token, or None."""
+        with self._read("read the result file") as conn:
+            row = conn.execute(sa.select(*_FILE_COLUMNS, task_files.c.data)
+                               .where(task_files.c.token == token)).one_or_none()
+        return None if row is None else (stored_file_from_row(row), bytes(row.data))
+
+    def is_reachable(self) -> bool:
+        """True if a trivial query succeeds."""
+        try:
+            with self._read("check the database") as conn:
+                conn.execute(sa.text("SELECT 1"))
+        except Exception:  # any failure means "not reachable"; the cause was logged
+            return False
+        return True
+
+    def close(self) -> None:
+        """Release connections and the one-server lock."""
+        self._engine.dispose()
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+
+
+def guess_content_type(name: str) -> str:
+    """The MIME type for a file name, `application/octet-stream` when unknown."""
+    content_type, encoding = mimetypes.guess_type(name, strict=False)
+    if content_type is None or encoding is not None:
+        return "application/octet-stream"
+    return content_type

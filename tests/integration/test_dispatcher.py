@@ -1,0 +1,180 @@
+"""The dispatcher with a real SQLite store: quotas exact, outcomes stored, wake-ups prompt."""
+
+from __future__ import annotations
+
+import functools
+import threading
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+
+import deferred
+from deferred.dispatcher import Dispatcher
+from deferred.quotas import Quotas
+from deferred.records import TaskStatus
+from deferred.registry import TaskRegistry
+from deferred.runner import run_record
+
+
+def wait_until(predicate: Callable[[], bool], timeout_s: float = 10) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(0.01)
+
+
+class Probe:
+    """Records how many tasks run at once, in total and per name."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.running: dict[str, int] = {}
+        self.max_running: dict[str, int] = {}
+        self.max_total = 0
+        self.release = threading.Event()
+
+    def run(self, name: str, hold_s: float) -> str:
+        with self.lock:
+            self.running[name] = self.running.get(name, 0) + 1
+            self.max_running[name] = max(self.max_running.get(name, 0), self.running[name])
+            self.max_total = max(self.max_total, sum(self.running.values()))
+        try:
+            if hold_s:
+                self.release.wait(hold_s)
+            return name
+        finally:
+            with self.lock:
+                self.running[name] -= 1
+
+
+@pytest.fixture
+def probe() -> Probe:
+    return Probe()
+
+
+@pytest.fixture
+def registry(probe: Probe) -> TaskRegistry:
+    registry = TaskRegistry()
+    for name in ("x", "y"):
+        def run(hold_s: float = 0.005, _name: str = name) -> str:
+            return probe.run(_name, hold_s)
+        deferred.task(name=name, registry=registry)(run)
+
+    @deferred.task(name="boom", registry=registry)
+    def boom() -> None:
+        raise ValueError("boom")
+
+    return registry
+
+
+@pytest.fixture
+def make_dispatcher(store, registry) -> Iterator[Callable[..., Dispatcher]]:
+    started: list[Dispatcher] = []
+    finished_ids: list[int] = []
+
+    def make(global_limit: int, names: dict[str, int]) -> Dispatcher:
+        quotas = Quotas(global_limit, names, registry.names())
+        dispatcher = Dispatcher(store, quotas, functools.partial(run_record, registry),
+                                lambda outcomes: finished_ids.extend(o.task_id for o in outcomes))
+        dispatcher.start()
+        started.append(dispatcher)
+        return dispatcher
+
+    make.finished_ids = finished_ids  # type: ignore[attr-defined]
+    yield make
+    for dispatcher in started:
+        dispatcher.stop(grace_s=10)
+
+
+def all_finished(store, count: int) -> bool:
+    records = store.list(limit=1000)
+    return len(records) == count and all(r.status.is_terminal for r in records)
+
+
+def test_quotas_are_reached_and_never_exceeded(store, probe, make_dispatcher):
+    for i in range(40):
+        store.add("x", {"hold_s": 0.02})
+    for i in range(40):
+        store.add("y", {"hold_s": 0.02})
+    make_dispatcher(global_limit=4, names={"x": 2})
+    wait_until(lambda: all_finished(store, 80), timeout_s=60)
+    assert probe.max_total == 4
+    assert probe.max_running["x"] == 2
+    assert {r.status for r in store.list(limit=100)} == {TaskStatus.SUCCEEDED}
+
+
+def test_other_types_fill_the_slots_a_type_at_its_limit_cannot_take(store, probe,
+                                                                    make_dispatcher):
+    for _ in range(3):
+        store.add("x", {"hold_s": 30})
+    for _ in range(3):
+        store.add("y", {"hold_s": 30})
+    make_dispatcher(global_limit=4, names={"x": 2})
+    wait_until(lambda: sum(probe.running.values()) == 4)
+    assert probe.running == {"x": 2, "y": 2}
+    probe.release.set()
+    wait_until(lambda: all_finished(store, 6))
+
+
+def test_a_type_at_its_limit_does_not_hold_up_others(store, probe, make_dispatcher):
+    for _ in range(3):
+        store.add("x", {"hold_s": 30})  # held until released
+    late = store.add("y", {"hold_s": 0})
+    make_dispatcher(global_limit=8, names={"x": 2})
+    wait_until(lambda: store.get(late.id).status is TaskStatus.SUCCEEDED)
+    assert probe.running.get("x") == 2
+    probe.release.set()
+    wait_until(lambda: all_finished(store, 4))
+
+
+def test_a_submit_wakes_the_dispatcher_at_once(store, make_dispatcher):
+    dispatcher = make_dispatcher(global_limit=2, names={})
+    time.sleep(0.05)  # let the dispatcher go idle on its poll
+    record = store.add("y", {"hold_s": 0})
+    dispatcher.notify()
+    wait_until(lambda: store.get(record.id).status is TaskStatus.SUCCEEDED, timeout_s=0.9)
+
+
+def test_failures_are_stored_with_their_error(store, make_dispatcher):
+    record = store.add("boom", {})
+    make_dispatcher(global_limit=2, names={})
+    wait_until(lambda: store.get(record.id).status is TaskStatus.FAILED)
+    error = store.get(record.id).error
+    assert (error.type, error.message) == ("ValueError", "boom")
+    assert "Traceback" in error.traceback
+
+
+def test_finished_records_are_reported_after_they_are_committed(store, make_dispatcher):
+    ids = [store.add("y", {"hold_s": 0}).id for _ in range(10)]
+    make = make_dispatcher
+    make(global_limit=3, names={})
+    wait_until(lambda: sorted(make.finished_ids) == ids)
+    assert all(store.get(i).status is TaskStatus.SUCCEEDED for i in ids)
+
+
+def test_stop_gives_running_tasks_their_grace_and_stores_them(store, probe, registry):
+    quotas = Quotas(2, {}, registry.names())
+    dispatcher = Dispatcher(store, quotas, functools.partial(run_record, registry),
+                            lambda outcomes: None)
+    record = store.add("x", {"hold_s": 0.3})
+    queued = [store.add("x", {"hold_s": 0}) for _ in range(5)]
+    dispatcher.start()
+    wait_until(lambda: store.get(record.id).status is TaskStatus.RUNNING)
+    assert dispatcher.stop(grace_s=10) is True
+    assert store.get(record.id).status is TaskStatus.SUCCEEDED
+    assert all(store.get(r.id).status in (TaskStatus.SUCCEEDED, TaskStatus.QUEUED)
+               for r in queued)
+
+
+def test_stop_leaves_tasks_past_their_grace_running_in_the_store(store, probe, registry):
+    quotas = Quotas(1, {}, registry.names())
+    dispatcher = Dispatcher(store, quotas, functools.partial(run_record, registry),
+                            lambda outcomes: None)
+    record = store.add("x", {"hold_s": 30})
+    dispatcher.start()
+    wait_until(lambda: store.get(record.id).status is TaskStatus.RUNNING)
+    assert dispatcher.stop(grace_s=0.1) is False
+    assert store.get(record.id).status is TaskStatus.RUNNING  # re-queued at the next start
+    probe.release.set()

@@ -1,0 +1,235 @@
+"""The store's contract, on a real SQLite file: every transition guarded by the status it
+expects, claims under quotas, outcomes with files, recovery, versions, errors."""
+
+from __future__ import annotations
+
+import datetime
+import sqlite3
+import threading
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from deferred.config import DbConfig
+from deferred.errors import (ConfigError, DatabaseVersionError, ServerAlreadyRunningError,
+                             StoreFullError)
+from deferred.records import Outcome, TaskError, TaskStatus, utcnow
+from deferred.result import ResultFile
+from deferred.store import SqlTaskStore
+from deferred.store.schema import ensure_schema, schema_version
+
+
+def succeeded(record, result='"ok"', files=()):
+    return Outcome(record.id, record.attempts, TaskStatus.SUCCEEDED, result_json=result,
+                   files=tuple(files), finished_at=utcnow())
+
+
+def test_add_returns_a_committed_queued_record(store, sqlite_url):
+    record = store.add("mult", {"operands": [3, 2, 8]}, email="a@example.com")
+    assert (record.status, record.attempts, record.params) == (TaskStatus.QUEUED, 0,
+                                                               {"operands": [3, 2, 8]})
+    assert record.created_at.tzinfo is datetime.timezone.utc
+    other = SqlTaskStore(DbConfig(url=sqlite_url))  # another connection sees it at once
+    try:
+        assert other.get(record.id) == record
+    finally:
+        other.close()
+
+
+def test_claim_takes_oldest_first_and_marks_running_here(store):
+    ids = [store.add("a", {"i": i}).id for i in range(5)]
+    claimed = store.claim({"a": 10}, 3)
+    assert [record.id for record in claimed] == ids[:3]
+    assert all(record.status is TaskStatus.RUNNING and record.owner == store.server_id
+               and record.attempts == 1 and record.started_at for record in claimed)
+    assert [record.id for record in store.claim({"a": 10}, 10)] == ids[3:]
+    assert store.claim({"a": 10}, 10) == []
+
+
+def test_claim_respects_room_per_name_and_skips_full_names(store):
+    for i in range(6):
+        store.add("limited", {"i": i})
+    other = [store.add("free", {"i": i}).id for i in range(3)]
+    claimed = store.claim({"limited": 2, "free": 8}, 8)
+    names = [record.name for record in claimed]
+    assert names.count("limited") == 2 and names.count("free") == 3
+    assert {record.id for record in claimed} >= set(other)
+    assert store.claim({"free": 8}, 8) == []  # "limited" not in room: none of it
+
+
+def test_claim_never_takes_a_name_absent_from_room(store):
+    store.add("unknown_here", {})
+    assert store.claim({"a": 5}, 5) == []
+
+
+def test_claim_with_zero_total_claims_nothing(store):
+    store.add("a", {})
+    assert store.claim({"a": 1}, 0) == []
+
+
+def test_outcome_is_stored_with_files_in_the_same_transaction_as_the_next_claim(store):
+    first, second = store.add("a", {}), store.add("a", {})
+    [running] = store.claim({"a": 1}, 1)
+    files = [ResultFile("stats.tsv", b"a\tb\n"), ResultFile("data.bin", bytes(range(256)),
+                                                              "application/x-custom")]
+    [next_one] = store.claim({"a": 1}, 1, finished=[succeeded(running, '{"n": 1}', files)])
+    assert next_one.id == second.id
+    done = store.get(first.id)
+    assert done.status is TaskStatus.SUCCEEDED and done.result == {"n": 1}
+    assert done.finished_at >= done.started_at
+    assert [(f.name, f.content_type, f.size_bytes) for f in done.files] == [
+        ("stats.tsv", "text/tab-separated-values", 4), ("data.bin", "application/x-custom", 256)]
+    tokens = {f.token for f in done.files}
+    assert all(len(token) >= 43 for token in tokens)  # 256 bits, base64
+    stored, data = store.read_file(done.files[1].token)
+    assert data == bytes(range(256)) and stored == done.files[1]
+    assert store.read_file("nope") is None
+
+
+def test_failure_is_stored_with_type_message_and_traceback(store):
+    store.add("a", {})
+    [running] = store.claim({"a": 1}, 1)
+    store.finish([Outcome(running.id, 1, TaskStatus.FAILED,
+                          error=TaskError("ValueError", "boom", "Traceback ..."))])
+    record = store.get(running.id)
+    assert record.status is TaskStatus.FAILED
+    assert record.error == TaskError("ValueError", "boom", "Traceback ...")
+
+
+def test_outcome_of_a_stale_attempt_or_owner_changes_nothing(store, sqlite_url):
+    store.add("a", {})
+    [running] = store.claim({"a": 1}, 1)
+    store.finish([Outcome(running.id, running.attempts + 1, TaskStatus.SUCCEEDED, '"x"')])
+    assert store.get(running.id).status is TaskStatus.RUNNING
+    other = SqlTaskStore(DbConfig(url=sqlite_url))
+    try:
+        other.finish([succeeded(running)])  # another server's write matches nothing
+    finally:
+        other.close()
+    assert store.get(running.id).status is TaskStatus.RUNNING
+    store.finish([succeeded(running)])
+    store.finish([succeeded(running)])  # a second finish is dropped too
+    assert store.get(running.id).status is TaskStatus.SUCCEEDED
+
+
+def test_requeue_running_queues_what_another_run_left_and_the_next_claim_counts_it(
+        store, sqlite_url):
+    store.add("a", {})
+    [running] = store.claim({"a": 1}, 1)
+    store.close()
+    restarted = SqlTaskStore(DbConfig(url=sqlite_url))
+    try:
+        [requeued] = restarted.requeue_running()
+        assert (requeued.id, requeued.status, requeued.owner) == (running.id,
+                                                                  TaskStatus.QUEUED, None)
+        [again] = restarted.claim({"a": 1}, 1)
+        assert again.attempts == 2
+        assert restarted.requeue_running() == []  # its own running rows are not orphans
+    finally:
+        restarted.close()
+
+
+def test_list_is_newest_first_with_filters_and_paging(store):
+    ids = [store.add("a" if i % 2 else "b", {"i": i}).id for i in range(7)]
+    assert [r.id for r in store.list()] == ids[::-1]
+    assert [r.id for r in store.list(name="a")] == [i for i in ids[::-1] if i % 2 == 0]
+    page = store.list(limit=3)
+    assert [r.id for r in page] == ids[:-4:-1]
+    assert [r.id for r in store.list(limit=3, before_id=page[-1].id)] == ids[-4:-7:-1]
+    store.claim({"a": 1}, 1)
+    assert [r.name for r in store.list(status=TaskStatus.RUNNING)] == ["a"]
+
+
+def test_a_second_exclusive_store_on_the_same_file_is_refused(sqlite_url):
+    first = SqlTaskStore(DbConfig(url=sqlite_url), exclusive=True)
+    try:
+        with pytest.raises(ServerAlreadyRunningError, match="already using"):
+            SqlTaskStore(DbConfig(url=sqlite_url), exclusive=True)
+    finally:
+        first.close()
+    SqlTaskStore(DbConfig(url=sqlite_url), exclusive=True).close()  # free again
+
+
+def test_in_memory_sqlite_is_refused():
+    with pytest.raises(ConfigError, match="in-memory SQLite"):
+        SqlTaskStore(DbConfig(url="sqlite://"))
+
+
+def test_sqlite_is_set_up_for_durability(store, sqlite_url):
+    path = sa.make_url(sqlite_url).database
+    assert Path(path + "-wal").exists() or Path(path).exists()
+    connection = sqlite3.connect(path)
+    try:
+        assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    finally:
+        connection.close()
+
+
+def test_a_newer_database_is_refused_naming_both_versions(sqlite_url):
+    SqlTaskStore(DbConfig(url=sqlite_url)).close()
+    engine = sa.create_engine(sqlite_url)
+    with engine.begin() as conn:
+        conn.execute(schema_version.update().values(version=7))
+    engine.dispose()
+    with pytest.raises(DatabaseVersionError, match="version 7, newer than version 1"):
+        SqlTaskStore(DbConfig(url=sqlite_url))
+
+
+def test_an_older_database_is_upgraded_in_order(sqlite_url):
+    engine = sa.create_engine(sqlite_url)
+    assert ensure_schema(engine, upgrades=()) == 1
+    applied = []
+
+    def upgrade_1_to_2(conn):
+        applied.append(2)
+        conn.execute(sa.text("CREATE TABLE extra_two (x INTEGER)"))
+
+    def upgrade_2_to_3(conn):
+        applied.append(3)
+        conn.execute(sa.text("INSERT INTO extra_two VALUES (3)"))
+
+    assert ensure_schema(engine, upgrades=(upgrade_1_to_2, upgrade_2_to_3)) == 3
+    assert applied == [2, 3]
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(schema_version.c.version)).scalar_one() == 3
+        assert conn.execute(sa.text("SELECT x FROM extra_two")).scalar_one() == 3
+    assert ensure_schema(engine, upgrades=(upgrade_1_to_2, upgrade_2_to_3)) == 3
+    assert applied == [2, 3]
+    engine.dispose()
+
+
+def test_a_full_database_refuses_the_add_and_keeps_what_it_had(store, sqlite_url):
+    kept = store.add("a", {"small": 1})
+    path = sa.make_url(sqlite_url).database
+    connection = sqlite3.connect(path)
+    pages = connection.execute("PRAGMA page_count").fetchone()[0]
+    connection.close()
+
+    @sa.event.listens_for(store._engine, "connect")  # every new connection: no room to grow
+    def cap(dbapi_connection, _record):
+        dbapi_connection.execute(f"PRAGMA max_page_count={pages}")
+
+    store._engine.dispose()
+    with pytest.raises(StoreFullError, match="cannot store the task: the database is full"):
+        store.add("a", {"big": "x" * 1_000_000})
+    assert [record.id for record in store.list()] == [kept.id]
+
+
+def test_concurrent_writers_in_one_process_all_commit(store):
+    errors = []
+
+    def add_many():
+        try:
+            for i in range(50):
+                store.add("a", {"i": i})
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=add_many, name=f"writer-{n}") for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert len(store.list(limit=1000)) == 400
