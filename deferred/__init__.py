@@ -4,6 +4,8 @@ Define tasks with `@deferred.task(...)` or by subclassing `deferred.BaseTask`, t
 `deferred.run_cli()` at the bottom of the tasks file.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from .cli import run_cli
 from .config import Config, load_config, parse_config
 from .errors import DeferredError, ErrorCode
@@ -11,7 +13,23 @@ from .registry import TaskRegistry, default_registry
 from .result import Result, ResultFile
 from .tasks import BaseTask, TaskFunction, task
 
+if TYPE_CHECKING:
+    from .handle import TaskHandle
+    from .server import Server
+
 __all__ = [
-    "BaseTask", "Config", "DeferredError", "ErrorCode", "Result", "ResultFile", "TaskFunction",
-    "TaskRegistry", "default_registry", "load_config", "parse_config", "run_cli", "task",
+    "BaseTask", "Config", "DeferredError", "ErrorCode", "Result", "ResultFile", "Server",
+    "TaskFunction", "TaskHandle", "TaskRegistry", "default_registry", "load_config",
+    "parse_config", "run_cli", "task",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # Loaded on first use, so that `python my_tasks.py mult` loads neither SQLAlchemy nor bottle.
+    if name == "Server":
+        from .server import Server
+        return Server
+    if name == "TaskHandle":
+        from .handle import TaskHandle
+        return TaskHandle
+    raise AttributeError(f"module 'deferred' has no attribute {name!r}")

@@ -1,0 +1,40 @@
+"""Probe tasks for server tests: they log their start and end, and can be held running."""
+
+import os
+import time
+from pathlib import Path
+
+import deferred
+
+LOG = Path(os.environ.get("PROBE_DIR", ".")) / "probe.log"
+
+
+def _log(event, key):
+    # One write per line with O_APPEND: lines from concurrent tasks never interleave.
+    fd = os.open(LOG, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, f"{event} {key} {time.monotonic():.6f}\n".encode())
+    finally:
+        os.close(fd)
+
+
+@deferred.task(name='probe',
+               json_schema={'type': 'object',
+                            'properties': {'key': {'type': 'string'},
+                                           'hold_while': {'type': 'string'},
+                                           'seconds': {'type': 'number', 'minimum': 0}},
+                            'required': ['key']})
+def probe(key, hold_while=None, seconds=0):
+    """Log start and end; run `seconds`, or while the file `hold_while` exists (max 60 s)."""
+    _log('start', key)
+    deadline = time.monotonic() + 60
+    if hold_while:
+        while os.path.exists(hold_while) and time.monotonic() < deadline:
+            time.sleep(0.01)
+    time.sleep(seconds)
+    _log('end', key)
+    return key
+
+
+if __name__ == '__main__':
+    deferred.run_cli()

@@ -1,0 +1,138 @@
+"""A `runserver` subprocess for end-to-end tests: started on port 0, its real port read from
+its "listening on" line, stopped with a signal and killed if it will not go."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+LISTENING = re.compile(r"listening on (http://[^\s]+)")
+START_TIMEOUT_S = 30
+
+
+def wait_until(predicate: Callable[[], Any], timeout_s: float = 10, step_s: float = 0.02) -> Any:
+    """Poll `predicate` until it returns something true; fail after `timeout_s`."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout_s}s")
+        time.sleep(step_s)
+
+
+class ServerProcess:
+    """`python TASKS_FILE runserver --config CONFIG --port 0` in `cwd`."""
+
+    def __init__(self, tasks_file: Path, cwd: Path, config: dict[str, Any] | None = None,
+                 extra_args: tuple[str, ...] = ()) -> None:
+        self.tasks_file, self.cwd = tasks_file, cwd
+        self.config_path = cwd / "config.json"
+        self.config_path.write_text(json.dumps(config or {}))
+        self.extra_args = extra_args
+        self.process: subprocess.Popen[str] | None = None
+        self.url = ""
+        self.output: list[str] = []
+        self._reader: threading.Thread | None = None
+
+    def start(self) -> ServerProcess:
+        """Start it and wait for its "listening on" line. Fails with its output if it exits."""
+        env = dict(os.environ, PYTHONPATH=str(PROJECT_ROOT), PYTHONUNBUFFERED="1")
+        self.process = subprocess.Popen(
+            [sys.executable, str(self.tasks_file), "runserver", "--config",
+             str(self.config_path), "--port", "0", *self.extra_args],
+            cwd=self.cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        found = threading.Event()
+
+        def read() -> None:
+            assert self.process is not None and self.process.stdout is not None
+            for line in self.process.stdout:
+                self.output.append(line)
+                match = LISTENING.search(line)
+                if match and not self.url:
+                    self.url = match.group(1)
+                    found.set()
+
+        self._reader = threading.Thread(target=read, name="server-output", daemon=True)
+        self._reader.start()
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while not found.wait(0.05):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self._reader.join(2)
+                raise AssertionError("the server did not start:\n" + "".join(self.output))
+        return self
+
+    def request(self, method: str, path: str, body: Any = None,
+                headers: dict[str, str] | None = None) -> tuple[int, Any]:
+        """Send a request; return the status and the parsed JSON body."""
+        data = None if body is None else json.dumps(body).encode()
+        all_headers = {"Content-Type": "application/json"} if data is not None else {}
+        all_headers.update(headers or {})
+        request = urllib.request.Request(self.url + path, data=data, method=method,
+                                         headers=all_headers)
+        try:
+            with urllib.request.urlopen(request, timeout=60) as response:
+                return response.status, json.loads(response.read() or b"null")
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read() or b"null")
+
+    def submit(self, task_name: str, params: dict[str, Any], **extra: Any) -> int:
+        """Submit without waiting; return the task id."""
+        status, body = self.request("POST", "/api/tasks",
+                                    {"task_name": task_name, "params": params, "wait": 0,
+                                     **extra})
+        assert status in (200, 202), body
+        return int(body["task_id"])
+
+    def task(self, task_id: int) -> dict[str, Any]:
+        """The task record from the API."""
+        status, body = self.request("GET", f"/api/tasks/{task_id}")
+        assert status == 200, body
+        return body
+
+    def signal(self, signum: int) -> None:
+        assert self.process is not None
+        self.process.send_signal(signum)
+
+    def wait_exit(self, timeout_s: float = 30) -> int:
+        """Wait for the process to end; return its exit status."""
+        assert self.process is not None
+        code = self.process.wait(timeout_s)
+        self._close_output()
+        return code
+
+    def _close_output(self) -> None:
+        if self._reader is not None:
+            self._reader.join(5)
+        if self.process is not None and self.process.stdout is not None:
+            self.process.stdout.close()
+
+    def stop(self) -> None:
+        """Terminate, wait, then kill."""
+        if self.process is None:
+            return
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+        self._close_output()
+
+    @property
+    def log(self) -> str:
+        return "".join(self.output)

@@ -1,0 +1,154 @@
+"""Crashes, shutdowns and restarts of a real `runserver` process: nothing accepted is lost,
+queued tasks run once, interrupted ones run again."""
+
+from __future__ import annotations
+
+import collections
+import signal
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from serverproc import ServerProcess, wait_until
+
+PROBE_TASKS = Path(__file__).with_name("probe_tasks.py")
+
+
+@pytest.fixture
+def servers(tmp_path: Path) -> Iterator[list[ServerProcess]]:
+    started: list[ServerProcess] = []
+    yield started
+    for server in started:
+        server.stop()
+
+
+def start(servers: list[ServerProcess], cwd: Path, **config: object) -> ServerProcess:
+    server = ServerProcess(PROBE_TASKS, cwd, config).start()
+    servers.append(server)
+    return server
+
+
+def starts(cwd: Path) -> collections.Counter[str]:
+    log = cwd / "probe.log"
+    lines = log.read_text().splitlines() if log.exists() else []
+    return collections.Counter(line.split()[1] for line in lines if line.startswith("start "))
+
+
+def statuses(cwd: Path) -> dict[int, tuple[str, int]]:
+    """Status and attempts of every row, read from the SQLite file itself."""
+    connection = sqlite3.connect(cwd / "deferred.db")
+    try:
+        rows = connection.execute("SELECT id, status, attempts FROM deferred_tasks").fetchall()
+    finally:
+        connection.close()
+    return {task_id: (status, attempts) for task_id, status, attempts in rows}
+
+
+def test_kill_9_then_restart_loses_nothing_reruns_running_once_and_queued_once(
+        servers, tmp_path):
+    hold = tmp_path / "hold"
+    hold.touch()
+    server = start(servers, tmp_path, limits={"global": 2})
+    running = [server.submit("probe", {"key": f"run{i}", "hold_while": str(hold)})
+               for i in range(2)]
+    wait_until(lambda: starts(tmp_path)["run0"] and starts(tmp_path)["run1"])
+    queued = [server.submit("probe", {"key": f"queued{i}"}) for i in range(5)]
+    assert all(server.task(task_id)["status"] == "QUEUED" for task_id in queued)
+
+    server.signal(signal.SIGKILL)
+    server.wait_exit()
+    assert len(statuses(tmp_path)) == 7
+    hold.unlink()
+
+    restarted = start(servers, tmp_path, limits={"global": 2})
+    wait_until(lambda: all(restarted.task(i)["status"] == "SUCCEEDED" for i in running + queued),
+               timeout_s=30)
+    counts = starts(tmp_path)
+    assert {key: counts[key] for key in ("run0", "run1")} == {"run0": 2, "run1": 2}
+    assert all(counts[f"queued{i}"] == 1 for i in range(5))
+    assert [restarted.task(i)["attempts"] for i in running] == [2, 2]
+    assert [restarted.task(i)["attempts"] for i in queued] == [1] * 5
+    assert "queued 2 interrupted tasks again" in restarted.log
+
+
+def test_sigterm_lets_running_tasks_finish_keeps_queued_and_exits_0(servers, tmp_path):
+    hold = tmp_path / "hold"
+    hold.touch()
+    server = start(servers, tmp_path, limits={"global": 1}, shutdown_grace_s=30)
+    running = server.submit("probe", {"key": "run", "hold_while": str(hold)})
+    wait_until(lambda: starts(tmp_path)["run"])
+    queued = [server.submit("probe", {"key": f"queued{i}"}) for i in range(3)]
+
+    server.signal(signal.SIGTERM)
+    wait_until(lambda: "stopping" in server.log)
+    hold.unlink()  # the running task ends within its grace
+    assert server.wait_exit() == 0
+    rows = statuses(tmp_path)
+    assert rows[running] == ("SUCCEEDED", 1)
+    assert [rows[i] for i in queued] == [("QUEUED", 0)] * 3
+    assert all(starts(tmp_path)[f"queued{i}"] == 0 for i in range(3))
+
+    restarted = start(servers, tmp_path)
+    wait_until(lambda: all(restarted.task(i)["status"] == "SUCCEEDED" for i in queued))
+    assert all(starts(tmp_path)[f"queued{i}"] == 1 for i in range(3))
+
+
+def test_sigterm_past_the_grace_exits_0_and_the_task_runs_again_at_restart(servers, tmp_path):
+    hold = tmp_path / "hold"
+    hold.touch()
+    server = start(servers, tmp_path, shutdown_grace_s=0.5)
+    task_id = server.submit("probe", {"key": "slow", "hold_while": str(hold)})
+    wait_until(lambda: starts(tmp_path)["slow"])
+
+    server.signal(signal.SIGTERM)
+    assert server.wait_exit() == 0
+    assert statuses(tmp_path)[task_id] == ("RUNNING", 1)
+    hold.unlink()
+
+    restarted = start(servers, tmp_path)
+    wait_until(lambda: restarted.task(task_id)["status"] == "SUCCEEDED")
+    assert restarted.task(task_id)["attempts"] == 2
+
+
+def test_a_second_signal_stops_at_once(servers, tmp_path):
+    hold = tmp_path / "hold"
+    hold.touch()
+    server = start(servers, tmp_path, shutdown_grace_s=60)
+    task_id = server.submit("probe", {"key": "stuck", "hold_while": str(hold)})
+    wait_until(lambda: starts(tmp_path)["stuck"])
+    server.signal(signal.SIGTERM)
+    wait_until(lambda: "stopping" in server.log)
+    server.signal(signal.SIGINT)
+    assert server.wait_exit(timeout_s=10) != 0
+    assert statuses(tmp_path)[task_id] == ("RUNNING", 1)
+
+
+def test_a_second_server_on_the_same_sqlite_file_is_refused(servers, tmp_path):
+    first = start(servers, tmp_path)
+    second = ServerProcess(PROBE_TASKS, tmp_path, {})
+    with pytest.raises(AssertionError, match="did not start") as info:
+        second.start()
+    assert second.wait_exit() == 2
+    assert "deferred: error 303: another server (pid " in str(info.value)
+    assert "Traceback" not in str(info.value)
+    assert first.request("GET", "/healthz")[0] == 200
+
+
+def test_queued_tasks_run_exactly_once_across_many_restarts(servers, tmp_path):
+    server = start(servers, tmp_path, limits={"global": 4})
+    ids = [server.submit("probe", {"key": f"k{i}", "seconds": 0.01}) for i in range(60)]
+    for _ in range(3):
+        server.signal(signal.SIGKILL)
+        server.wait_exit()
+        server = start(servers, tmp_path, limits={"global": 4})
+    wait_until(lambda: all(s == "SUCCEEDED" for s, _ in statuses(tmp_path).values()),
+               timeout_s=30)
+    counts = starts(tmp_path)
+    rows = statuses(tmp_path)
+    assert len(rows) == 60 and set(rows) == set(ids)
+    for task_id, (status, attempts) in rows.items():
+        # A start without a claim is impossible; a claim cut by the kill before the task
+        # logged its start is not a start.
+        assert 1 <= counts[f"k{task_id - ids[0]}"] <= attempts

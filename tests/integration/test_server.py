@@ -1,0 +1,155 @@
+"""`deferred.Server` embedded: submit and handles, `task.delay()`, a WSGI app without a
+listener, a full database refused over HTTP while the server keeps running."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import sqlite3
+import threading
+import wsgiref.util
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+import deferred
+from deferred.errors import (InvalidParamsError, NoServerError, TaskFailedError,
+                             UnknownTaskError)
+from deferred.records import TaskStatus
+from deferred.registry import TaskRegistry
+
+
+@pytest.fixture
+def registry() -> TaskRegistry:
+    registry = TaskRegistry()
+    gate = threading.Event()
+
+    @deferred.task(name="mult", registry=registry,
+                   json_schema={"type": "object",
+                                "properties": {"operands": {"type": "array", "minItems": 1,
+                                                            "items": {"type": "number"}}},
+                                "required": ["operands"]})
+    def mult(operands):
+        result = 1
+        for operand in operands:
+            result *= operand
+        return result
+
+    @deferred.task(name="gated", registry=registry)
+    def gated():
+        gate.wait(30)
+        return "opened"
+
+    @deferred.task(name="boom", registry=registry)
+    def boom():
+        raise ValueError("boom")
+
+    registry.gate = gate  # type: ignore[attr-defined]
+    return registry
+
+
+@pytest.fixture
+def make_server(tmp_path: Path, registry: TaskRegistry) -> Iterator:
+    started = []
+
+    def make(listen: bool = True, **config: object) -> deferred.Server:
+        config.setdefault("db", {"url": f"sqlite+pysqlite:///{tmp_path / 'tasks.db'}"})
+        config.setdefault("http", {"port": 0})
+        server = deferred.Server(config, registry)
+        server.start(listen=listen)
+        started.append(server)
+        return server
+
+    yield make
+    registry.gate.set()
+    for server in started:
+        server.stop(grace_s=10)
+
+
+def test_submit_returns_a_handle_that_waits_for_the_result(make_server):
+    server = make_server()
+    handle = server.submit("mult", {"operands": [3, 2, 8]})
+    assert handle.wait(10) == 48
+    assert (handle.status, handle.ready, handle.result) == (TaskStatus.SUCCEEDED, True, 48)
+    assert handle.record.attempts == 1
+
+
+def test_a_failed_task_raises_from_wait_and_keeps_its_error(make_server):
+    handle = make_server().submit("boom")
+    with pytest.raises(TaskFailedError, match=r"task 'boom' \(\d+\) failed: ValueError: boom"):
+        handle.wait(10)
+    assert handle.status is TaskStatus.FAILED and handle.error.type == "ValueError"
+
+
+def test_wait_times_out_while_the_task_runs(make_server, registry):
+    handle = make_server().submit("gated")
+    with pytest.raises(TimeoutError, match="is still"):
+        handle.wait(0.2)
+    assert not handle.ready
+    registry.gate.set()
+    assert handle.wait(10) == "opened"
+
+
+def test_submit_checks_name_and_params_and_stores_nothing_bad(make_server):
+    server = make_server()
+    with pytest.raises(UnknownTaskError):
+        server.submit("nope")
+    with pytest.raises(InvalidParamsError, match=r"\$\.operands: \[\] should be non-empty"):
+        server.submit("mult", {"operands": []})
+
+
+def test_delay_submits_to_the_running_server_of_this_process(make_server, registry):
+    mult = registry.get("mult")
+    with pytest.raises(NoServerError, match="no server is running"):
+        mult.delay(operands=[2])
+    server = make_server()
+    assert mult.delay(operands=[2, 21]).wait(10) == 42
+    server.stop()
+    with pytest.raises(NoServerError):
+        mult.delay(operands=[2])
+
+
+def test_the_wsgi_app_runs_without_a_listener(make_server):
+    server = make_server(listen=False)
+    body = json.dumps({"task_name": "mult", "params": {"operands": [6, 7]}}).encode()
+    environ = {"REQUEST_METHOD": "POST", "PATH_INFO": "/api/tasks",
+               "CONTENT_TYPE": "application/json", "CONTENT_LENGTH": str(len(body)),
+               "wsgi.input": __import__("io").BytesIO(body)}
+    wsgiref.util.setup_testing_defaults(environ)
+    answer = {}
+
+    def start_response(status, headers, exc_info=None):
+        answer["status"] = status
+
+    payload = b"".join(server.wsgi_app(environ, start_response))
+    assert answer["status"].startswith("200")
+    assert json.loads(payload)["result"] == 42
+    with pytest.raises(RuntimeError, match="without its own HTTP listener"):
+        server.port
+
+
+def test_a_full_database_refuses_submits_with_503_and_the_server_carries_on(make_server,
+                                                                              tmp_path):
+    server = make_server()
+    assert server.submit("mult", {"operands": [1]}).wait(10) == 1
+    engine = server._parts.store._engine
+    pages = sqlite3.connect(tmp_path / "tasks.db").execute("PRAGMA page_count").fetchone()[0]
+
+    @sa.event.listens_for(engine, "connect")
+    def cap(dbapi_connection, _record):
+        dbapi_connection.execute(f"PRAGMA max_page_count={pages}")
+
+    engine.dispose()
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    big = json.dumps({"task_name": "mult", "params": {"operands": [1] * 200_000}})
+    connection.request("POST", "/api/tasks", big, {"Content-Type": "application/json"})
+    response = connection.getresponse()
+    body = json.loads(response.read())
+    assert response.status == 503
+    assert body["error_code"] == 501 and "database is full" in body["error_msg"]
+    sa.event.remove(engine, "connect", cap)
+    engine.dispose()
+    assert server.submit("mult", {"operands": [2, 3]}).wait(10) == 6
+    connection.close()
