@@ -39,10 +39,16 @@ class ServerProcess:
 
     def __init__(self, tasks_file: Path, cwd: Path, config: dict[str, Any] | None = None,
                  extra_args: tuple[str, ...] = ()) -> None:
+        """`config` is written to `cwd/config.json` and passed with `--config`; None passes
+        no `--config`, so the server looks for `config.json` itself."""
         self.tasks_file, self.cwd = tasks_file, cwd
-        self.config_path = cwd / "config.json"
-        self.config_path.write_text(json.dumps(config or {}))
+        self.config_args: list[str] = []
+        if config is not None:
+            path = cwd / "config.json"
+            path.write_text(json.dumps(config))
+            self.config_args = ["--config", str(path)]
         self.extra_args = extra_args
+        self.command = [sys.executable, str(tasks_file)]  # or the `deferred` command
         self.process: subprocess.Popen[str] | None = None
         self.url = ""
         self.output: list[str] = []
@@ -52,8 +58,7 @@ class ServerProcess:
         """Start it and wait for its "listening on" line. Fails with its output if it exits."""
         env = dict(os.environ, PYTHONPATH=str(PROJECT_ROOT), PYTHONUNBUFFERED="1")
         self.process = subprocess.Popen(
-            [sys.executable, str(self.tasks_file), "runserver", "--config",
-             str(self.config_path), "--port", "0", *self.extra_args],
+            [*self.command, "runserver", *self.config_args, "--port", "0", *self.extra_args],
             cwd=self.cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         found = threading.Event()
 
