@@ -44,6 +44,9 @@ class TaskStore(Protocol):
     def read_file(self, token: str) -> tuple[StoredFile, bytes] | None:
         """A result file and its content by its token, or None."""
 
+    def pending_counts(self) -> dict[tuple[str, TaskStatus], int]:
+        """How many records are queued and running, per task name."""
+
     def is_reachable(self) -> bool:
         """True if the database answers."""
 

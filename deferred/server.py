@@ -17,6 +17,7 @@ from .dispatcher import Dispatcher
 from .handle import TaskHandle
 from .http import HttpServer, make_app
 from .quotas import Quotas
+from .records import TaskStatus
 from .registry import TaskRegistry, default_registry
 from .runner import run_record
 from .service import LocalTaskService
@@ -77,6 +78,7 @@ class Server:
         if requeued:
             logger.warning("queued %d interrupted tasks again: %s", len(requeued),
                            ", ".join(str(record.id) for record in requeued[:20]))
+        self._warn_about_unknown_queued(store)
         limits = self.config.limits
         quotas = Quotas(limits.global_limit, limits.names, self.registry.names())
         notify: list[Callable[[], None]] = []
@@ -93,6 +95,12 @@ class Server:
                     limits.global_limit, "".join(f", {name} {limit}"
                                                  for name, limit in limits.names.items()))
         return _Parts(store, service, dispatcher, app, http)
+
+    def _warn_about_unknown_queued(self, store: SqlTaskStore) -> None:
+        for (name, status), count in sorted(store.pending_counts().items()):
+            if status is TaskStatus.QUEUED and name not in self.registry:
+                logger.warning("%d queued tasks named %r wait for a server that has this task; "
+                               "this one has not", count, name)
 
     def _warn_about_unknown_limits(self) -> None:
         for name in self.config.limits.names:

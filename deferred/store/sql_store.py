@@ -206,6 +206,16 @@ class SqlTaskStore:
             ) if ids else {}
         return [record_from_row(row, files.get(row.id, [])) for row in rows]
 
+    def pending_counts(self) -> dict[tuple[str, TaskStatus], int]:
+        """How many records are queued and running, per task name."""
+        unfinished = (TaskStatus.QUEUED.value, TaskStatus.RUNNING.value)
+        with self._read("count tasks") as conn:
+            rows = conn.execute(
+                sa.select(tasks.c.name, tasks.c.status, sa.func.count())
+                .where(tasks.c.status.in_(unfinished))
+                .group_by(tasks.c.name, tasks.c.status)).all()
+        return {(name, TaskStatus(status)): count for name, status, count in rows}
+
     def read_file(self, token: str) -> tuple[StoredFile, bytes] | None:
         """A result file and its content by its token, or None."""
         with self._read("read the result file") as conn:

@@ -233,3 +233,11 @@ def test_concurrent_writers_in_one_process_all_commit(store):
         thread.join()
     assert errors == []
     assert len(store.list(limit=1000)) == 400
+
+
+def test_pending_counts_are_per_name_and_status(store):
+    for name in ("a", "a", "a", "b"):
+        store.add(name, {})
+    store.claim({"a": 1}, 1)
+    assert store.pending_counts() == {("a", TaskStatus.QUEUED): 2, ("a", TaskStatus.RUNNING): 1,
+                                      ("b", TaskStatus.QUEUED): 1}
