@@ -54,12 +54,12 @@ class TaskRegistry:
         self._server: Submitter | None = None
 
     def attach_server(self, server: Submitter) -> None:
-        """Make `server` the one `task.delay()` submits to. Raises `TaskDefinitionError` if
-        another is attached."""
+        """Make `server` the one `task.delay()` submits to. Raises `RuntimeError` if another
+        is attached: give each server of one process its own registry."""
         with self._lock:
             if self._server is not None and self._server is not server:
-                raise TaskDefinitionError("another server of this process already runs the "
-                                          "tasks of this registry")
+                raise RuntimeError("another server of this process already runs the tasks of "
+                                   "this registry; give each server its own TaskRegistry")
             self._server = server
 
     def detach_server(self, server: Submitter) -> None:

@@ -65,13 +65,18 @@ class Server:
             if self._parts is not None:
                 raise RuntimeError("the server is already started")
             self._warn_about_unknown_limits()
-            store = SqlTaskStore(self.config.db, exclusive=True)
+            self.registry.attach_server(self)
+            try:
+                store = SqlTaskStore(self.config.db, exclusive=True)
+            except BaseException:
+                self.registry.detach_server(self)
+                raise
             try:
                 self._parts = self._build(store, listen)
             except BaseException:
                 store.close()
+                self.registry.detach_server(self)
                 raise
-        self.registry.attach_server(self)
 
     def _build(self, store: SqlTaskStore, listen: bool) -> _Parts:
         requeued = store.requeue_running()
