@@ -26,6 +26,7 @@ from .store import SqlTaskStore
 logger = logging.getLogger(__name__)
 
 STOP_WAIT_S = 5.0  # how long the HTTP server may take to finish answering at stop
+HTTP_THREADS = 32  # a submit waiting for its result holds a thread for up to sync_wait_s
 
 
 class _Parts:
@@ -92,7 +93,11 @@ class Server:
                                 service.on_finished)
         notify.append(dispatcher.notify)
         app = make_app(service, self.config.http)
-        http = HttpServer(app, self.config.http.host, self.config.http.port) if listen else None
+        http = None
+        if listen:
+            http = HttpServer(app, self.config.http.host, self.config.http.port,
+                              threads=HTTP_THREADS,
+                              max_body_bytes=self.config.http.max_body_bytes)
         if http is not None:
             http.start()
         dispatcher.start()

@@ -1,0 +1,121 @@
+"""The JSON API as a bottle app: submit, read and list task records, task types, result
+files and health. Handlers close over a `TaskService` and never touch SQL or SMTP."""
+
+from __future__ import annotations
+
+import logging
+import urllib.parse
+from collections.abc import Mapping
+from typing import Any
+
+import bottle
+
+from ..config import HttpConfig
+from ..errors import NotFoundError, StoreUnavailableError
+from ..interfaces import TaskService
+from .jsonbody import check_json_content_type, parse_submit, read_body, wait_seconds
+from .jsonerrors import JsonErrorPlugin, error_response, install_error_pages, json_response
+from .listquery import next_cursor, parse_list_query
+from .representation import (accepted_answer, content_disposition, record_json, submit_answer,
+                             task_types_json)
+
+logger = logging.getLogger(__name__)
+
+_LARGEST_ID = 2**63 - 1  # the largest id a database column holds
+
+
+def request_base_url(environ: Mapping[str, Any], public_url: str | None) -> str:
+    """The base of absolute links: `http.public_url` if set, else the scheme, host and port
+    the client addressed, and the mount point (SCRIPT_NAME) of the app."""
+    if public_url:
+        return public_url.rstrip("/")
+    scheme = environ.get("wsgi.url_scheme", "http")
+    host = environ.get("HTTP_HOST")
+    if not host:
+        host = environ.get("SERVER_NAME", "127.0.0.1")
+        port = environ.get("SERVER_PORT")
+        if port and port != ("443" if scheme == "https" else "80"):
+            host = f"{host}:{port}"
+    script_name = urllib.parse.quote(environ.get("SCRIPT_NAME", "").rstrip("/"))
+    return f"{scheme}://{host}{script_name}"
+
+
+def make_api_app(service: TaskService, config: HttpConfig) -> bottle.Bottle:
+    """A new bottle app serving the JSON API (see the README's "HTTP API")."""
+    app = bottle.Bottle()
+    app.uninstall(True)  # bottle's JSON and template plugins: our plugin answers in JSON
+    app.install(JsonErrorPlugin())
+    install_error_pages(app, config.max_body_bytes)
+    routes = ApiRoutes(service, config)
+    app.route("/api/tasks", "POST", routes.submit)
+    app.route("/", "POST", routes.submit)
+    app.route("/api/tasks/<task_id:int>", "GET", routes.get_task)
+    app.route("/api/tasks", "GET", routes.list_tasks)
+    app.route("/api/task-types", "GET", routes.task_types)
+    app.route("/results/<token>", "GET", routes.result_file)
+    app.route("/healthz", "GET", routes.health)
+    return app
+
+
+class ApiRoutes:
+    """The API's handlers, over a `TaskService`. A dict they return is answered as JSON with
+    200 and a `DeferredError` they raise in the error shape (by `JsonErrorPlugin`)."""
+
+    def __init__(self, service: TaskService, config: HttpConfig) -> None:
+        self._service, self._config = service, config
+
+    def _base_url(self) -> str:
+        return request_base_url(bottle.request.environ, self._config.public_url)
+
+    def submit(self) -> Any:
+        """`POST /api/tasks`: store a task; wait for it unless it has an email."""
+        environ = bottle.request.environ
+        check_json_content_type(environ.get("CONTENT_TYPE", ""))
+        request = parse_submit(read_body(environ, self._config.max_body_bytes))
+        record = self._service.submit(request.task_name, request.params, request.email)
+        logger.debug("task %d (%s) submitted over HTTP", record.id, record.name)
+        if request.email is not None:
+            return accepted_answer(record)
+        wait_s = wait_seconds(request.wait_s, self._config.sync_wait_s)
+        if wait_s > 0:
+            record = self._service.wait(record.id, wait_s)
+        status, answer, headers = submit_answer(record, self._base_url())
+        return json_response(answer, status, headers)
+
+    def get_task(self, task_id: int) -> Any:
+        """`GET /api/tasks/{id}`: one task record."""
+        if not 1 <= task_id <= _LARGEST_ID:
+            raise NotFoundError(f"no task with id {task_id}", where="task_id")
+        return record_json(self._service.get(task_id), self._base_url())
+
+    def list_tasks(self) -> Any:
+        """`GET /api/tasks`: one page of records, newest first, with the next cursor."""
+        query = parse_list_query(bottle.request.environ.get("QUERY_STRING", ""))
+        records = self._service.list_tasks(status=query.status, task_name=query.task_name,
+                                           limit=query.limit + 1, before_id=query.before_id)
+        base = self._base_url()
+        return {"tasks": [record_json(record, base) for record in records[:query.limit]],
+                "next_cursor": next_cursor(records, query.limit)}
+
+    def task_types(self) -> Any:
+        """`GET /api/task-types`: the registered tasks and the limits."""
+        return task_types_json(self._service.task_types(), self._service.global_limit)
+
+    def result_file(self, token: str) -> Any:
+        """`GET /results/{token}`: a result file, as an attachment."""
+        stored, data = self._service.read_file(token)
+        return bottle.HTTPResponse(data, 200, headers={
+            "Content-Type": stored.content_type or "application/octet-stream",
+            "Content-Disposition": content_disposition(stored.name),
+            "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": "default-src 'none'; sandbox",
+            "Cache-Control": "private, max-age=0",
+        })
+
+    def health(self) -> Any:
+        """`GET /healthz`: 200 while the server takes work, else 503."""
+        if self._service.is_healthy():
+            return {"status": "OK"}
+        return error_response(StoreUnavailableError(
+            "the server does not accept work now (it is stopping, or its database does not "
+            "answer)"))

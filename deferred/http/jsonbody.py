@@ -1,0 +1,132 @@
+"""Reading a JSON request body within a size limit, and checking a submit's keys."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from typing import Any, BinaryIO
+
+from ..errors import (BadRequestError, InvalidJsonError, RequestTooLargeError,
+                      UnsupportedMediaTypeError)
+from ..jsontext import json_type_name, parse_json_object
+
+SUBMIT_KEYS = ("task_name", "params", "email", "wait")
+_READ_CHUNK_BYTES = 64 * 1024
+_LONGEST_WAIT_S = 1e9  # any wait is cut to http.sync_wait_s anyway
+
+
+@dataclasses.dataclass(frozen=True)
+class SubmitRequest:
+    """A checked submit body. `wait_s` is None when the body does not ask for a wait."""
+
+    task_name: str
+    params: Any
+    email: str | None = None
+    wait_s: float | None = None
+
+
+def is_json_media_type(content_type: str) -> bool:
+    """True for `application/json` and any `+json` type, with or without parameters."""
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    return media_type == "application/json" or (
+        media_type.startswith("application/") and media_type.endswith("+json"))
+
+
+def check_json_content_type(content_type: str) -> None:
+    """Raises `UnsupportedMediaTypeError`, saying how to fix it, unless the body is JSON."""
+    if not is_json_media_type(content_type):
+        given = repr(content_type) if content_type else "none"
+        raise UnsupportedMediaTypeError(
+            f"the body must be declared as JSON (Content-Type: application/json), got {given}; "
+            "with curl, add -H 'Content-Type: application/json'")
+
+
+def read_body(environ: Mapping[str, Any], max_body_bytes: int) -> bytes:
+    """The request body, refused before it is read when its Content-Length is over the limit.
+
+    A body without Content-Length (chunked, where the server marks the input as terminated)
+    is read up to one byte past the limit. Raises `RequestTooLargeError` or `BadRequestError`.
+    """
+    stream: BinaryIO = environ["wsgi.input"]
+    declared = str(environ.get("CONTENT_LENGTH") or "").strip()
+    if declared:
+        if not declared.isdigit():
+            raise BadRequestError(f"Content-Length {declared!r} is not a number of bytes")
+        length = int(declared)
+        if length > max_body_bytes:
+            raise too_large(max_body_bytes, length)
+        return _read_up_to(stream, length)
+    if not (environ.get("wsgi.input_terminated")
+            or "chunked" in str(environ.get("HTTP_TRANSFER_ENCODING", "")).lower()):
+        return b""  # WSGI: no Content-Length, no body
+    body = _read_up_to(stream, max_body_bytes + 1)
+    if len(body) > max_body_bytes:
+        raise too_large(max_body_bytes, None)
+    return body
+
+
+def too_large(max_body_bytes: int, length: int | None) -> RequestTooLargeError:
+    """The error for a body over the limit (`length` None when it was not declared)."""
+    limit = f"the limit of {max_body_bytes} bytes (http.max_body_bytes)"
+    if length is None:
+        return RequestTooLargeError(f"the request body is over {limit}")
+    return RequestTooLargeError(f"the request body ({length} bytes) is over {limit}; "
+                                "it was not read")
+
+
+def _read_up_to(stream: BinaryIO, limit: int) -> bytes:
+    parts, remaining = [], limit
+    while remaining > 0:
+        part = stream.read(min(remaining, _READ_CHUNK_BYTES))
+        if not part:
+            break
+        parts.append(part)
+        remaining -= len(part)
+    return b"".join(parts)
+
+
+def parse_submit(body: bytes) -> SubmitRequest:
+    """Parse and check a submit body: `{"task_name", "params"?, "email"?, "wait"?}`.
+
+    A key given as null counts as left out. Raises `InvalidJsonError` (line and column) or
+    `BadRequestError` naming the key.
+    """
+    if not body.strip():
+        raise InvalidJsonError('the request body is empty: send a JSON object such as '
+                               '{"task_name": "...", "params": {...}}')
+    raw = parse_json_object(body, where="body")
+    unknown = [key for key in raw if key not in SUBMIT_KEYS]
+    if unknown:
+        raise BadRequestError(f"unknown key {unknown[0]!r} (allowed: {', '.join(SUBMIT_KEYS)})",
+                              where="body")
+    task_name = raw.get("task_name")
+    if task_name is None:
+        raise BadRequestError("'task_name' is missing: the name of the task to run",
+                              where="body")
+    if not isinstance(task_name, str):
+        raise BadRequestError(f"must be a string, got {json_type_name(task_name)}",
+                              where="body.task_name")
+    email = raw.get("email")
+    if email is not None and not isinstance(email, str):
+        raise BadRequestError(f"must be a string, got {json_type_name(email)}",
+                              where="body.email")
+    params = raw.get("params")
+    return SubmitRequest(task_name=task_name, params={} if params is None else params,
+                         email=email, wait_s=_parse_wait(raw.get("wait")))
+
+
+def _parse_wait(wait: Any) -> float | None:
+    if wait is None:
+        return None
+    if isinstance(wait, bool) or not isinstance(wait, (int, float)):
+        raise BadRequestError(f"must be a number of seconds >= 0, got {json_type_name(wait)}",
+                              where="body.wait")
+    if wait < 0:
+        raise BadRequestError(f"must be a number of seconds >= 0, got {wait!r}",
+                              where="body.wait")
+    return float(min(wait, _LONGEST_WAIT_S))  # float(10**400) would overflow
+
+
+def wait_seconds(requested_s: float | None, sync_wait_s: float) -> float:
+    """How long a submit without email waits: what the body asks, at most `sync_wait_s`."""
+    return sync_wait_s if requested_s is None else min(requested_s, sync_wait_s)

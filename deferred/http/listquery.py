@@ -1,0 +1,87 @@
+"""The query string of `GET /api/tasks`: filters, page size and the cursor, checked."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import urllib.parse
+from collections.abc import Sequence
+
+from ..errors import BadRequestError
+from ..records import TaskRecord, TaskStatus
+
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 500
+PARAMETERS = ("status", "task_name", "limit", "cursor")
+_CURSOR = re.compile(r"[1-9][0-9]{0,17}")  # a task id, below 2**63
+_LIMIT = re.compile(r"[0-9]{1,4}")
+
+
+@dataclasses.dataclass(frozen=True)
+class ListQuery:
+    """One page request: filters, how many records, and the id to list below."""
+
+    status: TaskStatus | None = None
+    task_name: str | None = None
+    limit: int = DEFAULT_LIMIT
+    before_id: int | None = None
+
+
+def parse_list_query(query_string: str) -> ListQuery:
+    """Check `status=&task_name=&limit=&cursor=`. Raises `BadRequestError` naming the
+    parameter and what it accepts. An empty value is the same as none."""
+    values: dict[str, str] = {}
+    for name, value in urllib.parse.parse_qsl(query_string, keep_blank_values=True,
+                                              encoding="utf-8", errors="replace"):
+        if name not in PARAMETERS:
+            raise BadRequestError(f"unknown parameter (allowed: {', '.join(PARAMETERS)})",
+                                  where=f"query.{name}")
+        if name in values:
+            raise BadRequestError("given more than once", where=f"query.{name}")
+        values[name] = value.strip()
+    return ListQuery(status=parse_status(values.get("status", "")),
+                     task_name=values.get("task_name") or None,
+                     limit=parse_limit(values.get("limit", "")),
+                     before_id=parse_cursor(values.get("cursor", "")))
+
+
+def parse_status(text: str) -> TaskStatus | None:
+    """A status filter (any case), or None for an empty one. Raises `BadRequestError`."""
+    if not text:
+        return None
+    try:
+        return TaskStatus(text.upper())
+    except ValueError:
+        allowed = ", ".join(status.value for status in TaskStatus)
+        raise BadRequestError(f"{text!r} is not a status (allowed: {allowed})",
+                              where="query.status") from None
+
+
+def parse_limit(text: str) -> int:
+    """A page size from 1 to `MAX_LIMIT`, `DEFAULT_LIMIT` when empty. Raises
+    `BadRequestError`."""
+    if not text:
+        return DEFAULT_LIMIT
+    if not _LIMIT.fullmatch(text) or not 1 <= int(text) <= MAX_LIMIT:
+        raise BadRequestError(f"{text!r} is not a whole number from 1 to {MAX_LIMIT}",
+                              where="query.limit")
+    return int(text)
+
+
+def parse_cursor(text: str) -> int | None:
+    """The id a cursor stands for, or None when empty. Raises `BadRequestError`."""
+    if not text:
+        return None
+    if not _CURSOR.fullmatch(text):
+        raise BadRequestError(f"{text!r} is not a cursor: pass the next_cursor of the page "
+                              "before, or leave it out for the first page",
+                              where="query.cursor")
+    return int(text)
+
+
+def next_cursor(records: Sequence[TaskRecord], limit: int) -> str | None:
+    """The cursor of the page after `records`, fetched with `limit + 1` to know if there is
+    one; None on the last page."""
+    if len(records) <= limit:
+        return None
+    return str(records[limit - 1].id)

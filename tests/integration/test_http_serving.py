@@ -1,0 +1,200 @@
+"""`HttpServer` on real sockets: starts, answers, and stops cleanly every time, even with a
+keep-alive client connected or a request in flight."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from deferred.errors import ConfigError
+from deferred.http.serving import HttpServer
+
+CYCLES = 100
+DEADLINE_S = 30.0  # only so that a hang fails the test instead of blocking the suite
+
+
+class SlowApp:
+    """A WSGI app: `/slow` answers once the test releases it, anything else at once."""
+
+    def __init__(self) -> None:
+        self.entered, self.release = threading.Event(), threading.Event()
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]
+                 ) -> list[bytes]:
+        body = b"hello"
+        if environ["PATH_INFO"] == "/slow":
+            self.entered.set()
+            assert self.release.wait(DEADLINE_S)
+            body = b"slow " * 1000
+        start_response("200 OK", [("Content-Type", "text/plain"),
+                                  ("Content-Length", str(len(body)))])
+        return [body]
+
+
+def wait_until(predicate: Callable[[], Any], timeout_s: float = DEADLINE_S) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.005)
+
+
+def http_threads() -> list[threading.Thread]:
+    return [thread for thread in threading.enumerate()
+            if thread.name.startswith("deferred-http")]
+
+
+def stop_within_deadline(server: HttpServer) -> bool:
+    """`server.stop()`, failing the test if it never returns."""
+    outcome: list[bool] = []
+    stopper = threading.Thread(target=lambda: outcome.append(server.stop(5.0)))
+    stopper.start()
+    stopper.join(DEADLINE_S)
+    assert not stopper.is_alive(), "HttpServer.stop() did not return"
+    return outcome[0]
+
+
+def raw_exchange(port: int, request: bytes) -> bytes:
+    """Send raw bytes, return everything the server answers until it closes."""
+    with socket.create_connection(("127.0.0.1", port), timeout=DEADLINE_S) as sock:
+        sock.sendall(request)
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+@pytest.fixture
+def app() -> SlowApp:
+    return SlowApp()
+
+
+@pytest.fixture
+def server(app: SlowApp) -> Iterator[HttpServer]:
+    server = HttpServer(app, "127.0.0.1", 0, max_body_bytes=100)
+    server.start()
+    yield server
+    stop_within_deadline(server)
+
+
+def test_it_serves_on_the_port_it_picked(server: HttpServer):
+    assert server.port > 0
+    assert server.url == f"http://127.0.0.1:{server.port}"
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=DEADLINE_S)
+    connection.request("GET", "/")
+    response = connection.getresponse()
+    assert (response.status, response.read()) == (200, b"hello")
+    connection.close()
+
+
+def test_its_threads_are_named_and_not_daemons(server: HttpServer):
+    names = {thread.name for thread in http_threads()}
+    assert "deferred-http" in names
+    assert "deferred-http-worker_0" in names
+    assert not any(thread.daemon for thread in http_threads())
+
+
+def test_starts_and_stops_cleanly_with_a_keep_alive_client_connected(app: SlowApp):
+    for _ in range(CYCLES):
+        server = HttpServer(app, "127.0.0.1", 0)
+        server.start()
+        connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=DEADLINE_S)
+        connection.request("GET", "/")
+        response = connection.getresponse()
+        assert (response.status, response.read()) == (200, b"hello")
+        assert not response.will_close  # the connection stays open across the stop
+        assert stop_within_deadline(server) is True
+        with pytest.raises((http.client.HTTPException, OSError)):
+            connection.request("GET", "/")  # the server closed it
+            connection.getresponse()
+        connection.close()
+    assert http_threads() == []
+
+
+def test_a_request_in_flight_completes_during_stop(app: SlowApp):
+    server = HttpServer(app, "127.0.0.1", 0)
+    server.start()
+    answers: list[tuple[int, bytes]] = []
+    stopped: list[bool] = []
+
+    def ask() -> None:
+        connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=DEADLINE_S)
+        connection.request("GET", "/slow")
+        response = connection.getresponse()
+        answers.append((response.status, response.read()))
+        connection.close()
+
+    client = threading.Thread(target=ask)
+    client.start()
+    assert app.entered.wait(DEADLINE_S)
+    stopper = threading.Thread(target=lambda: stopped.append(server.stop(DEADLINE_S)))
+    stopper.start()
+    # Stop has begun once the idle request threads are gone; only the busy one is left.
+    wait_until(lambda: len([thread for thread in http_threads()
+                            if "worker" in thread.name]) == 1)
+    assert stopper.is_alive()
+    app.release.set()
+    stopper.join(DEADLINE_S)
+    client.join(DEADLINE_S)
+    assert not stopper.is_alive() and not client.is_alive()
+    assert answers == [(200, b"slow " * 1000)]
+    assert stopped == [True]
+    assert http_threads() == []
+
+
+def test_stop_before_start_and_twice_is_harmless(app: SlowApp):
+    server = HttpServer(app, "127.0.0.1", 0)
+    assert server.stop() is True
+    server.start()
+    assert stop_within_deadline(server) is True
+    assert server.stop() is True
+    with pytest.raises(RuntimeError):
+        server.start()
+
+
+def test_a_port_in_use_is_a_config_error_saying_so(server: HttpServer, app: SlowApp):
+    other = HttpServer(app, "127.0.0.1", server.port)
+    with pytest.raises(ConfigError) as info:
+        other.start()
+    assert str(info.value) == (f"http: cannot listen on 127.0.0.1:{server.port}: "
+                               "Address already in use")
+    assert info.value.to_json()["error_code"] == 302
+    assert [thread.name for thread in http_threads()].count("deferred-http") == 1
+
+
+def test_an_unknown_host_is_a_config_error(app: SlowApp):
+    with pytest.raises(ConfigError, match="cannot listen on no-such-host.invalid:0"):
+        HttpServer(app, "no-such-host.invalid", 0).start()
+
+
+def test_a_body_over_the_limit_is_refused_from_its_headers_in_json(server: HttpServer):
+    answer = raw_exchange(server.port, b"POST /api/tasks HTTP/1.1\r\nHost: x\r\n"
+                                       b"Content-Type: application/json\r\n"
+                                       b"Content-Length: 5000\r\n\r\n")  # and no body
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 413 ")
+    assert b"\r\nContent-Type: application/json" in head
+    assert json.loads(body) == {
+        "status": "ERROR", "error_code": 105,
+        "error_msg": "the request body (5000 bytes) is over the limit of 100 bytes "
+                     "(http.max_body_bytes); it was not read"}
+
+
+def test_a_body_at_the_limit_reaches_the_app(server: HttpServer):
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=DEADLINE_S)
+    connection.request("POST", "/", body=b"x" * 100)
+    response = connection.getresponse()
+    assert (response.status, response.read()) == (200, b"hello")
+    connection.close()
+
+
+def test_a_malformed_request_gets_a_json_error(server: HttpServer):
+    head, _, body = raw_exchange(server.port, b"NONSENSE\r\n\r\n").partition(b"\r\n\r\n")
+    assert b" 400 " in head.split(b"\r\n", 1)[0]
+    assert json.loads(body)["error_code"] == 100

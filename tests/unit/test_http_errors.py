@@ -1,0 +1,114 @@
+"""Every error a bottle app built like the API answers is JSON in the spec's shape, without a
+traceback: the plugin for route errors, the error pages for bottle's own. Called in-process
+through WSGI, no sockets."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import wsgiref.util
+from typing import Any
+
+import bottle
+import pytest
+
+from deferred.errors import NotFoundError
+from deferred.http.jsonerrors import JsonErrorPlugin, install_error_pages
+
+
+def build_app() -> bottle.Bottle:
+    app = bottle.Bottle()
+    app.uninstall(True)
+    app.install(JsonErrorPlugin())
+    install_error_pages(app, max_body_bytes=100)
+
+    def user_mistake() -> Any:
+        raise NotFoundError("no task with id 5", where="task_id")
+
+    def bug() -> Any:
+        return {"ratio": 1 / 0}
+
+    def unserializable() -> Any:
+        return {"value": object()}
+
+    def teapot() -> Any:
+        bottle.abort(418, "short and stout")
+
+    app.route("/ok", "GET", lambda: {"status": "OK"})
+    app.route("/user-mistake", "GET", user_mistake)
+    app.route("/bug", "GET", bug)
+    app.route("/unserializable", "GET", unserializable)
+    app.route("/teapot", "GET", teapot)
+    app.route("/post-only", "POST", lambda: {"status": "OK"})
+    return app
+
+
+def call(app: bottle.Bottle, method: str, path: str) -> tuple[str, dict[str, str], bytes]:
+    environ: dict[str, Any] = {"REQUEST_METHOD": method, "PATH_INFO": path,
+                               "wsgi.input": io.BytesIO(), "wsgi.errors": io.StringIO()}
+    wsgiref.util.setup_testing_defaults(environ)
+    answer: dict[str, Any] = {}
+
+    def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None
+                       ) -> None:
+        answer.update(status=status, headers=dict(headers))
+
+    body = b"".join(app(environ, start_response))
+    return answer["status"], answer["headers"], body
+
+
+def json_answer(app: bottle.Bottle, method: str, path: str) -> tuple[int, dict[str, Any]]:
+    status, headers, body = call(app, method, path)
+    assert headers["Content-Type"] == "application/json"
+    assert b"Traceback" not in body and b"ZeroDivisionError" not in body
+    return int(status.split()[0]), json.loads(body)
+
+
+def test_a_dict_is_answered_as_json():
+    assert json_answer(build_app(), "GET", "/ok") == (200, {"status": "OK"})
+
+
+def test_a_deferred_error_gets_its_status_and_code():
+    assert json_answer(build_app(), "GET", "/user-mistake") == (404, {
+        "status": "ERROR", "error_code": 104, "error_msg": "task_id: no task with id 5"})
+
+
+@pytest.mark.parametrize("path", ["/bug", "/unserializable"])
+def test_a_bug_is_logged_and_answered_999_without_details(path, caplog):
+    with caplog.at_level(logging.ERROR, logger="deferred.http.jsonerrors"):
+        status, body = json_answer(build_app(), "GET", path)
+    assert status == 500
+    assert body["error_code"] == 999
+    assert "server log" in body["error_msg"]
+    assert any(record.exc_info for record in caplog.records)
+
+
+def test_an_unknown_route_is_104():
+    assert json_answer(build_app(), "GET", "/nowhere") == (404, {
+        "status": "ERROR", "error_code": 104, "error_msg": "no route for GET /nowhere"})
+
+
+def test_a_wrong_method_is_107_with_the_allow_header():
+    status, headers, body = call(build_app(), "GET", "/post-only")
+    assert status.startswith("405")
+    assert headers["Allow"] == "POST"
+    assert json.loads(body)["error_code"] == 107
+
+
+def test_another_client_error_keeps_its_status_with_code_100():
+    status, body = json_answer(build_app(), "GET", "/teapot")
+    assert (status, body["error_code"], body["error_msg"]) == (418, 100, "short and stout")
+
+
+def test_a_crash_outside_the_routes_is_999(caplog):
+    app = build_app()
+
+    def broken_hook() -> None:
+        raise RuntimeError("hook broke")
+
+    app.add_hook("before_request", broken_hook)
+    with caplog.at_level(logging.ERROR, logger="deferred.http.jsonerrors"):
+        status, body = json_answer(app, "GET", "/ok")
+    assert (status, body["error_code"]) == (500, 999)
+    assert "hook broke" not in json.dumps(body)
