@@ -47,7 +47,11 @@ CONFIG_SCHEMA: Mapping[str, Any] = {
                      "username": {"type": "string"},
                      "password": {"type": "string"},
                      "security": {"enum": ["none", "starttls", "ssl"]},
-                     "timeout_s": {"type": "number", "exclusiveMinimum": 0}}},
+                     "timeout_s": {"type": "number", "exclusiveMinimum": 0},
+                     "max_attempts": _POSITIVE_INT,
+                     "retry_backoff_s": {"type": "number", "exclusiveMinimum": 0},
+                     "retry_max_delay_s": {"type": "number", "exclusiveMinimum": 0},
+                     "max_attachment_bytes": {"type": "integer", "minimum": 0}}},
         "shutdown_grace_s": _SECONDS,
     },
 }
@@ -93,6 +97,10 @@ class SmtpConfig:
     password: str | None = dataclasses.field(default=None, repr=False)
     security: str = "none"
     timeout_s: float = 30.0
+    max_attempts: int = 10
+    retry_backoff_s: float = 5.0
+    retry_max_delay_s: float = 600.0
+    max_attachment_bytes: int = 10 * 1024 * 1024
 
 
 @dataclasses.dataclass(frozen=True)
@@ -143,7 +151,7 @@ def parse_config(raw: Any, *, source: str = "config") -> Config:
             names=types.MappingProxyType(
                 {name: int(limit) for name, limit in limits.get("names", {}).items()})),
         http=_with_ints(HttpConfig(**http), "port", "max_body_bytes"),
-        smtp=_with_ints(SmtpConfig(**smtp), "port"),
+        smtp=_with_ints(SmtpConfig(**smtp), "port", "max_attempts", "max_attachment_bytes"),
         shutdown_grace_s=float(raw.get("shutdown_grace_s", Config.shutdown_grace_s)),
     )
 

@@ -34,6 +34,8 @@ class ErrorCode(enum.IntEnum):
     STORE_FULL = 501
     SHUTTING_DOWN = 502
     NO_SERVER = 503
+    INVALID_EMAIL = 108
+    MAIL_DELIVERY = 600
     INTERNAL = 999
 
 
@@ -106,6 +108,12 @@ class MethodNotAllowedError(DeferredError):
     code, http_status = ErrorCode.METHOD_NOT_ALLOWED, 405
 
 
+class InvalidEmailError(DeferredError):
+    """The email address is not one plain address (`name@example.com`)."""
+
+    code, http_status = ErrorCode.INVALID_EMAIL, 422
+
+
 class TaskFailedError(DeferredError):
     """The task itself raised; the message is the task's own error in one line."""
 
@@ -170,6 +178,19 @@ class NoServerError(DeferredError):
     """`task.delay()` was called with no server running in this process."""
 
     code, http_status = ErrorCode.NO_SERVER, 503
+
+
+class MailDeliveryError(DeferredError):
+    """An email could not be handed to the SMTP server. `permanent` says whether trying again
+    can help (a 5xx reply cannot; a refused connection, a timeout or a 4xx reply can)."""
+
+    code, http_status = ErrorCode.MAIL_DELIVERY, 502
+
+    def __init__(self, message: str, *, permanent: bool, smtp_code: int | None = None,
+                 where: str = "") -> None:
+        super().__init__(message, where=where)
+        self.permanent = permanent
+        self.smtp_code = smtp_code
 
 
 class ResultOutputError(DeferredError):

@@ -7,7 +7,7 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
-from .records import Outcome, StoredFile, TaskRecord, TaskStatus
+from .records import Outcome, StoredFile, TaskError, TaskRecord, TaskStatus
 
 
 class TaskStore(Protocol):
@@ -52,6 +52,36 @@ class TaskStore(Protocol):
 
     def close(self) -> None:
         """Release connections and locks."""
+
+
+@dataclasses.dataclass(frozen=True)
+class MailFile:
+    """A result file to attach to an email, or to link to when the attachments are too big."""
+
+    name: str
+    content_type: str
+    data: bytes
+    url: str
+
+
+@dataclasses.dataclass(frozen=True)
+class OutgoingMail:
+    """A finished task's result (or failure) to email to `recipient`."""
+
+    task_id: int
+    task_name: str
+    status: TaskStatus
+    recipient: str
+    result: Any = None  # the JSON value: a string goes as is, anything else as JSON
+    error: TaskError | None = None
+    files: tuple[MailFile, ...] = ()
+
+
+class Mailer(Protocol):
+    """Sends one email. Raises `MailDeliveryError` saying whether a retry can help."""
+
+    def send(self, mail: OutgoingMail) -> None:
+        """Build the message for `mail` and hand it to the SMTP server."""
 
 
 @dataclasses.dataclass(frozen=True)
