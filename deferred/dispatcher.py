@@ -28,14 +28,25 @@ class Dispatcher:
     crash before the commit runs the task again.
     """
 
-    def __init__(self, store: TaskStore, quotas: Quotas, run: Callable[[TaskRecord], Outcome],
-                 on_finished: Callable[[Sequence[Outcome]], None]) -> None:
+    def __init__(self, store: TaskStore, quotas: Quotas, run: Callable[[TaskRecord], Outcome]
+                 ) -> None:
         self._store, self._quotas, self._run = store, quotas, run
-        self._on_finished = on_finished
+        self._listeners: list[Callable[[Sequence[Outcome]], None]] = []
         self._pool = ThreadPoolExecutor(quotas.global_limit, thread_name_prefix="deferred-worker")
         self._finished: queue.SimpleQueue[Outcome] = queue.SimpleQueue()
         self._wake, self._stopping = threading.Event(), threading.Event()
         self._thread = threading.Thread(target=self._loop, name="deferred-dispatcher")
+
+    def add_finished_listener(self, listener: Callable[[Sequence[Outcome]], None]) -> None:
+        """Call `listener` with each batch of outcomes once it is committed (before start)."""
+        self._listeners.append(listener)
+
+    def _on_finished(self, outcomes: Sequence[Outcome]) -> None:
+        for listener in self._listeners:
+            try:
+                listener(outcomes)
+            except Exception:
+                logger.exception("a finished-task listener failed")
 
     def start(self) -> None:
         """Start the dispatcher thread."""

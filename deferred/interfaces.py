@@ -4,10 +4,12 @@ HTTP app needs of the server."""
 from __future__ import annotations
 
 import dataclasses
+import datetime
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
-from .records import Outcome, StoredFile, TaskError, TaskRecord, TaskStatus
+from .records import (EmailStatus, Outcome, PendingEmail, StoredFile, TaskError, TaskRecord,
+                      TaskStatus)
 
 
 class TaskStore(Protocol):
@@ -44,6 +46,19 @@ class TaskStore(Protocol):
     def read_file(self, token: str) -> tuple[StoredFile, bytes] | None:
         """A result file and its content by its token, or None."""
 
+    def claim_emails(self, limit: int) -> list[PendingEmail]:
+        """Mark up to `limit` due emails as being sent here; return them."""
+
+    def finish_email(self, outbox_id: int, attempt: int, status: EmailStatus, *,
+                     error: str | None = None, retry_at: datetime.datetime | None = None) -> bool:
+        """Record how a try went; False if the email was no longer being sent here."""
+
+    def requeue_emails(self) -> int:
+        """Put back the emails an earlier run was sending when it stopped."""
+
+    def next_email_due(self) -> datetime.datetime | None:
+        """When the next pending email is due, if any."""
+
     def pending_counts(self) -> dict[tuple[str, TaskStatus], int]:
         """How many records are queued and running, per task name."""
 
@@ -75,6 +90,7 @@ class OutgoingMail:
     result: Any = None  # the JSON value: a string goes as is, anything else as JSON
     error: TaskError | None = None
     files: tuple[MailFile, ...] = ()
+    created_at: datetime.datetime | None = None  # with the id, makes the Message-ID unique
 
 
 class Mailer(Protocol):

@@ -47,6 +47,40 @@ class StoredFile:
     size_bytes: int
 
 
+class EmailStatus(str, enum.Enum):
+    """Where the email of a finished task is."""
+
+    PENDING = "PENDING"  # waiting for its (next) try
+    SENDING = "SENDING"  # handed to the mailer thread now
+    SENT = "SENT"
+    FAILED = "FAILED"  # a permanent refusal, or out of tries
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclasses.dataclass(frozen=True)
+class EmailDelivery:
+    """The state of a task's result email."""
+
+    status: EmailStatus
+    recipient: str
+    attempts: int = 0
+    last_error: str | None = None
+    next_attempt_at: datetime.datetime | None = None
+    sent_at: datetime.datetime | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class PendingEmail:
+    """An email claimed for sending: its outbox id, the try it is, its task and the files."""
+
+    outbox_id: int
+    attempt: int
+    record: TaskRecord
+    files: tuple[tuple[StoredFile, bytes], ...] = ()
+
+
 @dataclasses.dataclass(frozen=True)
 class TaskRecord:
     """One requested run of a task, as stored."""
@@ -64,6 +98,7 @@ class TaskRecord:
     started_at: datetime.datetime | None = None
     finished_at: datetime.datetime | None = None
     files: tuple[StoredFile, ...] = ()
+    email_delivery: EmailDelivery | None = None
 
 
 @dataclasses.dataclass(frozen=True)

@@ -16,6 +16,8 @@ from .config import Config, parse_config
 from .dispatcher import Dispatcher
 from .handle import TaskHandle
 from .http import HttpServer, make_app
+from .mail import SmtpMailer
+from .mailing import OutboxSender
 from .quotas import Quotas
 from .records import TaskStatus
 from .registry import TaskRegistry, default_registry
@@ -33,9 +35,9 @@ class _Parts:
     """What a started server is made of, stopped in reverse order."""
 
     def __init__(self, store: SqlTaskStore, service: LocalTaskService, dispatcher: Dispatcher,
-                 app: Any, http: HttpServer | None) -> None:
+                 sender: OutboxSender, app: Any, http: HttpServer | None) -> None:
         self.store, self.service, self.dispatcher = store, service, dispatcher
-        self.app, self.http = app, http
+        self.sender, self.app, self.http = sender, app, http
 
 
 class Server:
@@ -73,38 +75,54 @@ class Server:
                 self.registry.detach_server(self)
                 raise
             try:
-                self._parts = self._build(store, listen)
+                parts = self._build(store, listen)
+                self._start_threads(parts)
             except BaseException:
                 store.close()
                 self.registry.detach_server(self)
                 raise
+            self._parts = parts
 
     def _build(self, store: SqlTaskStore, listen: bool) -> _Parts:
         requeued = store.requeue_running()
         if requeued:
             logger.warning("queued %d interrupted tasks again: %s", len(requeued),
                            ", ".join(str(record.id) for record in requeued[:20]))
+        if store.requeue_emails():
+            logger.warning("emails interrupted while being sent are queued again; they may "
+                           "arrive twice")
         self._warn_about_unknown_queued(store)
-        limits = self.config.limits
-        quotas = Quotas(limits.global_limit, limits.names, self.registry.names())
-        notify: list[Callable[[], None]] = []
-        service = LocalTaskService(store, self.registry, limits, lambda: notify[0]())
-        dispatcher = Dispatcher(store, quotas, functools.partial(run_record, self.registry),
-                                service.on_finished)
-        notify.append(dispatcher.notify)
-        app = make_app(service, self.config.http)
+        config = self.config
+        quotas = Quotas(config.limits.global_limit, config.limits.names, self.registry.names())
+        dispatcher = Dispatcher(store, quotas, functools.partial(run_record, self.registry))
+        service = LocalTaskService(store, self.registry, config.limits, dispatcher.notify)
+        app = make_app(service, config.http)
         http = None
         if listen:
-            http = HttpServer(app, self.config.http.host, self.config.http.port,
-                              threads=HTTP_THREADS,
-                              max_body_bytes=self.config.http.max_body_bytes)
+            http = HttpServer(app, config.http.host, config.http.port, threads=HTTP_THREADS,
+                              max_body_bytes=config.http.max_body_bytes)
+        sender = OutboxSender(store, SmtpMailer(config.smtp), config.smtp,
+                              functools.partial(self._base_url, http))
+        dispatcher.add_finished_listener(service.on_finished)
+        dispatcher.add_finished_listener(lambda _outcomes: sender.notify())
+        return _Parts(store, service, dispatcher, sender, app, http)
+
+    def _base_url(self, http: HttpServer | None) -> str:
+        if self.config.http.public_url:
+            return self.config.http.public_url.rstrip("/")
         if http is not None:
-            http.start()
-        dispatcher.start()
-        logger.info("server started: %s, limits %d in total%s", store.dialect,
+            return http.url
+        return f"http://{self.config.http.host}:{self.config.http.port}"
+
+    def _start_threads(self, parts: _Parts) -> None:
+        if parts.http is not None:
+            parts.http.start()
+        parts.dispatcher.start()
+        parts.sender.start()
+        limits = self.config.limits
+        logger.info("server started: %s, limits %d in total%s", parts.store.dialect,
                     limits.global_limit, "".join(f", {name} {limit}"
                                                  for name, limit in limits.names.items()))
-        return _Parts(store, service, dispatcher, app, http)
 
     def _warn_about_unknown_queued(self, store: SqlTaskStore) -> None:
         for (name, status), count in sorted(store.pending_counts().items()):
@@ -167,6 +185,9 @@ class Server:
         if parts.http is not None:
             parts.http.stop(STOP_WAIT_S)
         finished = parts.dispatcher.stop(grace_s)
+        if not parts.sender.stop(grace_s + STOP_WAIT_S):
+            logger.warning("the mailer thread is still sending; its email goes again at the "
+                           "next start")
         parts.store.close()
         if finished:
             logger.info("server stopped")

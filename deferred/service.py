@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from .addresses import check_email_address
 from .config import LimitsConfig
 from .errors import (BadRequestError, InvalidParamsError, NotFoundError, ShuttingDownError)
 from .interfaces import TaskStore, TaskType
@@ -44,8 +45,8 @@ class LocalTaskService:
             encode_json(params)
         except (TypeError, ValueError) as exc:
             raise InvalidParamsError(f"params must be JSON values: {exc}", where="$") from None
-        if email is not None and not isinstance(email, str):
-            raise BadRequestError("email must be a string", where="email")
+        if email is not None:
+            email = check_email_address(email)
         record = self._store.add(task_name, params, email)
         self._notify()
         return record

@@ -64,9 +64,26 @@ def record_json(record: TaskRecord, base_url: str) -> dict[str, Any]:
         "error": error_json(record),
         "attempts": record.attempts,
         "email": record.email,
+        "email_delivery": email_delivery_json(record),
         "created_at": timestamp_json(record.created_at),
         "started_at": timestamp_json(record.started_at),
         "finished_at": timestamp_json(record.finished_at),
+    }
+
+
+def email_delivery_json(record: TaskRecord) -> dict[str, Any] | None:
+    """The state of the task's result email, or None when it has none (yet)."""
+    delivery = record.email_delivery
+    if delivery is None:
+        return None
+    return {
+        "status": str(delivery.status),
+        "recipient": delivery.recipient,
+        "attempts": delivery.attempts,
+        "last_error": delivery.last_error,
+        "next_attempt_at": (timestamp_json(delivery.next_attempt_at)
+                            if delivery.status.value == "PENDING" else None),
+        "sent_at": timestamp_json(delivery.sent_at),
     }
 
 

@@ -48,6 +48,22 @@ task_files = sa.Table(
     sa.Column("data", sa.LargeBinary, nullable=False),
 )
 
+outbox = sa.Table(
+    "deferred_outbox", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("task_id", sa.Integer, sa.ForeignKey("deferred_tasks.id", ondelete="CASCADE"),
+              nullable=False, index=True),
+    sa.Column("recipient", sa.String(254), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("last_error", sa.Text),
+    sa.Column("owner", sa.String(64)),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("next_attempt_at", UtcDateTime, nullable=False),
+    sa.Column("sent_at", UtcDateTime),
+    sa.Index("ix_deferred_outbox_status_next", "status", "next_attempt_at"),
+)
+
 schema_version = sa.Table(
     "deferred_schema_version", metadata,
     sa.Column("version", sa.Integer, nullable=False),
@@ -55,7 +71,14 @@ schema_version = sa.Table(
 
 Upgrade = Callable[[sa.Connection], None]
 
-UPGRADES: Sequence[Upgrade] = ()
+
+
+def _add_outbox(conn: sa.Connection) -> None:
+    """Version 2: the outbox of result emails."""
+    outbox.create(conn, checkfirst=True)
+
+
+UPGRADES: Sequence[Upgrade] = (_add_outbox,)
 """`UPGRADES[n]` takes a database from version n + 1 to n + 2, in one transaction."""
 
 SCHEMA_VERSION = 1 + len(UPGRADES)

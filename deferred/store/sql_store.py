@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import datetime
 import logging
 import mimetypes
 import secrets
@@ -15,7 +17,9 @@ import sqlalchemy as sa
 
 from ..config import DbConfig
 from ..jsontext import encode_json
-from ..records import Outcome, StoredFile, TaskRecord, TaskStatus, utcnow
+from ..records import (EmailStatus, Outcome, PendingEmail, StoredFile, TaskRecord, TaskStatus,
+                       utcnow)
+from . import outbox as outbox_sql
 from .engine import database_errors, make_engine
 from .group_commit import GroupCommitter
 from .lock import SqliteServerLock
@@ -144,18 +148,21 @@ class SqlTaskStore:
     def _store_outcomes(self, conn: sa.Connection, outcomes: Sequence[Outcome]) -> None:
         for outcome in outcomes:
             error = outcome.error
+            finished_at = outcome.finished_at or utcnow()
             written = conn.execute(
                 tasks.update()
                 .where(tasks.c.id == outcome.task_id, tasks.c.status == TaskStatus.RUNNING.value,
                        tasks.c.owner == self.server_id, tasks.c.attempts == outcome.attempt)
                 .values(status=outcome.status.value, result=outcome.result_json,
                         error_type=error and error.type, error_message=error and error.message,
-                        error_traceback=error and error.traceback,
-                        finished_at=outcome.finished_at or utcnow())).rowcount
-            if written != 1:
+                        error_traceback=error and error.traceback, finished_at=finished_at)
+                .returning(tasks.c.email)).one_or_none()
+            if written is None:
                 logger.warning("task %s attempt %s is no longer running here; its outcome is "
                                "dropped", outcome.task_id, outcome.attempt)
                 continue
+            if written.email is not None:  # the result and its email commit together
+                outbox_sql.insert_email(conn, outcome.task_id, written.email, finished_at)
             if outcome.files:
                 conn.execute(task_files.insert(), [
                     {"task_id": outcome.task_id, "position": position,
@@ -163,6 +170,50 @@ class SqlTaskStore:
                      "content_type": item.content_type or guess_content_type(item.name),
                      "size_bytes": len(item.data), "data": item.data}
                     for position, item in enumerate(outcome.files)])
+
+    def claim_emails(self, limit: int) -> list[PendingEmail]:
+        """Mark up to `limit` due emails as being sent here; return them with their task
+        records and file contents."""
+        with self._write("claim emails") as conn:
+            rows = outbox_sql.claim_due(conn, self.server_id, limit, utcnow())
+            if not rows:
+                return []
+            task_ids = [row.task_id for row in rows]
+            records = {row.id: row for row in conn.execute(
+                sa.select(tasks).where(tasks.c.id.in_(task_ids))).all()}
+            file_rows = conn.execute(sa.select(*_FILE_COLUMNS, task_files.c.data)
+                                     .where(task_files.c.task_id.in_(task_ids))
+                                     .order_by(task_files.c.position)).all()
+        files: dict[int, list[tuple[StoredFile, bytes]]] = {}
+        for row in file_rows:
+            files.setdefault(row.task_id, []).append((stored_file_from_row(row), bytes(row.data)))
+        return [PendingEmail(outbox_id=row.id, attempt=row.attempts,
+                             record=record_from_row(records[row.task_id],
+                                                    [f for f, _ in files.get(row.task_id, [])]),
+                             files=tuple(files.get(row.task_id, [])))
+                for row in rows]
+
+    def finish_email(self, outbox_id: int, attempt: int, status: EmailStatus, *,
+                     error: str | None = None, retry_at: datetime.datetime | None = None) -> bool:
+        """Record how a try went: SENT, FAILED, or PENDING again at `retry_at`. False if the
+        email was no longer being sent here."""
+        with self._write("record the email's delivery") as conn:
+            done = outbox_sql.finish_sending(conn, outbox_id, self.server_id, attempt,
+                                             status=status, error=error, retry_at=retry_at,
+                                             now=utcnow())
+        if not done:
+            logger.warning("email %s try %s is no longer being sent here", outbox_id, attempt)
+        return done
+
+    def requeue_emails(self) -> int:
+        """Put back the emails an earlier run was sending when it stopped."""
+        with self._write("queue interrupted emails again") as conn:
+            return outbox_sql.requeue_sending(conn, self.server_id)
+
+    def next_email_due(self) -> datetime.datetime | None:
+        """When the next pending email is due, if any."""
+        with self._read("read the outbox") as conn:
+            return outbox_sql.next_due(conn)
 
     def requeue_running(self) -> list[TaskRecord]:
         """Queue again every record left running by an earlier run of a server; return them.
@@ -186,7 +237,9 @@ class SqlTaskStore:
                 return None
             files = conn.execute(sa.select(*_FILE_COLUMNS)
                                  .where(task_files.c.task_id == task_id)).all()
-        return record_from_row(row, group_files(files).get(task_id, []))
+            delivery = outbox_sql.deliveries(conn, [task_id]).get(task_id)
+        return dataclasses.replace(record_from_row(row, group_files(files).get(task_id, [])),
+                                   email_delivery=delivery)
 
     def list(self, *, status: TaskStatus | None = None, name: str | None = None,
              limit: int = 50, before_id: int | None = None) -> list[TaskRecord]:
@@ -204,7 +257,9 @@ class SqlTaskStore:
             files = group_files(conn.execute(
                 sa.select(*_FILE_COLUMNS).where(task_files.c.task_id.in_(ids))).all()
             ) if ids else {}
-        return [record_from_row(row, files.get(row.id, [])) for row in rows]
+            delivered = outbox_sql.deliveries(conn, ids)
+        return [dataclasses.replace(record_from_row(row, files.get(row.id, [])),
+                                    email_delivery=delivered.get(row.id)) for row in rows]
 
     def pending_counts(self) -> dict[tuple[str, TaskStatus], int]:
         """How many records are queued and running, per task name."""

@@ -21,3 +21,4 @@ def store(sqlite_url: str) -> Iterator[SqlTaskStore]:
     store = SqlTaskStore(DbConfig(url=sqlite_url))
     yield store
     store.close()
+

@@ -76,8 +76,9 @@ def make_dispatcher(store, registry) -> Iterator[Callable[..., Dispatcher]]:
 
     def make(global_limit: int, names: dict[str, int]) -> Dispatcher:
         quotas = Quotas(global_limit, names, registry.names())
-        dispatcher = Dispatcher(store, quotas, functools.partial(run_record, registry),
-                                lambda outcomes: finished_ids.extend(o.task_id for o in outcomes))
+        dispatcher = Dispatcher(store, quotas, functools.partial(run_record, registry))
+        dispatcher.add_finished_listener(
+            lambda outcomes: finished_ids.extend(o.task_id for o in outcomes))
         dispatcher.start()
         started.append(dispatcher)
         return dispatcher
@@ -156,8 +157,7 @@ def test_finished_records_are_reported_after_they_are_committed(store, make_disp
 
 def test_stop_gives_running_tasks_their_grace_and_stores_them(store, probe, registry):
     quotas = Quotas(2, {}, registry.names())
-    dispatcher = Dispatcher(store, quotas, functools.partial(run_record, registry),
-                            lambda outcomes: None)
+    dispatcher = Dispatcher(store, quotas, functools.partial(run_record, registry))
     record = store.add("x", {"hold_s": 0.3})
     queued = [store.add("x", {"hold_s": 0}) for _ in range(5)]
     dispatcher.start()
@@ -170,8 +170,7 @@ def test_stop_gives_running_tasks_their_grace_and_stores_them(store, probe, regi
 
 def test_stop_leaves_tasks_past_their_grace_running_in_the_store(store, probe, registry):
     quotas = Quotas(1, {}, registry.names())
-    dispatcher = Dispatcher(store, quotas, functools.partial(run_record, registry),
-                            lambda outcomes: None)
+    dispatcher = Dispatcher(store, quotas, functools.partial(run_record, registry))
     record = store.add("x", {"hold_s": 30})
     dispatcher.start()
     wait_until(lambda: store.get(record.id).status is TaskStatus.RUNNING)

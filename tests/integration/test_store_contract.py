@@ -14,10 +14,11 @@ import sqlalchemy as sa
 from deferred.config import DbConfig
 from deferred.errors import (ConfigError, DatabaseVersionError, ServerAlreadyRunningError,
                              StoreFullError)
-from deferred.records import Outcome, TaskError, TaskStatus, utcnow
+from deferred.records import EmailStatus, Outcome, TaskError, TaskStatus, utcnow
 from deferred.result import ResultFile
 from deferred.store import SqlTaskStore
-from deferred.store.schema import ensure_schema, schema_version
+from deferred.store.schema import (ensure_schema, metadata, schema_version, task_files,
+                                   tasks)
 
 
 def succeeded(record, result='"ok"', files=()):
@@ -172,7 +173,7 @@ def test_a_newer_database_is_refused_naming_both_versions(sqlite_url):
     with engine.begin() as conn:
         conn.execute(schema_version.update().values(version=7))
     engine.dispose()
-    with pytest.raises(DatabaseVersionError, match="version 7, newer than version 1"):
+    with pytest.raises(DatabaseVersionError, match="version 7, newer than version 2"):
         SqlTaskStore(DbConfig(url=sqlite_url))
 
 
@@ -241,3 +242,76 @@ def test_pending_counts_are_per_name_and_status(store):
     store.claim({"a": 1}, 1)
     assert store.pending_counts() == {("a", TaskStatus.QUEUED): 2, ("a", TaskStatus.RUNNING): 1,
                                       ("b", TaskStatus.QUEUED): 1}
+
+
+def test_an_outcome_with_email_queues_its_email_in_the_same_transaction(store):
+    record = store.add("a", {}, email="x@example.com")
+    silent = store.add("a", {})
+    running = store.claim({"a": 2}, 2)
+    store.finish([succeeded(r, files=[ResultFile("f.txt", b"data")]) for r in running])
+    assert store.get(silent.id).email_delivery is None
+    delivery = store.get(record.id).email_delivery
+    assert (delivery.status, delivery.recipient, delivery.attempts) == (
+        EmailStatus.PENDING, "x@example.com", 0)
+    [email] = store.claim_emails(10)
+    assert (email.record.id, email.attempt) == (record.id, 1)
+    assert [(stored.name, data) for stored, data in email.files] == [("f.txt", b"data")]
+    assert store.claim_emails(10) == []  # being sent: nobody else takes it
+    assert store.get(record.id).email_delivery.status is EmailStatus.SENDING
+    assert store.finish_email(email.outbox_id, 1, EmailStatus.SENT) is True
+    delivery = store.get(record.id).email_delivery
+    assert delivery.status is EmailStatus.SENT and delivery.sent_at is not None
+    assert store.finish_email(email.outbox_id, 1, EmailStatus.FAILED) is False  # done already
+
+
+def test_a_retry_waits_until_it_is_due(store):
+    store.add("a", {}, email="x@example.com")
+    [running] = store.claim({"a": 1}, 1)
+    store.finish([succeeded(running)])
+    [email] = store.claim_emails(10)
+    later = utcnow() + datetime.timedelta(seconds=60)
+    store.finish_email(email.outbox_id, 1, EmailStatus.PENDING, error="451 try later",
+                       retry_at=later)
+    assert store.claim_emails(10) == []
+    assert store.next_email_due() == later
+    delivery = store.get(running.id).email_delivery
+    assert (delivery.status, delivery.attempts, delivery.last_error) == (
+        EmailStatus.PENDING, 1, "451 try later")
+
+
+def test_emails_a_stopped_server_was_sending_are_queued_again(store, sqlite_url):
+    store.add("a", {}, email="x@example.com")
+    [running] = store.claim({"a": 1}, 1)
+    store.finish([succeeded(running)])
+    assert len(store.claim_emails(10)) == 1
+    store.close()
+    restarted = SqlTaskStore(DbConfig(url=sqlite_url))
+    try:
+        assert restarted.requeue_emails() == 1
+        [email] = restarted.claim_emails(10)
+        assert email.attempt == 2
+    finally:
+        restarted.close()
+
+
+def test_a_version_1_database_gets_the_outbox_by_upgrade(sqlite_url):
+    engine = sa.create_engine(sqlite_url)
+    with engine.begin() as conn:  # the tables of version 1, as it created them
+        metadata.create_all(conn, tables=[tasks, task_files, schema_version])
+        conn.execute(schema_version.insert().values(version=1))
+        conn.execute(tasks.insert().values(name="old", params="{}", status="QUEUED",
+                                           attempts=0, created_at=utcnow()))
+    engine.dispose()
+    store = SqlTaskStore(DbConfig(url=sqlite_url))
+    try:
+        assert [record.name for record in store.list()] == ["old"]
+        store.add("a", {}, email="x@example.com")
+        running = store.claim({"a": 1}, 1)
+        store.finish([succeeded(r) for r in running])
+        assert len(store.claim_emails(10)) == 1
+    finally:
+        store.close()
+    engine = sa.create_engine(sqlite_url)
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(schema_version.c.version)).scalar_one() == 2
+    engine.dispose()

@@ -15,7 +15,8 @@ from deferred.http.representation import (accepted_answer, content_disposition, 
                                           record_json, submit_answer, task_types_json,
                                           timestamp_json)
 from deferred.interfaces import TaskType
-from deferred.records import StoredFile, TaskError, TaskRecord, TaskStatus
+from deferred.records import (EmailDelivery, EmailStatus, StoredFile, TaskError, TaskRecord,
+                              TaskStatus)
 
 BASE = "http://example.com:8080"
 UTC = datetime.timezone.utc
@@ -37,10 +38,28 @@ def test_a_record_shows_every_field_with_utc_timestamps():
     assert record_json(make_record(email="a@example.com"), BASE) == {
         "task_id": 7, "task_name": "multiprint", "status": "SUCCEEDED",
         "params": {"msg": "hello", "count": 2}, "result": "hello\nhello", "files": [],
-        "error": None, "attempts": 1, "email": "a@example.com",
+        "error": None, "attempts": 1, "email": "a@example.com", "email_delivery": None,
         "created_at": "2024-05-01T12:00:00.000000Z",
         "started_at": "2024-05-01T12:00:01.250000Z",
         "finished_at": "2024-05-01T12:00:02.000000Z"}
+
+
+def test_the_email_delivery_state_is_shown():
+    pending = EmailDelivery(EmailStatus.PENDING, "a@example.com", attempts=2,
+                            last_error="451 try later",
+                            next_attempt_at=datetime.datetime(2024, 5, 1, 12, 1, tzinfo=UTC))
+    assert record_json(make_record(email="a@example.com", email_delivery=pending),
+                       BASE)["email_delivery"] == {
+        "status": "PENDING", "recipient": "a@example.com", "attempts": 2,
+        "last_error": "451 try later", "next_attempt_at": "2024-05-01T12:01:00.000000Z",
+        "sent_at": None}
+    sent = EmailDelivery(EmailStatus.SENT, "a@example.com", attempts=1,
+                         next_attempt_at=datetime.datetime(2024, 5, 1, 12, 1, tzinfo=UTC),
+                         sent_at=datetime.datetime(2024, 5, 1, 12, 2, tzinfo=UTC))
+    shown = record_json(make_record(email="a@example.com", email_delivery=sent), BASE)
+    assert shown["email_delivery"]["status"] == "SENT"
+    assert shown["email_delivery"]["next_attempt_at"] is None
+    assert shown["email_delivery"]["sent_at"] == "2024-05-01T12:02:00.000000Z"
 
 
 def test_a_failed_record_shows_its_error_but_never_the_traceback():
