@@ -1,18 +1,28 @@
 """Run every benchmark, print a table and write `bench/results.json`.
 
-    .venv/bin/python -m bench
+    .venv/bin/python -m bench          # all of them
+    .venv/bin/python -m bench drain    # one (or several) by name
+
+A benchmark returns its rows, or a dict with its `rows` and details that go to the JSON only.
+The server benchmarks (drain, enqueue, latency, sleeping, http_submit) need Huey:
+`pip install -e '.[bench]'`.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import platform
+import subprocess
 import sys
+import time
 from pathlib import Path
 
-from . import cli_startup
+from . import cli_startup, drain, email_delivery, enqueue, http_submit, latency, sleeping
 
-BENCHMARKS = {"cli_startup": cli_startup.run}
+BENCHMARKS = {"cli_startup": cli_startup.run, "drain": drain.run, "enqueue": enqueue.run,
+              "latency": latency.run, "sleeping": sleeping.run, "http_submit": http_submit.run,
+              "email_delivery": email_delivery.run}
 
 
 def _table(rows: list[dict[str, object]]) -> str:
@@ -25,13 +35,36 @@ def _table(rows: list[dict[str, object]]) -> str:
     return "\n".join(lines)
 
 
+def _commit() -> str | None:
+    """The commit measured, `+` when deferred/ differs from it (None outside git)."""
+    root = Path(__file__).resolve().parents[1]
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, text=True,
+                              capture_output=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "deferred",
+                                "sample_tasks.py"],
+                               cwd=root, text=True, capture_output=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return head + ("+" if dirty.strip() else "")
+
+
 def main(argv: list[str]) -> int:
     chosen = argv or list(BENCHMARKS)
-    results = {"python": sys.version.split()[0], "machine": platform.machine()}
+    unknown = [name for name in chosen if name not in BENCHMARKS]
+    if unknown:
+        print(f"unknown benchmark {', '.join(unknown)}; known: {', '.join(BENCHMARKS)}",
+              file=sys.stderr)
+        return 2
+    results: dict[str, object] = {"python": sys.version.split()[0],
+                                  "machine": platform.machine(), "cpus": os.cpu_count(),
+                                  "commit": _commit()}
     for name in chosen:
-        rows = BENCHMARKS[name]()
-        results[name] = rows
-        print(f"\n## {name}\n{_table(rows)}")
+        started = time.monotonic()
+        outcome = BENCHMARKS[name]()
+        rows = outcome["rows"] if isinstance(outcome, dict) else outcome
+        results[name] = outcome
+        print(f"\n## {name} ({time.monotonic() - started:.0f} s)\n{_table(rows)}", flush=True)
     out = Path(__file__).with_name("results.json")
     out.write_text(json.dumps(results, indent=2) + "\n")
     print(f"\nwritten to {out}")
