@@ -53,6 +53,7 @@ CONFIG_SCHEMA: Mapping[str, Any] = {
                      "retry_max_delay_s": {"type": "number", "exclusiveMinimum": 0},
                      "max_attachment_bytes": {"type": "integer", "minimum": 0}}},
         "shutdown_grace_s": _SECONDS,
+        "max_result_bytes": _POSITIVE_INT,
     },
 }
 """The JSON Schema every configuration is checked against."""
@@ -112,6 +113,7 @@ class Config:
     http: HttpConfig = dataclasses.field(default_factory=HttpConfig)
     smtp: SmtpConfig = dataclasses.field(default_factory=SmtpConfig)
     shutdown_grace_s: float = 10.0
+    max_result_bytes: int = 100 * 1024 * 1024
 
 
 def load_config(path: str | os.PathLike[str] | None) -> Config:
@@ -153,6 +155,7 @@ def parse_config(raw: Any, *, source: str = "config") -> Config:
         http=_with_ints(HttpConfig(**http), "port", "max_body_bytes"),
         smtp=_with_ints(SmtpConfig(**smtp), "port", "max_attempts", "max_attachment_bytes"),
         shutdown_grace_s=float(raw.get("shutdown_grace_s", Config.shutdown_grace_s)),
+        max_result_bytes=int(raw.get("max_result_bytes", Config.max_result_bytes)),
     )
 
 

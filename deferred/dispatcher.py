@@ -2,21 +2,30 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import queue
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
-from .errors import DeferredError
+from .errors import StoreFullError, StoreUnavailableError, one_line
 from .interfaces import TaskStore
 from .quotas import Quotas
-from .records import Outcome, TaskRecord
+from .records import Outcome, TaskError, TaskRecord, TaskStatus
 
 logger = logging.getLogger(__name__)
 
 POLL_S = 1.0  # finds rows added by other servers; one server's submits wake us at once
 RETRY_S = 1.0  # after the store failed
+JOIN_S = 30.0
+
+
+def unstorable(outcome: Outcome, exc: BaseException) -> Outcome:
+    """A failure to store in place of an outcome the database refused."""
+    return dataclasses.replace(
+        outcome, status=TaskStatus.FAILED, result_json=None, files=(),
+        error=TaskError("InvalidResultError", f"the result cannot be stored: {one_line(exc)}"))
 
 
 class Dispatcher:
@@ -28,9 +37,10 @@ class Dispatcher:
     crash before the commit runs the task again.
     """
 
-    def __init__(self, store: TaskStore, quotas: Quotas, run: Callable[[TaskRecord], Outcome]
-                 ) -> None:
+    def __init__(self, store: TaskStore, quotas: Quotas, run: Callable[[TaskRecord], Outcome],
+                 *, poll_s: float = POLL_S) -> None:
         self._store, self._quotas, self._run = store, quotas, run
+        self._poll_s = poll_s
         self._listeners: list[Callable[[Sequence[Outcome]], None]] = []
         self._pool = ThreadPoolExecutor(quotas.global_limit, thread_name_prefix="deferred-worker")
         self._finished: queue.SimpleQueue[Outcome] = queue.SimpleQueue()
@@ -52,6 +62,10 @@ class Dispatcher:
         """Start the dispatcher thread."""
         self._thread.start()
 
+    def is_alive(self) -> bool:
+        """True while the dispatcher thread runs."""
+        return self._thread.is_alive()
+
     def notify(self) -> None:
         """There may be work: a task was submitted or a slot was freed."""
         self._wake.set()
@@ -65,7 +79,7 @@ class Dispatcher:
         self._stopping.set()
         self._wake.set()
         if self._thread.is_alive():
-            self._thread.join()
+            self._thread.join(JOIN_S)  # it never waits on task code: a claim at most
         finished = self._quotas.wait_until_idle(grace_s)
         self._flush()
         self._pool.shutdown(wait=finished, cancel_futures=True)
@@ -78,28 +92,57 @@ class Dispatcher:
             pending.extend(self._take_finished())
             room, total = self._quotas.room()
             if not pending and total == 0:
-                self._wake.wait(POLL_S)
+                self._wake.wait(self._poll_s)
                 continue
             try:
                 records = self._store.claim(room, total, pending)
-            except DeferredError:
-                logger.warning("the store failed; trying again in %.1fs", RETRY_S)
-                self._stopping.wait(RETRY_S)
-                continue
-            except Exception:
-                logger.exception("claiming tasks failed")
+            except Exception as exc:
+                logger.warning("claiming tasks failed (%s); trying again in %.1fs", exc, RETRY_S)
+                pending = self._store_one_by_one(pending)
                 self._stopping.wait(RETRY_S)
                 continue
             done, pending = pending, []
             if done:
                 self._on_finished(done)
             for record in records:
-                self._quotas.acquire(record.name)
-                self._pool.submit(self._run_and_release, record)
+                self._start(record)
             if not records and not done:
-                self._wake.wait(POLL_S)
+                self._wake.wait(self._poll_s)
         for outcome in pending:  # not stored yet: stop() stores them
             self._finished.put(outcome)
+
+    def _start(self, record: TaskRecord) -> None:
+        self._quotas.acquire(record.name)
+        try:
+            self._pool.submit(self._run_and_release, record)
+        except RuntimeError:  # the pool is shut down: the row stays RUNNING, run at restart
+            self._quotas.release(record.name)
+            logger.warning("task %s claimed while stopping; it runs at the next start",
+                           record.id)
+
+    def _store_one_by_one(self, outcomes: list[Outcome]) -> list[Outcome]:
+        """After a failed turn: store each outcome alone, so that one the database refuses
+        (a result too big for it) cannot block every other task. One refused alone is stored
+        as a failure of its task; the others stay pending if the database is down."""
+        still_pending: list[Outcome] = []
+        for outcome in outcomes:
+            try:
+                self._store.finish([outcome])
+            except (StoreUnavailableError, StoreFullError):
+                still_pending.append(outcome)
+                continue
+            except Exception as exc:
+                replacement = unstorable(outcome, exc)
+                try:
+                    self._store.finish([replacement])
+                except Exception:
+                    still_pending.append(outcome)
+                    continue
+                logger.error("the outcome of task %s cannot be stored (%s); stored as failed",
+                             outcome.task_id, exc)
+                outcome = replacement
+            self._on_finished([outcome])
+        return still_pending
 
     def _run_and_release(self, record: TaskRecord) -> None:
         try:
@@ -122,8 +165,9 @@ class Dispatcher:
             return
         try:
             self._store.finish(outcomes)
-        except DeferredError:
-            logger.error("could not store %d finished tasks; they will run again at the next "
-                         "start", len(outcomes))
+        except Exception:
+            if self._store_one_by_one(outcomes):
+                logger.error("could not store every finished task; those not stored run "
+                             "again at the next start")
             return
         self._on_finished(outcomes)

@@ -36,6 +36,7 @@ class ErrorCode(enum.IntEnum):
     NO_SERVER = 503
     INVALID_EMAIL = 108
     MAIL_DELIVERY = 600
+    STORE_REJECTED = 504
     INTERNAL = 999
 
 
@@ -166,6 +167,12 @@ class StoreFullError(DeferredError):
     """The database cannot grow (a full disk); nothing was stored."""
 
     code, http_status = ErrorCode.STORE_FULL, 503
+
+
+class StoreRejectedError(DeferredError):
+    """The database refused the data itself (too big, or a character it cannot hold)."""
+
+    code, http_status = ErrorCode.STORE_REJECTED, 422
 
 
 class ShuttingDownError(DeferredError):

@@ -17,7 +17,7 @@ logger = logging.getLogger(__name__)
 
 POLL_S = 5.0  # finds emails other servers queued, and retries that came due
 RETRY_S = 1.0  # after the store failed
-BATCH = 20
+BATCH = 1  # claimed one by one: a claimed email is one being sent
 
 
 def retry_delay_s(attempt: int, config: SmtpConfig, rand: Callable[[], float] = random.random

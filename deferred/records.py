@@ -117,6 +117,7 @@ class Outcome:
     error: TaskError | None = None
     started_at: datetime.datetime | None = None
     finished_at: datetime.datetime | None = None
+    email: str | None = None  # where the result goes, if anywhere
 
 
 def utcnow() -> datetime.datetime:

@@ -7,18 +7,30 @@ import time
 import traceback
 from typing import Any
 
-from .errors import DeferredError, one_line
+from .errors import DeferredError, InvalidResultError, one_line
 from .records import Outcome, TaskError, TaskRecord, TaskStatus, utcnow
 from .registry import TaskRegistry
-from .result import Result, encode_result
+from .result import Result, ResultFile, encode_result
 
 logger = logging.getLogger(__name__)
 
+DEFAULT_MAX_RESULT_BYTES = 100 * 1024 * 1024
 
-def run_record(registry: TaskRegistry, record: TaskRecord) -> Outcome:
+
+def check_result_size(result_json: str, files: tuple[ResultFile, ...], limit_bytes: int) -> None:
+    """Raise `InvalidResultError` when a result is too big to keep."""
+    size = len(result_json.encode("utf-8")) + sum(len(item.data) for item in files)
+    if size > limit_bytes:
+        raise InvalidResultError(f"the result is {size} bytes, over the limit of {limit_bytes} "
+                                 "(max_result_bytes)", where="result")
+
+
+def run_record(registry: TaskRegistry, record: TaskRecord, *,
+               max_result_bytes: int = DEFAULT_MAX_RESULT_BYTES) -> Outcome:
     """Run the record's task with its params and return what happened; never raises.
 
-    The params are checked again: the task's schema may have changed since the submit.
+    The params are checked again: the task's schema may have changed since the submit. A
+    result (its JSON and files together) over `max_result_bytes` is a failure.
     """
     started, clock = record.started_at or utcnow(), time.monotonic()
     logger.info("task %s (%s) started, attempt %d", record.id, record.name, record.attempts)
@@ -28,6 +40,7 @@ def run_record(registry: TaskRegistry, record: TaskRecord) -> Outcome:
         value: Any = task_class().run(**params)
         result_json = encode_result(value.msg if isinstance(value, Result) else value)
         files = value.files if isinstance(value, Result) else ()
+        check_result_size(result_json, files, max_result_bytes)
     except BaseException as exc:  # a worker thread never sees KeyboardInterrupt
         message = f"error {int(exc.code)}: {exc}" if isinstance(exc, DeferredError) else one_line(exc)
         logger.info("task %s (%s) failed in %.3fs: %s: %s", record.id, record.name,
@@ -35,8 +48,8 @@ def run_record(registry: TaskRegistry, record: TaskRecord) -> Outcome:
         return Outcome(record.id, record.attempts, TaskStatus.FAILED,
                        error=TaskError(type(exc).__name__[:200], message,
                                        traceback.format_exc()),
-                       started_at=started, finished_at=utcnow())
+                       started_at=started, finished_at=utcnow(), email=record.email)
     logger.info("task %s (%s) succeeded in %.3fs", record.id, record.name,
                 time.monotonic() - clock)
     return Outcome(record.id, record.attempts, TaskStatus.SUCCEEDED, result_json=result_json,
-                   files=files, started_at=started, finished_at=utcnow())
+                   files=files, started_at=started, finished_at=utcnow(), email=record.email)

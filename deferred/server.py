@@ -8,7 +8,7 @@ import logging
 import os
 import signal
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from types import FrameType
 from typing import Any
 
@@ -19,7 +19,7 @@ from .http import HttpServer, make_app
 from .mail import SmtpMailer
 from .mailing import OutboxSender
 from .quotas import Quotas
-from .records import TaskStatus
+from .records import Outcome, TaskStatus
 from .registry import TaskRegistry, default_registry
 from .runner import run_record
 from .service import LocalTaskService
@@ -94,9 +94,12 @@ class Server:
         self._warn_about_unknown_queued(store)
         config = self.config
         quotas = Quotas(config.limits.global_limit, config.limits.names, self.registry.names())
-        dispatcher = Dispatcher(store, quotas, functools.partial(run_record, self.registry))
-        service = LocalTaskService(store, self.registry, config.limits, dispatcher.notify)
-        app = make_app(service, config.http)
+        dispatcher = Dispatcher(store, quotas, functools.partial(
+            run_record, self.registry, max_result_bytes=config.max_result_bytes))
+        service = LocalTaskService(store, self.registry, config.limits, dispatcher.notify,
+                                   is_running=dispatcher.is_alive)
+        # Waiting submits must leave request threads free for everything else.
+        app = make_app(service, config.http, max_waiting=HTTP_THREADS - 8)
         http = None
         if listen:
             http = HttpServer(app, config.http.host, config.http.port, threads=HTTP_THREADS,
@@ -104,7 +107,7 @@ class Server:
         sender = OutboxSender(store, SmtpMailer(config.smtp), config.smtp,
                               functools.partial(self._base_url, http))
         dispatcher.add_finished_listener(service.on_finished)
-        dispatcher.add_finished_listener(lambda _outcomes: sender.notify())
+        dispatcher.add_finished_listener(functools.partial(_wake_for_email, sender))
         return _Parts(store, service, dispatcher, sender, app, http)
 
     def _base_url(self, http: HttpServer | None) -> str:
@@ -204,16 +207,25 @@ class Server:
         """Start, run until SIGINT or SIGTERM (or `request_stop()`), then stop.
 
         A first signal stops intake and gives running tasks `shutdown_grace_s`; a second one
-        ends the process at once. Returns what `stop()` returned.
+        ends the process at once. Signal handlers are installed only when called from the
+        main thread (Python delivers signals there); elsewhere use `request_stop()`. Returns
+        what `stop()` returned; stops the server before raising if anything fails.
         """
-        self.start()
-        previous = {sig: signal.signal(sig, self._on_signal)
-                    for sig in (signal.SIGINT, signal.SIGTERM)}
+        in_main_thread = threading.current_thread() is threading.main_thread()
+        previous = {}
+        if in_main_thread:
+            previous = {sig: signal.signal(sig, self._on_signal)
+                        for sig in (signal.SIGINT, signal.SIGTERM)}
         try:
-            if on_started is not None:
-                on_started(self)
-            while not self._stop_requested.wait(1.0):
-                pass
+            self.start()
+            try:
+                if on_started is not None:
+                    on_started(self)
+                while not self._stop_requested.wait(1.0):
+                    pass
+            except BaseException:
+                self.stop()
+                raise
             logger.info("stopping: no new tasks, %.1fs for running ones",
                         self.config.shutdown_grace_s)
             return self.stop()
@@ -228,3 +240,8 @@ class Server:
             os._exit(1)
         self._stop_requested.set()
 
+
+def _wake_for_email(sender: OutboxSender, outcomes: Sequence[Outcome]) -> None:
+    # Most batches carry no email: waking the mailer for them would cost it a transaction.
+    if any(outcome.email for outcome in outcomes):
+        sender.notify()

@@ -25,9 +25,10 @@ class LocalTaskService:
     wakes waiters when the dispatcher reports finished records."""
 
     def __init__(self, store: TaskStore, registry: TaskRegistry, limits: LimitsConfig,
-                 notify: Callable[[], None]) -> None:
+                 notify: Callable[[], None], *,
+                 is_running: Callable[[], bool] = lambda: True) -> None:
         self._store, self._registry, self._limits = store, registry, limits
-        self._notify = notify
+        self._notify, self._is_running = notify, is_running
         self._waiters = Waiters()
         self._closing = threading.Event()
         self.global_limit = limits.global_limit
@@ -56,12 +57,12 @@ class LocalTaskService:
         deadline = time.monotonic() + timeout_s
         with self._waiters.watch(task_id) as finished:
             while True:
+                finished.clear()  # before reading: a finish after the read still wakes us
                 record = self.get(task_id)
                 left = deadline - time.monotonic()
                 if record.status.is_terminal or left <= 0 or self._closing.is_set():
                     return record
                 finished.wait(min(left, WAIT_POLL_S))
-                finished.clear()
 
     def on_finished(self, outcomes: Sequence[Outcome]) -> None:
         """Wake whoever waits for these records (their outcomes are committed)."""
@@ -94,8 +95,9 @@ class LocalTaskService:
         return found
 
     def is_healthy(self) -> bool:
-        """True when the server takes work and its database answers."""
-        return not self._closing.is_set() and self._store.is_reachable()
+        """True when the server takes work, runs it, and its database answers."""
+        return (not self._closing.is_set() and self._is_running()
+                and self._store.is_reachable())
 
     def close(self) -> None:
         """Take no new work and let every waiter answer now."""

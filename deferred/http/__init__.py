@@ -17,7 +17,8 @@ from .serving import HttpServer
 __all__ = ["HttpServer", "make_app"]
 
 
-def make_app(service: TaskService, config: HttpConfig) -> bottle.Bottle:
+def make_app(service: TaskService, config: HttpConfig, *, max_waiting: int = 24
+             ) -> bottle.Bottle:
     """The WSGI app of the server: the JSON API (`/api/...`, `POST /`, `/results/...`,
-    `/healthz`)."""
-    return make_api_app(service, config)
+    `/healthz`). At most `max_waiting` submits wait for their results at once."""
+    return make_api_app(service, config, max_waiting=max_waiting)

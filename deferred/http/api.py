@@ -4,6 +4,7 @@ files and health. Handlers close over a `TaskService` and never touch SQL or SMT
 from __future__ import annotations
 
 import logging
+import threading
 import urllib.parse
 from collections.abc import Mapping
 from typing import Any
@@ -22,6 +23,7 @@ from .representation import (accepted_answer, content_disposition, record_json, 
 logger = logging.getLogger(__name__)
 
 _LARGEST_ID = 2**63 - 1  # the largest id a database column holds
+DEFAULT_MAX_WAITING = 24
 
 
 def request_base_url(environ: Mapping[str, Any], public_url: str | None) -> str:
@@ -40,13 +42,18 @@ def request_base_url(environ: Mapping[str, Any], public_url: str | None) -> str:
     return f"{scheme}://{host}{script_name}"
 
 
-def make_api_app(service: TaskService, config: HttpConfig) -> bottle.Bottle:
-    """A new bottle app serving the JSON API (see the README's "HTTP API")."""
+def make_api_app(service: TaskService, config: HttpConfig, *,
+                 max_waiting: int = DEFAULT_MAX_WAITING) -> bottle.Bottle:
+    """A new bottle app serving the JSON API (see the README's "HTTP API").
+
+    At most `max_waiting` submits wait for their results at once; others get their 202 at
+    once, so waiting submits never take every request thread.
+    """
     app = bottle.Bottle()
     app.uninstall(True)  # bottle's JSON and template plugins: our plugin answers in JSON
     app.install(JsonErrorPlugin())
     install_error_pages(app, config.max_body_bytes)
-    routes = ApiRoutes(service, config)
+    routes = ApiRoutes(service, config, max_waiting)
     app.route("/api/tasks", "POST", routes.submit)
     app.route("/", "POST", routes.submit)
     app.route("/api/tasks/<task_id:int>", "GET", routes.get_task)
@@ -61,8 +68,9 @@ class ApiRoutes:
     """The API's handlers, over a `TaskService`. A dict they return is answered as JSON with
     200 and a `DeferredError` they raise in the error shape (by `JsonErrorPlugin`)."""
 
-    def __init__(self, service: TaskService, config: HttpConfig) -> None:
+    def __init__(self, service: TaskService, config: HttpConfig, max_waiting: int) -> None:
         self._service, self._config = service, config
+        self._waiting = threading.BoundedSemaphore(max_waiting)
 
     def _base_url(self) -> str:
         return request_base_url(bottle.request.environ, self._config.public_url)
@@ -77,8 +85,11 @@ class ApiRoutes:
         if request.email is not None:
             return accepted_answer(record)
         wait_s = wait_seconds(request.wait_s, self._config.sync_wait_s)
-        if wait_s > 0:
-            record = self._service.wait(record.id, wait_s)
+        if wait_s > 0 and self._waiting.acquire(blocking=False):
+            try:
+                record = self._service.wait(record.id, wait_s)
+            finally:
+                self._waiting.release()
         status, answer, headers = submit_answer(record, self._base_url())
         return json_response(answer, status, headers)
 

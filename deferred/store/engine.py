@@ -11,7 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 import sqlalchemy.exc
 
-from ..errors import ConfigError, StoreFullError, StoreUnavailableError
+from ..errors import ConfigError, StoreFullError, StoreRejectedError, StoreUnavailableError
 
 logger = logging.getLogger(__name__)
 
@@ -82,5 +82,13 @@ def database_errors(action: str) -> Iterator[None]:
             logger.error("cannot %s: the database is full: %s", action, exc.orig)
             raise StoreFullError(f"cannot {action}: the database is full (no space left)"
                                  ) from exc
+        if isinstance(exc, (sqlalchemy.exc.DataError, sqlalchemy.exc.IntegrityError)):
+            reason = " ".join(str(exc.orig).split())[:200]
+            logger.warning("cannot %s: the database refused the data: %s", action, reason)
+            raise StoreRejectedError(f"cannot {action}: the database refused the data "
+                                     f"({reason})") from exc
         logger.error("cannot %s: %s", action, exc.orig)
+        raise StoreUnavailableError(f"cannot {action}: the database is unavailable") from exc
+    except sqlalchemy.exc.SQLAlchemyError as exc:  # a pool timeout, a statement it cannot run
+        logger.error("cannot %s: %s", action, exc)
         raise StoreUnavailableError(f"cannot {action}: the database is unavailable") from exc

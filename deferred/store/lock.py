@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import fcntl
 import os
+from typing import Any
 
-from ..errors import ServerAlreadyRunningError
+import sqlalchemy as sa
+
+from ..errors import ConfigError, ServerAlreadyRunningError
 
 
 class SqliteServerLock:
@@ -16,12 +19,18 @@ class SqliteServerLock:
     """
 
     def __init__(self, database_path: str) -> None:
-        self.path = f"{database_path}.lock"
+        # The real path: a symlink to the same file must find the same lock.
+        self.path = f"{os.path.realpath(database_path)}.lock"
         self._fd: int | None = None
 
     def acquire(self) -> None:
-        """Take the lock. Raises `ServerAlreadyRunningError` naming the holder's pid."""
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        """Take the lock. Raises `ServerAlreadyRunningError` naming the holder's pid, and
+        `ConfigError` when the database's directory cannot hold the lock file."""
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise ConfigError(f"cannot use the database {self.path[:-5]}: "
+                              f"{exc.strerror or exc}", where="db.url") from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -29,7 +38,7 @@ class SqliteServerLock:
             os.close(fd)
             raise ServerAlreadyRunningError(
                 f"another server (pid {holder}) is already using {self.path[:-5]}; stop it "
-                "first, or use PostgreSQL to run several servers") from None
+                "first") from None
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()}\n".encode("ascii"))
         self._fd = fd
@@ -39,3 +48,33 @@ class SqliteServerLock:
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
+
+
+class PostgresServerLock:
+    """One server per PostgreSQL database, until servers can share one: a session-level
+    advisory lock held on a connection of its own for the server's life."""
+
+    KEY = 0x6465666572726564  # "deferred"
+
+    def __init__(self, engine: Any) -> None:
+        self._engine = engine
+        self._connection: Any = None
+
+    def acquire(self) -> None:
+        """Take the lock. Raises `ServerAlreadyRunningError` when another server holds it."""
+        connection = self._engine.connect()
+        taken = connection.execute(sa.text("SELECT pg_try_advisory_lock(:key)"),
+                                   {"key": self.KEY}).scalar_one()
+        connection.commit()
+        if not taken:
+            connection.close()
+            raise ServerAlreadyRunningError(
+                "another server is already using this PostgreSQL database; this version runs "
+                "one server per database")
+        self._connection = connection
+
+    def release(self) -> None:
+        """Give the lock up (closing its connection releases it)."""
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None

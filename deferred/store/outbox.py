@@ -1,5 +1,5 @@
-"""The outbox's statements: emails written with their task's outcome, claimed by the mailer
-thread, and their delivery state shown on task records."""
+"""The outbox's statements: emails claimed by the mailer thread, and their delivery state
+shown on task records (the rows are written with their task's outcome, in `sql_store`)."""
 
 from __future__ import annotations
 
@@ -13,12 +13,11 @@ from ..records import EmailDelivery, EmailStatus
 from .schema import outbox
 
 
-def insert_email(conn: sa.Connection, task_id: int, recipient: str,
-                 now: datetime.datetime) -> None:
-    """Queue the result email of a finished task (in the outcome's transaction)."""
-    conn.execute(outbox.insert().values(
-        task_id=task_id, recipient=recipient, status=EmailStatus.PENDING.value, attempts=0,
-        created_at=now, next_attempt_at=now))
+def any_due(conn: sa.Connection, now: datetime.datetime) -> bool:
+    """True if a pending email is due (a read, to spare the write lock when none is)."""
+    return conn.execute(sa.select(outbox.c.id)
+                        .where(outbox.c.status == EmailStatus.PENDING.value,
+                               outbox.c.next_attempt_at <= now).limit(1)).first() is not None
 
 
 def claim_due(conn: sa.Connection, owner: str, limit: int,

@@ -22,16 +22,17 @@ from ..records import (EmailStatus, Outcome, PendingEmail, StoredFile, TaskRecor
 from . import outbox as outbox_sql
 from .engine import database_errors, make_engine
 from .group_commit import GroupCommitter
-from .lock import SqliteServerLock
+from .lock import PostgresServerLock, SqliteServerLock
 from .rows import group_files, record_from_row, stored_file_from_row
 from .schema import ensure_schema, task_files, tasks
+from .statements import build_hot_statements
 
 logger = logging.getLogger(__name__)
 
 CLAIM_PAGE_FACTOR = 4
 FILE_TOKEN_BYTES = 32  # 256 bits: a link to a result file is an unguessable capability
-_FILE_COLUMNS = [task_files.c.task_id, task_files.c.position, task_files.c.token,
-                 task_files.c.name, task_files.c.content_type, task_files.c.size_bytes]
+_FILE_COLUMNS = (task_files.c.task_id, task_files.c.position, task_files.c.token,
+                 task_files.c.name, task_files.c.content_type, task_files.c.size_bytes)
 
 
 class SqlTaskStore:
@@ -50,12 +51,16 @@ class SqlTaskStore:
         self._engine = make_engine(config.url)
         self._write_lock = threading.Lock()
         self._adds: GroupCommitter[dict[str, Any], TaskRecord] = GroupCommitter(self._add_batch)
-        self._lock: SqliteServerLock | None = None
+        self._hot = build_hot_statements()
+        self._lock: SqliteServerLock | PostgresServerLock | None = None
         try:
-            if exclusive and self._engine.dialect.name == "sqlite":
-                self._lock = SqliteServerLock(self._engine.url.database or "")
-                self._lock.acquire()
             with database_errors("prepare the database"):
+                if exclusive and self._engine.dialect.name == "sqlite":
+                    self._lock = SqliteServerLock(self._engine.url.database or "")
+                elif exclusive:
+                    self._lock = PostgresServerLock(self._engine)
+                if self._lock is not None:
+                    self._lock.acquire()
                 ensure_schema(self._engine)
         except BaseException:
             self.close()
@@ -105,12 +110,8 @@ class SqlTaskStore:
             ids = self._pick(conn, room, total)
             if not ids:
                 return []
-            rows = conn.execute(
-                tasks.update()
-                .where(tasks.c.id.in_(ids), tasks.c.status == TaskStatus.QUEUED.value)
-                .values(status=TaskStatus.RUNNING.value, owner=self.server_id,
-                        started_at=utcnow(), attempts=tasks.c.attempts + 1)
-                .returning(*tasks.c)).all()
+            rows = conn.execute(self._hot.mark_running,
+                                {"ids": ids, "owner": self.server_id, "now": utcnow()}).all()
         # UPDATE ... RETURNING gives rows in no set order.
         return sorted((record_from_row(row) for row in rows), key=lambda record: record.id)
 
@@ -119,12 +120,9 @@ class SqlTaskStore:
         picked: list[int] = []
         after_id, page_size = 0, max(total * CLAIM_PAGE_FACTOR, 16)
         while remaining and len(picked) < total:
-            page = conn.execute(
-                sa.select(tasks.c.id, tasks.c.name)
-                .where(tasks.c.status == TaskStatus.QUEUED.value,
-                       tasks.c.name.in_(list(remaining)), tasks.c.id > after_id)
-                .order_by(tasks.c.id).limit(page_size)
-                .with_for_update(skip_locked=True)).all()  # SQLite ignores it: one writer
+            page = conn.execute(self._hot.pick_queued,
+                                {"names": list(remaining), "after_id": after_id,
+                                 "page_size": page_size}).all()
             for task_id, name in page:
                 if remaining.get(name, 0) > 0:
                     picked.append(task_id)
@@ -146,34 +144,48 @@ class SqlTaskStore:
                 self._store_outcomes(conn, outcomes)
 
     def _store_outcomes(self, conn: sa.Connection, outcomes: Sequence[Outcome]) -> None:
+        if not outcomes:
+            return
+        running = {row.id: row for row in conn.execute(
+            self._hot.running_here,
+            {"ids": [outcome.task_id for outcome in outcomes], "owner": self.server_id})}
+        current = []
         for outcome in outcomes:
-            error = outcome.error
-            finished_at = outcome.finished_at or utcnow()
-            written = conn.execute(
-                tasks.update()
-                .where(tasks.c.id == outcome.task_id, tasks.c.status == TaskStatus.RUNNING.value,
-                       tasks.c.owner == self.server_id, tasks.c.attempts == outcome.attempt)
-                .values(status=outcome.status.value, result=outcome.result_json,
-                        error_type=error and error.type, error_message=error and error.message,
-                        error_traceback=error and error.traceback, finished_at=finished_at)
-                .returning(tasks.c.email)).one_or_none()
-            if written is None:
+            row = running.get(outcome.task_id)
+            if row is None or row.attempts != outcome.attempt:
                 logger.warning("task %s attempt %s is no longer running here; its outcome is "
                                "dropped", outcome.task_id, outcome.attempt)
-                continue
-            if written.email is not None:  # the result and its email commit together
-                outbox_sql.insert_email(conn, outcome.task_id, written.email, finished_at)
-            if outcome.files:
-                conn.execute(task_files.insert(), [
-                    {"task_id": outcome.task_id, "position": position,
-                     "token": secrets.token_urlsafe(FILE_TOKEN_BYTES), "name": item.name,
-                     "content_type": item.content_type or guess_content_type(item.name),
-                     "size_bytes": len(item.data), "data": item.data}
-                    for position, item in enumerate(outcome.files)])
+            else:
+                current.append((outcome, row.email))
+        if not current:
+            return
+        conn.execute(self._hot.write_outcome, [self._outcome_values(outcome)
+                                                for outcome, _ in current])
+        files = [{"task_id": outcome.task_id, "position": position,
+                  "token": secrets.token_urlsafe(FILE_TOKEN_BYTES), "name": item.name,
+                  "content_type": item.content_type or guess_content_type(item.name),
+                  "size_bytes": len(item.data), "data": item.data}
+                 for outcome, _ in current for position, item in enumerate(outcome.files)]
+        if files:
+            conn.execute(self._hot.insert_file, files)
+        emails = [outcome_email(outcome, email) for outcome, email in current if email]
+        if emails:  # the result and its email commit together
+            conn.execute(self._hot.insert_email, emails)
+
+    def _outcome_values(self, outcome: Outcome) -> dict[str, Any]:
+        error = outcome.error
+        return {"b_id": outcome.task_id, "b_owner": self.server_id, "b_attempt": outcome.attempt,
+                "b_status": outcome.status.value, "b_result": outcome.result_json,
+                "b_error_type": error and error.type, "b_error_message": error and error.message,
+                "b_error_traceback": error and error.traceback,
+                "b_finished_at": outcome.finished_at or utcnow()}
 
     def claim_emails(self, limit: int) -> list[PendingEmail]:
         """Mark up to `limit` due emails as being sent here; return them with their task
         records and file contents."""
+        with self._read("read the outbox") as conn:
+            if not outbox_sql.any_due(conn, utcnow()):
+                return []
         with self._write("claim emails") as conn:
             rows = outbox_sql.claim_due(conn, self.server_id, limit, utcnow())
             if not rows:
@@ -293,6 +305,14 @@ class SqlTaskStore:
         if self._lock is not None:
             self._lock.release()
             self._lock = None
+
+
+def outcome_email(outcome: Outcome, recipient: str) -> dict[str, Any]:
+    """The outbox row of a finished task's email."""
+    finished_at = outcome.finished_at or utcnow()
+    return {"task_id": outcome.task_id, "recipient": recipient,
+            "status": EmailStatus.PENDING.value, "attempts": 0, "created_at": finished_at,
+            "next_attempt_at": finished_at}
 
 
 def guess_content_type(name: str) -> str:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import functools
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
 
 import pytest
+import sqlalchemy as sa
 
 import deferred
 from deferred.dispatcher import Dispatcher
@@ -76,7 +78,9 @@ def make_dispatcher(store, registry) -> Iterator[Callable[..., Dispatcher]]:
 
     def make(global_limit: int, names: dict[str, int]) -> Dispatcher:
         quotas = Quotas(global_limit, names, registry.names())
-        dispatcher = Dispatcher(store, quotas, functools.partial(run_record, registry))
+        # A long poll: every start here must come from a claim at start or a notify().
+        dispatcher = Dispatcher(store, quotas, functools.partial(run_record, registry),
+                                poll_s=60)
         dispatcher.add_finished_listener(
             lambda outcomes: finished_ids.extend(o.task_id for o in outcomes))
         dispatcher.start()
@@ -135,7 +139,7 @@ def test_a_submit_wakes_the_dispatcher_at_once(store, make_dispatcher):
     time.sleep(0.05)  # let the dispatcher go idle on its poll
     record = store.add("y", {"hold_s": 0})
     dispatcher.notify()
-    wait_until(lambda: store.get(record.id).status is TaskStatus.SUCCEEDED, timeout_s=0.9)
+    wait_until(lambda: store.get(record.id).status is TaskStatus.SUCCEEDED)
 
 
 def test_failures_are_stored_with_their_error(store, make_dispatcher):
@@ -177,3 +181,50 @@ def test_stop_leaves_tasks_past_their_grace_running_in_the_store(store, probe, r
     assert dispatcher.stop(grace_s=0.1) is False
     assert store.get(record.id).status is TaskStatus.RUNNING  # re-queued at the next start
     probe.release.set()
+
+
+@pytest.fixture
+def big_registry() -> TaskRegistry:
+    registry = TaskRegistry()
+
+    @deferred.task(name="big", registry=registry)
+    def big(size: int) -> str:
+        return "x" * size
+
+    return registry
+
+
+def test_a_result_the_database_refuses_fails_its_task_and_blocks_nothing(store, big_registry):
+    @sa.event.listens_for(store._engine, "connect")
+    def small_limit(dbapi_connection, _record):
+        dbapi_connection.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, 10_000)
+
+    store._engine.dispose()
+    refused = store.add("big", {"size": 50_000})
+    fine = [store.add("big", {"size": 10}) for _ in range(3)]
+    quotas = Quotas(1, {}, big_registry.names())
+    dispatcher = Dispatcher(store, quotas, functools.partial(run_record, big_registry))
+    dispatcher.start()
+    try:
+        wait_until(lambda: all(store.get(r.id).status.is_terminal for r in [refused, *fine]))
+    finally:
+        dispatcher.stop(grace_s=10)
+    record = store.get(refused.id)
+    assert record.status is TaskStatus.FAILED
+    assert record.error.message.startswith("the result cannot be stored: ")
+    assert [store.get(r.id).status for r in fine] == [TaskStatus.SUCCEEDED] * 3
+
+
+def test_a_result_over_max_result_bytes_fails_its_task(store, big_registry):
+    record = store.add("big", {"size": 2_000})
+    quotas = Quotas(1, {}, big_registry.names())
+    dispatcher = Dispatcher(store, quotas, functools.partial(run_record, big_registry,
+                                                             max_result_bytes=1_000))
+    dispatcher.start()
+    try:
+        wait_until(lambda: store.get(record.id).status.is_terminal)
+    finally:
+        dispatcher.stop(grace_s=10)
+    error = store.get(record.id).error
+    assert error.type == "InvalidResultError"
+    assert "2002 bytes, over the limit of 1000" in error.message

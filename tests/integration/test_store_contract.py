@@ -157,14 +157,20 @@ def test_in_memory_sqlite_is_refused():
         SqlTaskStore(DbConfig(url="sqlite://"))
 
 
-def test_sqlite_is_set_up_for_durability(store, sqlite_url):
-    path = sa.make_url(sqlite_url).database
-    assert Path(path + "-wal").exists() or Path(path).exists()
-    connection = sqlite3.connect(path)
-    try:
-        assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    finally:
-        connection.close()
+def test_sqlite_connections_are_set_up_for_durability(store):
+    with store._engine.connect() as conn:
+        pragma = lambda name: conn.exec_driver_sql(f"PRAGMA {name}").scalar()  # noqa: E731
+        assert pragma("journal_mode") == "wal"
+        assert pragma("synchronous") == 2  # FULL
+        assert pragma("foreign_keys") == 1
+        assert pragma("busy_timeout") >= 1000
+    seen = []
+    sa.event.listen(store._engine, "before_cursor_execute",
+                    lambda conn, cursor, statement, *rest: seen.append(statement))
+    store.add("a", {})
+    store.get(1)
+    assert "BEGIN IMMEDIATE" in seen  # writes take the write lock up front
+    assert "BEGIN" in seen  # reads do not
 
 
 def test_a_newer_database_is_refused_naming_both_versions(sqlite_url):
@@ -315,3 +321,20 @@ def test_a_version_1_database_gets_the_outbox_by_upgrade(sqlite_url):
     with engine.connect() as conn:
         assert conn.execute(sa.select(schema_version.c.version)).scalar_one() == 2
     engine.dispose()
+
+
+def test_a_symlink_to_a_database_in_use_is_refused_too(tmp_path, sqlite_url):
+    first = SqlTaskStore(DbConfig(url=sqlite_url), exclusive=True)
+    (tmp_path / "other.db").symlink_to(tmp_path / "tasks.db")
+    try:
+        with pytest.raises(ServerAlreadyRunningError):
+            SqlTaskStore(DbConfig(url=f"sqlite+pysqlite:///{tmp_path / 'other.db'}"),
+                         exclusive=True)
+    finally:
+        first.close()
+
+
+def test_a_database_in_a_missing_directory_is_a_config_error(tmp_path):
+    with pytest.raises(ConfigError, match="db.url: cannot use the database .*No such file"):
+        SqlTaskStore(DbConfig(url=f"sqlite+pysqlite:///{tmp_path / 'nope' / 'x.db'}"),
+                     exclusive=True)

@@ -1,0 +1,66 @@
+"""The statements of the dispatcher's hot path, built once per store.
+
+Building a SQLAlchemy statement costs more Python than running it against SQLite; the claim
+and finish of every task go through these, with bound parameters.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import sqlalchemy as sa
+
+from ..records import TaskStatus
+from .schema import outbox, task_files, tasks
+from .types import UtcDateTime
+
+QUEUED, RUNNING = TaskStatus.QUEUED.value, TaskStatus.RUNNING.value
+
+
+@dataclasses.dataclass(frozen=True)
+class HotStatements:
+    """Claim, finish and their companions, with bound parameters."""
+
+    pick_queued: Any
+    mark_running: Any
+    running_here: Any
+    write_outcome: Any
+    insert_file: Any
+    insert_email: Any
+
+
+def build_hot_statements() -> HotStatements:
+    """Build the statements (parameters are named after what they hold)."""
+    return HotStatements(
+        # Oldest first among the names with room; SQLite ignores FOR UPDATE (one writer).
+        pick_queued=(sa.select(tasks.c.id, tasks.c.name)
+                     .where(tasks.c.status == QUEUED,
+                            tasks.c.name.in_(sa.bindparam("names", expanding=True)),
+                            tasks.c.id > sa.bindparam("after_id"))
+                     .order_by(tasks.c.id).limit(sa.bindparam("page_size"))
+                     .with_for_update(skip_locked=True)),
+        mark_running=(tasks.update()
+                      .where(tasks.c.id.in_(sa.bindparam("ids", expanding=True)),
+                             tasks.c.status == QUEUED)
+                      .values(status=RUNNING, owner=sa.bindparam("owner"),
+                              started_at=sa.bindparam("now", type_=UtcDateTime),
+                              attempts=tasks.c.attempts + 1)
+                      .returning(*tasks.c)),
+        running_here=(sa.select(tasks.c.id, tasks.c.attempts, tasks.c.email)
+                      .where(tasks.c.id.in_(sa.bindparam("ids", expanding=True)),
+                             tasks.c.status == RUNNING, tasks.c.owner == sa.bindparam("owner"))
+                      .with_for_update()),
+        write_outcome=(tasks.update()
+                       .where(tasks.c.id == sa.bindparam("b_id"), tasks.c.status == RUNNING,
+                              tasks.c.owner == sa.bindparam("b_owner"),
+                              tasks.c.attempts == sa.bindparam("b_attempt"))
+                       .values(status=sa.bindparam("b_status"),
+                               result=sa.bindparam("b_result"),
+                               error_type=sa.bindparam("b_error_type"),
+                               error_message=sa.bindparam("b_error_message"),
+                               error_traceback=sa.bindparam("b_error_traceback"),
+                               finished_at=sa.bindparam("b_finished_at", type_=UtcDateTime))),
+        insert_file=task_files.insert(),
+        insert_email=outbox.insert(),
+    )
