@@ -19,44 +19,45 @@ from .errors import ConfigError, InvalidJsonError
 from .formats import make_format_checker
 from .jsontext import parse_json
 
-_POSITIVE_INT = {"type": "integer", "minimum": 1}
-_SECONDS = {"type": "number", "minimum": 0}
 
-CONFIG_SCHEMA: Mapping[str, Any] = {
-    "$schema": "https://json-schema.org/draft/2020-12/schema",
-    "type": "object",
-    "additionalProperties": False,
-    "properties": {
-        "db": {"type": "object", "additionalProperties": False, "properties": {
-            "url": {"type": "string", "minLength": 1}}},
-        "limits": {"type": "object", "additionalProperties": False, "properties": {
-            "global": _POSITIVE_INT,
-            "names": {"type": "object", "additionalProperties": _POSITIVE_INT}}},
-        "http": {"type": "object", "additionalProperties": False, "properties": {
-            "host": {"type": "string", "minLength": 1},
-            "port": {"type": "integer", "minimum": 0, "maximum": 65535},
-            "public_url": {"type": "string", "format": "uri", "pattern": "^https?://"},
-            "sync_wait_s": _SECONDS,
-            "max_body_bytes": _POSITIVE_INT}},
-        "smtp": {"type": "object", "additionalProperties": False,
-                 "dependentRequired": {"password": ["username"], "username": ["password"]},
-                 "properties": {
-                     "host": {"type": "string", "minLength": 1},
-                     "port": {"type": "integer", "minimum": 1, "maximum": 65535},
-                     "sender": {"type": "string", "format": "email"},
-                     "username": {"type": "string"},
-                     "password": {"type": "string"},
-                     "security": {"enum": ["none", "starttls", "ssl"]},
-                     "timeout_s": {"type": "number", "exclusiveMinimum": 0},
-                     "max_attempts": _POSITIVE_INT,
-                     "retry_backoff_s": {"type": "number", "exclusiveMinimum": 0},
-                     "retry_max_delay_s": {"type": "number", "exclusiveMinimum": 0},
-                     "max_attachment_bytes": {"type": "integer", "minimum": 0}}},
-        "shutdown_grace_s": _SECONDS,
-        "max_result_bytes": _POSITIVE_INT,
-    },
-}
-"""The JSON Schema every configuration is checked against."""
+def config_schema() -> dict[str, Any]:
+    """The JSON Schema every configuration is checked against (a new copy each call)."""
+    positive_int = {"type": "integer", "minimum": 1}
+    seconds = {"type": "number", "minimum": 0}
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            "db": {"type": "object", "additionalProperties": False, "properties": {
+                "url": {"type": "string", "minLength": 1}}},
+            "limits": {"type": "object", "additionalProperties": False, "properties": {
+                "global": positive_int,
+                "names": {"type": "object", "additionalProperties": positive_int}}},
+            "http": {"type": "object", "additionalProperties": False, "properties": {
+                "host": {"type": "string", "minLength": 1},
+                "port": {"type": "integer", "minimum": 0, "maximum": 65535},
+                "public_url": {"type": "string", "format": "uri", "pattern": "^https?://"},
+                "sync_wait_s": seconds,
+                "max_body_bytes": positive_int}},
+            "smtp": {"type": "object", "additionalProperties": False,
+                     "dependentRequired": {"password": ["username"], "username": ["password"]},
+                     "properties": {
+                         "host": {"type": "string", "minLength": 1},
+                         "port": {"type": "integer", "minimum": 1, "maximum": 65535},
+                         "sender": {"type": "string", "format": "email"},
+                         "username": {"type": "string"},
+                         "password": {"type": "string"},
+                         "security": {"enum": ["none", "starttls", "ssl"]},
+                         "timeout_s": {"type": "number", "exclusiveMinimum": 0},
+                         "max_attempts": positive_int,
+                         "retry_backoff_s": {"type": "number", "exclusiveMinimum": 0},
+                         "retry_max_delay_s": {"type": "number", "exclusiveMinimum": 0},
+                         "max_attachment_bytes": {"type": "integer", "minimum": 0}}},
+            "shutdown_grace_s": seconds,
+            "max_result_bytes": positive_int,
+        },
+    }
 
 
 @dataclasses.dataclass(frozen=True)
@@ -141,7 +142,7 @@ def load_config(path: str | os.PathLike[str] | None) -> Config:
 def parse_config(raw: Any, *, source: str = "config") -> Config:
     """Check a parsed configuration and freeze it. Raises `ConfigError` naming the key."""
     validator = Draft202012Validator(
-        CONFIG_SCHEMA, format_checker=make_format_checker(Draft202012Validator.FORMAT_CHECKER))
+        config_schema(), format_checker=make_format_checker(Draft202012Validator.FORMAT_CHECKER))
     error = best_match(validator.iter_errors(raw))
     if error is not None:
         raise ConfigError(_describe(error), where=source)

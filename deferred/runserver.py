@@ -23,7 +23,7 @@ DEFAULT_CONFIG = "config.json"
 def add_runserver_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add `runserver` and its options to the command line."""
     sub = commands.add_parser(
-        "runserver", help="run the server: HTTP API and web UI, tasks stored in the database",
+        "runserver", help="run the server: the HTTP API, tasks kept in the database",
         description="Run the server. Settings come from the config file; the options below "
                     "override it.")
     sub.add_argument("--config", metavar="PATH",

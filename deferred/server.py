@@ -7,6 +7,7 @@ import functools
 import logging
 import os
 import signal
+import socket
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from types import FrameType
@@ -111,11 +112,14 @@ class Server:
         return _Parts(store, service, dispatcher, sender, app, http)
 
     def _base_url(self, http: HttpServer | None) -> str:
+        """The base of links in emails: `http.public_url`, else this host and port."""
         if self.config.http.public_url:
             return self.config.http.public_url.rstrip("/")
-        if http is not None:
-            return http.url
-        return f"http://{self.config.http.host}:{self.config.http.port}"
+        port = http.port if http is not None else self.config.http.port
+        host = self.config.http.host
+        if host in ("0.0.0.0", "::", ""):  # listening everywhere: name the machine instead
+            host = socket.getfqdn()
+        return f"http://{host}:{port}"
 
     def _start_threads(self, parts: _Parts) -> None:
         if parts.http is not None:
@@ -184,6 +188,8 @@ class Server:
             return True
         self.registry.detach_server(self)
         grace_s = self.config.shutdown_grace_s if grace_s is None else grace_s
+        # Intake first (not the reverse of start order): no new work may arrive while the
+        # running tasks use their grace.
         parts.service.close()
         if parts.http is not None:
             parts.http.stop(STOP_WAIT_S)

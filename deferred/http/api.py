@@ -12,9 +12,10 @@ from typing import Any
 import bottle
 
 from ..config import HttpConfig
-from ..errors import NotFoundError, StoreUnavailableError
+from ..errors import InvalidJsonError, NotFoundError, StoreUnavailableError
 from ..interfaces import TaskService
-from .jsonbody import check_json_content_type, parse_submit, read_body, wait_seconds
+from .jsonbody import (check_json_content_type, not_json_error, parse_submit, read_body,
+                       wait_seconds)
 from .jsonerrors import JsonErrorPlugin, error_response, install_error_pages, json_response
 from .listquery import next_cursor, parse_list_query
 from .representation import (accepted_answer, content_disposition, record_json, submit_answer,
@@ -78,8 +79,15 @@ class ApiRoutes:
     def submit(self) -> Any:
         """`POST /api/tasks`: store a task; wait for it unless it has an email."""
         environ = bottle.request.environ
-        check_json_content_type(environ.get("CONTENT_TYPE", ""))
-        request = parse_submit(read_body(environ, self._config.max_body_bytes))
+        content_type = environ.get("CONTENT_TYPE", "")
+        declared_json = check_json_content_type(content_type)
+        body = read_body(environ, self._config.max_body_bytes)
+        try:
+            request = parse_submit(body)
+        except InvalidJsonError:
+            if declared_json:
+                raise
+            raise not_json_error(content_type) from None
         record = self._service.submit(request.task_name, request.params, request.email)
         logger.debug("task %d (%s) submitted over HTTP", record.id, record.name)
         if request.email is not None:

@@ -32,13 +32,27 @@ def is_json_media_type(content_type: str) -> bool:
         media_type.startswith("application/") and media_type.endswith("+json"))
 
 
-def check_json_content_type(content_type: str) -> None:
-    """Raises `UnsupportedMediaTypeError`, saying how to fix it, unless the body is JSON."""
-    if not is_json_media_type(content_type):
-        given = repr(content_type) if content_type else "none"
-        raise UnsupportedMediaTypeError(
-            f"the body must be declared as JSON (Content-Type: application/json), got {given}; "
-            "with curl, add -H 'Content-Type: application/json'")
+# What `curl -d` sends without -H, or a client that sets no type: taken as JSON when the
+# body parses as JSON, as the spec's original examples were sent.
+_LENIENT_MEDIA_TYPES = frozenset({"", "application/x-www-form-urlencoded", "text/plain"})
+
+
+def not_json_error(content_type: str) -> UnsupportedMediaTypeError:
+    """The 415 for a body that is not JSON, saying how to fix it."""
+    given = repr(content_type) if content_type else "none"
+    return UnsupportedMediaTypeError(
+        f"the body must be JSON (Content-Type: application/json), got {given}; with curl, "
+        "add -H 'Content-Type: application/json'")
+
+
+def check_json_content_type(content_type: str) -> bool:
+    """True if the body is declared as JSON, False if its type may still hold JSON (none,
+    form-encoded, plain text). Raises `UnsupportedMediaTypeError` for any other type."""
+    if is_json_media_type(content_type):
+        return True
+    if content_type.split(";", 1)[0].strip().lower() in _LENIENT_MEDIA_TYPES:
+        return False
+    raise not_json_error(content_type)
 
 
 def read_body(environ: Mapping[str, Any], max_body_bytes: int) -> bytes:

@@ -115,6 +115,14 @@ def test_spec_4_with_email_the_answer_is_ok_at_once(server):
     assert record["email"] == "example@domain.com"
 
 
+def test_with_email_the_answer_does_not_wait_for_the_task(server):
+    answer = post(server, {"task_name": "slow", "params": {"seconds": 30},
+                           "email": "example@domain.com"})
+    assert (answer.status, answer.json()["status"]) == (200, "OK")
+    record = call(server, "GET", f"/api/tasks/{answer.json()['task_id']}").json()
+    assert record["status"] in ("QUEUED", "RUNNING")  # answered long before its 30 s end
+
+
 def test_spec_5_files_come_back_as_links_that_download_them(server):
     answer = post(server, {"task_name": "get_statistics"})
     body = answer.json()
@@ -276,10 +284,25 @@ def test_an_unknown_body_key_gets_100_naming_it(server):
     assert_error(post(server, {"task_name": "mult", "parms": {}}), 400, 100, "'parms'")
 
 
-def test_a_body_not_declared_as_json_gets_415_saying_how(server):
-    answer = call(server, "POST", "/api/tasks", b'{"task_name": "mult"}',
+def test_a_body_of_another_type_gets_415_saying_how(server):
+    answer = call(server, "POST", "/api/tasks", b'<task name="mult"/>',
+                  {"Content-Type": "application/xml"})
+    assert_error(answer, 415, 106, "-H 'Content-Type: application/json'")
+
+
+def test_a_form_body_that_is_not_json_gets_415_saying_how(server):
+    answer = call(server, "POST", "/api/tasks", b"task_name=mult&params=3",
                   {"Content-Type": "application/x-www-form-urlencoded"})
     assert_error(answer, 415, 106, "-H 'Content-Type: application/json'")
+
+
+@pytest.mark.parametrize("headers", [{"Content-Type": "application/x-www-form-urlencoded"},
+                                     {}], ids=["curl -d", "no content type"])
+def test_spec_3_json_sent_as_curl_d_sends_it_is_accepted(server, headers):
+    answer = call(server, "POST", "/", json.dumps(
+        {"task_name": "multiprint", "params": {"msg": "hello", "count": 2}}).encode(), headers)
+    assert answer.status == 200
+    assert answer.json()["result"] == "hello\nhello"
 
 
 def test_a_body_over_the_limit_is_refused_before_it_is_sent(server):

@@ -148,7 +148,6 @@ def test_queued_tasks_run_exactly_once_across_many_restarts(servers, tmp_path):
     counts = starts(tmp_path)
     rows = statuses(tmp_path)
     assert len(rows) == 60 and set(rows) == set(ids)
-    for task_id, (status, attempts) in rows.items():
-        # A start without a claim is impossible; a claim cut by the kill before the task
-        # logged its start is not a start.
-        assert 1 <= counts[f"k{task_id - ids[0]}"] <= attempts
+    assert all(counts[f"k{task_id - ids[0]}"] >= 1 for task_id in rows)
+    # Only what was running at a kill runs again: at most the 4 slots, for each of 3 kills.
+    assert sum(counts.values()) - 60 <= 3 * 4

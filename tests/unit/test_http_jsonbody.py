@@ -28,12 +28,18 @@ class CountingStream(io.BytesIO):
     "application/vnd.api+json", " application/json ;charset=UTF-8"])
 def test_json_media_types_are_accepted(content_type):
     assert is_json_media_type(content_type)
-    check_json_content_type(content_type)
+    assert check_json_content_type(content_type) is True
 
 
 @pytest.mark.parametrize("content_type", [
-    "", "text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x",
-    "application/jsonp", "text/json+xml"])
+    "", "text/plain", "application/x-www-form-urlencoded",
+    "application/x-www-form-urlencoded; charset=utf-8"])
+def test_types_curl_and_bare_clients_send_may_still_hold_json(content_type):
+    assert check_json_content_type(content_type) is False
+
+
+@pytest.mark.parametrize("content_type", [
+    "multipart/form-data; boundary=x", "application/jsonp", "text/json+xml", "application/xml"])
 def test_other_media_types_get_415_saying_how_to_send_json(content_type):
     with pytest.raises(UnsupportedMediaTypeError) as info:
         check_json_content_type(content_type)
