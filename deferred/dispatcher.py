@@ -46,6 +46,10 @@ class Dispatcher:
         self._finished: queue.SimpleQueue[Outcome] = queue.SimpleQueue()
         self._wake, self._stopping = threading.Event(), threading.Event()
         self._thread = threading.Thread(target=self._loop, name="deferred-dispatcher")
+        # True when the last claim left nothing queued that could run: a submit may then
+        # skip the queue without overtaking an older task.
+        self._drained = False
+        self._drained_lock = threading.Lock()
 
     def add_finished_listener(self, listener: Callable[[Sequence[Outcome]], None]) -> None:
         """Call `listener` with each batch of outcomes once it is committed (before start)."""
@@ -61,6 +65,31 @@ class Dispatcher:
     def start(self) -> None:
         """Start the dispatcher thread."""
         self._thread.start()
+
+    def try_reserve(self, name: str) -> bool:
+        """Take a slot for a new task of `name` that will be stored already running, if one
+        is free and nothing older waits. The caller then calls `start_reserved` or
+        `cancel_reservation`; without a slot it stores the task queued (`expect_queued`)."""
+        with self._drained_lock:
+            if not self._drained or self._stopping.is_set():
+                self._drained = False
+                return False
+            return self._quotas.try_acquire(name)
+
+    def expect_queued(self) -> None:
+        """A task is being stored queued: no submit may skip ahead until it is claimed."""
+        with self._drained_lock:
+            self._drained = False
+        self._wake.set()
+
+    def start_reserved(self, record: TaskRecord) -> None:
+        """Run a record stored as running with a slot from `try_reserve`."""
+        self._submit_to_pool(record)
+
+    def cancel_reservation(self, name: str) -> None:
+        """Give back a slot from `try_reserve` whose task was not stored."""
+        self._quotas.release(name)
+        self.notify()
 
     def is_alive(self) -> bool:
         """True while the dispatcher thread runs."""
@@ -101,6 +130,8 @@ class Dispatcher:
                 pending = self._store_one_by_one(pending)
                 self._stopping.wait(RETRY_S)
                 continue
+            with self._drained_lock:
+                self._drained = len(records) < total and self._quotas.has_every_name(room)
             done, pending = pending, []
             if done:
                 self._on_finished(done)
@@ -113,6 +144,9 @@ class Dispatcher:
 
     def _start(self, record: TaskRecord) -> None:
         self._quotas.acquire(record.name)
+        self._submit_to_pool(record)
+
+    def _submit_to_pool(self, record: TaskRecord) -> None:
         try:
             self._pool.submit(self._run_and_release, record)
         except RuntimeError:  # the pool is shut down: the row stays RUNNING, run at restart

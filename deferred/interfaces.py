@@ -21,8 +21,9 @@ class TaskStore(Protocol):
 
     server_id: str
 
-    def add(self, name: str, params: Mapping[str, Any], email: str | None = None) -> TaskRecord:
-        """Store a new queued record and return it."""
+    def add(self, name: str, params: Mapping[str, Any], email: str | None = None, *,
+            running: bool = False) -> TaskRecord:
+        """Store a new record, queued or (`running`) already running here; return it."""
 
     def claim(self, room: Mapping[str, int], total: int,
               finished: Sequence[Outcome] = ()) -> list[TaskRecord]:

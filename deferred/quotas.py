@@ -37,6 +37,21 @@ class Quotas:
                     room[name] = slots
             return room, free
 
+    def try_acquire(self, name: str) -> bool:
+        """Take a slot for `name` if the limits allow; True if taken."""
+        with self._changed:
+            limit = self.name_limits.get(name)
+            if self._total >= self.global_limit or (
+                    limit is not None and self._running.get(name, 0) >= limit):
+                return False
+            self._running[name] = self._running.get(name, 0) + 1
+            self._total += 1
+            return True
+
+    def has_every_name(self, room: Mapping[str, int]) -> bool:
+        """True if `room` (from `room()`) has a slot for every task name: none at its limit."""
+        return len(room) == len(self._task_names)
+
     def acquire(self, name: str) -> None:
         """Count one more running task of `name`."""
         with self._changed:

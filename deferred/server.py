@@ -97,8 +97,7 @@ class Server:
         quotas = Quotas(config.limits.global_limit, config.limits.names, self.registry.names())
         dispatcher = Dispatcher(store, quotas, functools.partial(
             run_record, self.registry, max_result_bytes=config.max_result_bytes))
-        service = LocalTaskService(store, self.registry, config.limits, dispatcher.notify,
-                                   is_running=dispatcher.is_alive)
+        service = LocalTaskService(store, self.registry, config.limits, dispatcher)
         # Waiting submits must leave request threads free for everything else.
         app = make_app(service, config.http, max_waiting=HTTP_THREADS - 8)
         http = None

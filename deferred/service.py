@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
 
 from .addresses import check_email_address
 from .config import LimitsConfig
@@ -20,15 +20,24 @@ from .waiters import Waiters
 WAIT_POLL_S = 1.0  # a record finished by another server wakes no one here
 
 
+class TaskStarter(Protocol):
+    """What the service needs of the dispatcher (see `Dispatcher`)."""
+
+    def try_reserve(self, name: str) -> bool: ...
+    def expect_queued(self) -> None: ...
+    def start_reserved(self, record: TaskRecord) -> None: ...
+    def cancel_reservation(self, name: str) -> None: ...
+    def is_alive(self) -> bool: ...
+
+
 class LocalTaskService:
     """The `TaskService` of one server: checks and stores submits, wakes the dispatcher, and
     wakes waiters when the dispatcher reports finished records."""
 
     def __init__(self, store: TaskStore, registry: TaskRegistry, limits: LimitsConfig,
-                 notify: Callable[[], None], *,
-                 is_running: Callable[[], bool] = lambda: True) -> None:
+                 starter: TaskStarter) -> None:
         self._store, self._registry, self._limits = store, registry, limits
-        self._notify, self._is_running = notify, is_running
+        self._starter = starter
         self._waiters = Waiters()
         self._closing = threading.Event()
         self.global_limit = limits.global_limit
@@ -48,8 +57,17 @@ class LocalTaskService:
             raise InvalidParamsError(f"params must be JSON values: {exc}", where="$") from None
         if email is not None:
             email = check_email_address(email)
-        record = self._store.add(task_name, params, email)
-        self._notify()
+        # With a slot free and nothing older waiting, the task is stored already running and
+        # starts at once: one commit instead of a queued insert and a claim.
+        if not self._starter.try_reserve(task_name):
+            self._starter.expect_queued()
+            return self._store.add(task_name, params, email)
+        try:
+            record = self._store.add(task_name, params, email, running=True)
+        except BaseException:
+            self._starter.cancel_reservation(task_name)
+            raise
+        self._starter.start_reserved(record)
         return record
 
     def wait(self, task_id: int, timeout_s: float) -> TaskRecord:
@@ -96,7 +114,7 @@ class LocalTaskService:
 
     def is_healthy(self) -> bool:
         """True when the server takes work, runs it, and its database answers."""
-        return (not self._closing.is_set() and self._is_running()
+        return (not self._closing.is_set() and self._starter.is_alive()
                 and self._store.is_reachable())
 
     def close(self) -> None:

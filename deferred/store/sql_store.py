@@ -83,14 +83,21 @@ class SqlTaskStore:
             with conn.begin():
                 yield conn
 
-    def add(self, name: str, params: Mapping[str, Any], email: str | None = None) -> TaskRecord:
-        """Store a new queued record and return it, committed.
+    def add(self, name: str, params: Mapping[str, Any], email: str | None = None, *,
+            running: bool = False) -> TaskRecord:
+        """Store a new record and return it, committed: queued, or with `running` already
+        running here (the caller holds a free slot for it, so it skips the queue).
 
         Threads adding at the same time share one transaction (group commit): a commit costs
         an fsync, and a request waiting for its own would wait for everyone else's.
         """
-        values = {"name": name, "params": encode_json(params), "status": TaskStatus.QUEUED.value,
-                  "attempts": 0, "email": email, "created_at": utcnow()}
+        now = utcnow()
+        values: dict[str, Any] = {
+            "name": name, "params": encode_json(params), "email": email, "created_at": now,
+            "status": TaskStatus.QUEUED.value, "attempts": 0, "owner": None, "started_at": None}
+        if running:
+            values.update(status=TaskStatus.RUNNING.value, attempts=1, owner=self.server_id,
+                          started_at=now)
         return self._adds.submit(values)
 
     def _add_batch(self, batch: Sequence[dict[str, Any]]) -> list[TaskRecord]:

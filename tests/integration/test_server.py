@@ -7,6 +7,7 @@ import http.client
 import json
 import sqlite3
 import threading
+import time
 import wsgiref.util
 from collections.abc import Iterator
 from pathlib import Path
@@ -153,3 +154,63 @@ def test_a_full_database_refuses_submits_with_503_and_the_server_carries_on(make
     engine.dispose()
     assert server.submit("mult", {"operands": [2, 3]}).wait(10) == 6
     connection.close()
+
+
+def test_concurrent_submits_never_exceed_the_quotas_and_reach_them(tmp_path):
+    registry = TaskRegistry()
+    lock, running, peaks = threading.Lock(), {"x": 0, "y": 0}, {"x": 0, "y": 0, "all": 0}
+    go = threading.Event()
+
+    def probe(name):
+        with lock:
+            running[name] += 1
+            peaks[name] = max(peaks[name], running[name])
+            peaks["all"] = max(peaks["all"], running["x"] + running["y"])
+        go.wait(0.02)
+        with lock:
+            running[name] -= 1
+
+    deferred.task(name="x", registry=registry)(lambda: probe("x"))
+    deferred.task(name="y", registry=registry)(lambda: probe("y"))
+    server = deferred.Server({"db": {"url": f"sqlite+pysqlite:///{tmp_path / 't.db'}"},
+                              "limits": {"global": 3, "names": {"x": 1}}}, registry)
+    server.start(listen=False)
+    try:
+        handles, errors = [], []
+
+        def submit_many(name):
+            try:
+                handles.extend(server.submit(name) for _ in range(40))
+            except Exception as exc:  # pragma: no cover - reported below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=submit_many, args=(name,))
+                   for name in ("x", "y", "x", "y")]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert errors == []
+        for handle in handles:
+            handle.wait(60)
+    finally:
+        server.stop()
+    assert (peaks["x"], peaks["all"]) == (1, 3) and peaks["y"] <= 3
+
+
+def test_a_submit_never_overtakes_an_older_queued_task(make_server, registry):
+    server = make_server(limits={"global": 1})
+    blocker = server.submit("gated")
+    deadline = time.monotonic() + 10
+    while blocker.status is not TaskStatus.RUNNING:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    queued = [server.submit("mult", {"operands": [n]}) for n in range(5)]
+    registry.gate.set()
+    for handle in queued:
+        handle.wait(10)
+    started = [handle.record.started_at for handle in queued]
+    assert started == sorted(started)
+    late = server.submit("mult", {"operands": [9]})
+    assert late.wait(10) == 9
+    assert late.record.started_at >= started[-1]
