@@ -119,6 +119,10 @@ class Dispatcher:
         while not self._stopping.is_set():
             self._wake.clear()  # before claiming, so a notify() during the claim is not lost
             pending.extend(self._take_finished())
+            with self._drained_lock:
+                # No submit may take a slot between reading the room and acquiring the slots
+                # of what the claim returns: both would count the same free slot.
+                self._drained = False
             room, total = self._quotas.room()
             if not pending and total == 0:
                 self._wake.wait(self._poll_s)
@@ -131,20 +135,18 @@ class Dispatcher:
                 self._stopping.wait(RETRY_S)
                 continue
             with self._drained_lock:
+                for record in records:  # counted before any submit may take a slot again
+                    self._quotas.acquire(record.name)
                 self._drained = len(records) < total and self._quotas.has_every_name(room)
             done, pending = pending, []
             if done:
                 self._on_finished(done)
             for record in records:
-                self._start(record)
+                self._submit_to_pool(record)
             if not records and not done:
                 self._wake.wait(self._poll_s)
         for outcome in pending:  # not stored yet: stop() stores them
             self._finished.put(outcome)
-
-    def _start(self, record: TaskRecord) -> None:
-        self._quotas.acquire(record.name)
-        self._submit_to_pool(record)
 
     def _submit_to_pool(self, record: TaskRecord) -> None:
         try:
