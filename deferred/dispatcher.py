@@ -105,7 +105,9 @@ class Dispatcher:
         True if all of them finished. Those still running keep their RUNNING rows, which the
         next start queues again; their threads are left to the caller's exit.
         """
-        self._stopping.set()
+        with self._drained_lock:  # no reservation may slip in once stopping has begun
+            self._stopping.set()
+            self._drained = False
         self._wake.set()
         if self._thread.is_alive():
             self._thread.join(JOIN_S)  # it never waits on task code: a claim at most

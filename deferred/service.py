@@ -52,7 +52,7 @@ class LocalTaskService:
         task_class = self._registry.get(task_name)
         params = task_class.check_params({} if params is None else params)
         try:
-            encode_json(params)
+            encode_json(params).encode("utf-8")  # a lone surrogate would fail in the driver
         except (TypeError, ValueError) as exc:
             raise InvalidParamsError(f"params must be JSON values: {exc}", where="$") from None
         if email is not None:
