@@ -49,6 +49,7 @@ class Dispatcher:
         # True when the last claim left nothing queued that could run: a submit may then
         # skip the queue without overtaking an older task.
         self._drained = False
+        self._queued_in_flight = 0  # queued inserts not yet committed
         self._drained_lock = threading.Lock()
 
     def add_finished_listener(self, listener: Callable[[Sequence[Outcome]], None]) -> None:
@@ -77,9 +78,16 @@ class Dispatcher:
             return self._quotas.try_acquire(name)
 
     def expect_queued(self) -> None:
-        """A task is being stored queued: no submit may skip ahead until it is claimed."""
+        """A task is being stored queued: no submit may skip ahead until it is claimed.
+        Call `queued_stored()` once the insert is committed (or failed)."""
         with self._drained_lock:
             self._drained = False
+            self._queued_in_flight += 1
+
+    def queued_stored(self) -> None:
+        """The queued insert announced by `expect_queued()` is over: claim it now."""
+        with self._drained_lock:
+            self._queued_in_flight -= 1
         self._wake.set()
 
     def start_reserved(self, record: TaskRecord) -> None:
@@ -139,7 +147,8 @@ class Dispatcher:
             with self._drained_lock:
                 for record in records:  # counted before any submit may take a slot again
                     self._quotas.acquire(record.name)
-                self._drained = len(records) < total and self._quotas.has_every_name(room)
+                self._drained = (len(records) < total and self._queued_in_flight == 0
+                                 and self._quotas.has_every_name(room))
             done, pending = pending, []
             if done:
                 self._on_finished(done)

@@ -25,6 +25,7 @@ class TaskStarter(Protocol):
 
     def try_reserve(self, name: str) -> bool: ...
     def expect_queued(self) -> None: ...
+    def queued_stored(self) -> None: ...
     def start_reserved(self, record: TaskRecord) -> None: ...
     def cancel_reservation(self, name: str) -> None: ...
     def is_alive(self) -> bool: ...
@@ -61,7 +62,10 @@ class LocalTaskService:
         # starts at once: one commit instead of a queued insert and a claim.
         if not self._starter.try_reserve(task_name):
             self._starter.expect_queued()
-            return self._store.add(task_name, params, email)
+            try:
+                return self._store.add(task_name, params, email)
+            finally:
+                self._starter.queued_stored()
         try:
             record = self._store.add(task_name, params, email, running=True)
         except BaseException:
