@@ -13,25 +13,14 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from polling import wait_until  # noqa: F401 (the e2e tests import it from here)
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 LISTENING = re.compile(r"listening on (http://[^\s]+)")
 START_TIMEOUT_S = 30
-
-
-def wait_until(predicate: Callable[[], Any], timeout_s: float = 10, step_s: float = 0.02) -> Any:
-    """Poll `predicate` until it returns something true; fail after `timeout_s`."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout_s}s")
-        time.sleep(step_s)
 
 
 class ServerProcess:

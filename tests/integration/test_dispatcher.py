@@ -5,11 +5,11 @@ from __future__ import annotations
 import functools
 import sqlite3
 import threading
-import time
 from collections.abc import Callable, Iterator
 
 import pytest
 import sqlalchemy as sa
+from polling import wait_until
 
 import deferred
 from deferred.dispatcher import Dispatcher
@@ -17,14 +17,6 @@ from deferred.quotas import Quotas
 from deferred.records import TaskStatus
 from deferred.registry import TaskRegistry
 from deferred.runner import run_record
-
-
-def wait_until(predicate: Callable[[], bool], timeout_s: float = 10) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.01)
 
 
 class Probe:
@@ -136,7 +128,7 @@ def test_a_type_at_its_limit_does_not_hold_up_others(store, probe, make_dispatch
 
 def test_a_submit_wakes_the_dispatcher_at_once(store, make_dispatcher):
     dispatcher = make_dispatcher(global_limit=2, names={})
-    time.sleep(0.05)  # let the dispatcher go idle on its poll
+    wait_until(lambda: dispatcher._drained)  # its first turn found nothing: idle on its poll
     record = store.add("y", {"hold_s": 0})
     dispatcher.notify()
     wait_until(lambda: store.get(record.id).status is TaskStatus.SUCCEEDED)

@@ -7,11 +7,11 @@ import http.client
 import json
 import socket
 import threading
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from polling import wait_until
 
 from deferred.errors import ConfigError
 from deferred.http.serving import HttpServer
@@ -36,13 +36,6 @@ class SlowApp:
         start_response("200 OK", [("Content-Type", "text/plain"),
                                   ("Content-Length", str(len(body)))])
         return [body]
-
-
-def wait_until(predicate: Callable[[], Any], timeout_s: float = DEADLINE_S) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.005)
 
 
 def http_threads() -> list[threading.Thread]:

@@ -7,12 +7,12 @@ import http.client
 import json
 import sqlite3
 import threading
-import time
 import wsgiref.util
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from polling import wait_until
 import sqlalchemy as sa
 
 import deferred
@@ -201,10 +201,7 @@ def test_concurrent_submits_never_exceed_the_quotas_and_reach_them(tmp_path):
 def test_a_submit_never_overtakes_an_older_queued_task(make_server, registry):
     server = make_server(limits={"global": 1})
     blocker = server.submit("gated")
-    deadline = time.monotonic() + 10
-    while blocker.status is not TaskStatus.RUNNING:
-        assert time.monotonic() < deadline
-        time.sleep(0.01)
+    wait_until(lambda: blocker.status is TaskStatus.RUNNING)
     queued = [server.submit("mult", {"operands": [n]}) for n in range(5)]
     registry.gate.set()
     for handle in queued:

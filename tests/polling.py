@@ -1,0 +1,20 @@
+"""Waiting in tests: poll a condition with a deadline, never a guessed sleep."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+
+def wait_until(predicate: Callable[[], Any], timeout_s: float = 10, step_s: float = 0.01) -> Any:
+    """Poll `predicate` until it returns something true and return it; fail after
+    `timeout_s`."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout_s}s")
+        time.sleep(step_s)  # the poll's step; the deadline bounds the wait
