@@ -149,24 +149,24 @@ class Server:
 
     @property
     def wsgi_app(self) -> Any:
-        """The WSGI application (API and UI), to mount elsewhere after `start(listen=False)`."""
+        """The WSGI application (the API), to mount elsewhere after `start(listen=False)`."""
         return self._require().app
+
+    def _listener(self) -> HttpServer:
+        http = self._require().http
+        if http is None:
+            raise RuntimeError("the server was started without its own HTTP listener")
+        return http
 
     @property
     def port(self) -> int:
         """The port the HTTP server listens on (the real one when 0 was asked for)."""
-        http = self._require().http
-        if http is None:
-            raise RuntimeError("the server was started without its own HTTP listener")
-        return http.port
+        return self._listener().port
 
     @property
     def url(self) -> str:
         """`http://HOST:PORT` of the HTTP listener."""
-        http = self._require().http
-        if http is None:
-            raise RuntimeError("the server was started without its own HTTP listener")
-        return http.url
+        return self._listener().url
 
     def submit(self, task_name: str, params: Mapping[str, Any] | None = None,
                email: str | None = None) -> TaskHandle:
