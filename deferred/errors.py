@@ -37,6 +37,7 @@ class ErrorCode(enum.IntEnum):
     INVALID_EMAIL = 108
     MAIL_DELIVERY = 600
     STORE_REJECTED = 504
+    CROSS_ORIGIN = 109
     INTERNAL = 999
 
 
@@ -57,8 +58,13 @@ class DeferredError(Exception):
         self.where = where
 
     def to_json(self) -> dict[str, object]:
-        """The API's error body: `{"status": "ERROR", "error_code", "error_msg"}`."""
-        return {"status": "ERROR", "error_code": int(self.code), "error_msg": str(self)}
+        """The API's error body: `{"status": "ERROR", "error_code", "error_msg"}`, and
+        `error_where` (a JSON path such as `$.count`, or a request field) when known."""
+        body: dict[str, object] = {"status": "ERROR", "error_code": int(self.code),
+                                   "error_msg": str(self)}
+        if self.where:
+            body["error_where"] = self.where
+        return body
 
 
 class BadRequestError(DeferredError):
@@ -113,6 +119,12 @@ class InvalidEmailError(DeferredError):
     """The email address is not one plain address (`name@example.com`)."""
 
     code, http_status = ErrorCode.INVALID_EMAIL, 422
+
+
+class CrossOriginError(DeferredError):
+    """A browser sent the request from another site, or a form without its security token."""
+
+    code, http_status = ErrorCode.CROSS_ORIGIN, 403
 
 
 class TaskFailedError(DeferredError):

@@ -41,8 +41,10 @@ class TaskStore(Protocol):
         """The record with its files, or None."""
 
     def list(self, *, status: TaskStatus | None = None, name: str | None = None,
-             limit: int = 50, before_id: int | None = None) -> list[TaskRecord]:
-        """Records newest first, filtered, older than `before_id` when given."""
+             limit: int = 50, before_id: int | None = None, finished: bool = False,
+             text: str | None = None) -> list[TaskRecord]:
+        """Records newest first, filtered, older than `before_id` when given; `finished`
+        keeps terminal ones, `text` those containing it."""
 
     def read_file(self, token: str) -> tuple[StoredFile, bytes] | None:
         """A result file and its content by its token, or None."""
@@ -126,8 +128,12 @@ class TaskService(Protocol):
         """The record. Raises `NotFoundError`."""
 
     def list_tasks(self, *, status: TaskStatus | None, task_name: str | None, limit: int,
-                   before_id: int | None) -> list[TaskRecord]:
-        """Records newest first."""
+                   before_id: int | None, finished: bool = False,
+                   text: str | None = None) -> list[TaskRecord]:
+        """Records newest first (`finished`: terminal ones only; `text`: containing it)."""
+
+    def pending_counts(self) -> Mapping[tuple[str, TaskStatus], int]:
+        """How many records are queued and running, per task name, on every server."""
 
     def task_types(self) -> list[TaskType]:
         """The registered tasks, by name."""

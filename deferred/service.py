@@ -98,9 +98,15 @@ class LocalTaskService:
         return record
 
     def list_tasks(self, *, status: TaskStatus | None = None, task_name: str | None = None,
-                   limit: int = 50, before_id: int | None = None) -> list[TaskRecord]:
-        """Records newest first."""
-        return self._store.list(status=status, name=task_name, limit=limit, before_id=before_id)
+                   limit: int = 50, before_id: int | None = None, finished: bool = False,
+                   text: str | None = None) -> list[TaskRecord]:
+        """Records newest first (`finished`: terminal ones only; `text`: containing it)."""
+        return self._store.list(status=status, name=task_name, limit=limit,
+                                before_id=before_id, finished=finished, text=text)
+
+    def pending_counts(self) -> Mapping[tuple[str, TaskStatus], int]:
+        """How many records are queued and running, per task name, on every server."""
+        return self._store.pending_counts()
 
     def task_types(self) -> list[TaskType]:
         """The registered tasks, by name."""

@@ -12,7 +12,9 @@ import bottle
 from ..config import HttpConfig
 from ..interfaces import TaskService
 from .api import make_api_app
+from .security import add_security_headers
 from .serving import HttpServer
+from .ui import make_ui_app
 
 __all__ = ["HttpServer", "make_app"]
 
@@ -20,5 +22,9 @@ __all__ = ["HttpServer", "make_app"]
 def make_app(service: TaskService, config: HttpConfig, *, max_waiting: int = 24
              ) -> bottle.Bottle:
     """The WSGI app of the server: the JSON API (`/api/...`, `POST /`, `/results/...`,
-    `/healthz`). At most `max_waiting` submits wait for their results at once."""
-    return make_api_app(service, config, max_waiting=max_waiting)
+    `/healthz`) and the web UI (`GET /`, `/tasks`, `/launch`, `/static/...`), every answer
+    with the security headers. At most `max_waiting` submits wait for their results at once."""
+    app = make_api_app(service, config, max_waiting=max_waiting)
+    app.merge(make_ui_app(service, config))  # the UI's routes keep the UI app's plugin
+    app.add_hook("after_request", add_security_headers)
+    return app

@@ -20,6 +20,7 @@ from .jsonerrors import JsonErrorPlugin, error_response, install_error_pages, js
 from .listquery import next_cursor, parse_list_query
 from .representation import (accepted_answer, content_disposition, record_json, submit_answer,
                              task_types_json)
+from .security import check_same_origin
 
 logger = logging.getLogger(__name__)
 
@@ -79,6 +80,7 @@ class ApiRoutes:
     def submit(self) -> Any:
         """`POST /api/tasks`: store a task; wait for it unless it has an email."""
         environ = bottle.request.environ
+        check_same_origin(environ, self._config.public_url)
         content_type = environ.get("CONTENT_TYPE", "")
         declared_json = check_json_content_type(content_type)
         body = read_body(environ, self._config.max_body_bytes)

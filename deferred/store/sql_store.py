@@ -261,11 +261,19 @@ class SqlTaskStore:
                                    email_delivery=delivery)
 
     def list(self, *, status: TaskStatus | None = None, name: str | None = None,
-             limit: int = 50, before_id: int | None = None) -> list[TaskRecord]:
-        """Records newest first, filtered, older than `before_id` when given."""
+             limit: int = 50, before_id: int | None = None, finished: bool = False,
+             text: str | None = None) -> list[TaskRecord]:
+        """Records newest first, filtered, older than `before_id` when given. `finished`
+        keeps only records in a terminal status; `text` keeps those whose id, name, params,
+        result or error message contain it (any case)."""
         query = sa.select(tasks).order_by(tasks.c.id.desc()).limit(limit)
         if status is not None:
             query = query.where(tasks.c.status == TaskStatus(status).value)
+        if finished:
+            query = query.where(tasks.c.status.in_(
+                [status.value for status in TaskStatus if status.is_terminal]))
+        if text:
+            query = query.where(text_matches(text))
         if name is not None:
             query = query.where(tasks.c.name == name)
         if before_id is not None:
@@ -312,6 +320,17 @@ class SqlTaskStore:
         if self._lock is not None:
             self._lock.release()
             self._lock = None
+
+
+def text_matches(text: str) -> sa.ColumnElement[bool]:
+    """Records whose name, params, result or error message contain `text` in any case, or
+    whose id is `text`. Scans rows: fine for pages of tens, the price of no search index."""
+    pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    found = sa.or_(*(column.ilike(pattern, escape="\\") for column in (
+        tasks.c.name, tasks.c.params, tasks.c.result, tasks.c.error_message)))
+    if text.isdigit() and len(text) < 19:
+        found = sa.or_(found, tasks.c.id == int(text))
+    return found
 
 
 def outcome_email(outcome: Outcome, recipient: str) -> dict[str, Any]:

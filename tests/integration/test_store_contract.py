@@ -142,6 +142,29 @@ def test_list_is_newest_first_with_filters_and_paging(store):
     assert [r.name for r in store.list(status=TaskStatus.RUNNING)] == ["a"]
 
 
+def test_list_finished_keeps_only_terminal_records(store):
+    queued = store.add("a", {})
+    running = store.add("b", {}, running=True)
+    store.finish([succeeded(running)])
+    [claimed] = store.claim({"a": 1}, 1)
+    assert claimed.id == queued.id
+    assert [r.id for r in store.list(finished=True)] == [running.id]
+
+
+def test_list_text_matches_name_params_result_error_and_id_in_any_case(store):
+    plain = store.add("plain", {"msg": "Hello World"})
+    literal = store.add("odd", {"msg": "100%_done"})
+    failed = store.add("other", {}, running=True)
+    store.finish([Outcome(failed.id, failed.attempts, TaskStatus.FAILED,
+                          error=TaskError("ValueError", "Quota exceeded"), finished_at=utcnow())])
+    assert [r.id for r in store.list(text="hello world")] == [plain.id]
+    assert [r.id for r in store.list(text="PLAIN")] == [plain.id]
+    assert [r.id for r in store.list(text="quota")] == [failed.id]
+    assert [r.id for r in store.list(text="%_")] == [literal.id]  # wildcards are literal
+    assert [r.id for r in store.list(text=str(literal.id))][-1] == literal.id
+    assert store.list(text="nowhere") == []
+
+
 def test_a_second_exclusive_store_on_the_same_file_is_refused(sqlite_url):
     first = SqlTaskStore(DbConfig(url=sqlite_url), exclusive=True)
     try:

@@ -71,7 +71,8 @@ def test_a_dict_is_answered_as_json():
 
 def test_a_deferred_error_gets_its_status_and_code():
     assert json_answer(build_app(), "GET", "/user-mistake") == (404, {
-        "status": "ERROR", "error_code": 104, "error_msg": "task_id: no task with id 5"})
+        "status": "ERROR", "error_code": 104, "error_msg": "task_id: no task with id 5",
+        "error_where": "task_id"})
 
 
 @pytest.mark.parametrize("path", ["/bug", "/unserializable"])

@@ -1,0 +1,1 @@
+<span class="{{ui.status_class(status)}}">{{status}}</span>\\

@@ -1,0 +1,49 @@
+% # A table of task records; `empty` is the text shown when there are none.
+% if not records:
+<p class="empty">{{!empty}}</p>
+% else:
+<div class="table-wrap">
+<table class="records">
+  <thead><tr><th scope="col">Task</th><th scope="col">Status</th><th scope="col">{{'Started' if running else 'Finished'}}</th><th scope="col">{{'Running for' if running else 'Took'}}</th><th scope="col">{{'Params' if running else 'Result'}}</th></tr></thead>
+  <tbody>
+  % for record in records:
+  <tr data-task-id="{{record.id}}">
+    <td data-label="Task"><a href="{{root}}/tasks/{{record.id}}">#{{record.id}}</a> <span class="task-name">{{record.name}}</span></td>
+    <td data-label="Status">
+    % include('_badge', status=record.status)
+    % if record.email_delivery is not None:
+      <span class="email-state email-{{str(record.email_delivery.status).lower()}}" title="result email to {{record.email_delivery.recipient}}: {{record.email_delivery.status}}">✉ {{str(record.email_delivery.status).lower()}}</span>
+    % elif record.email:
+      <span class="email-state" title="result email to {{record.email}}">✉ pending</span>
+    % end
+    </td>
+    <td data-label="{{'Started' if running else 'Finished'}}">
+    % include('_time', moment=record.started_at if running else (record.finished_at or record.created_at))
+    </td>
+    <td class="num" data-label="{{'Running for' if running else 'Took'}}">{{ui.run_duration(record, now)}}</td>
+    <td class="preview" data-label="{{'Params' if running else 'Result'}}">
+    % if running:
+      <code>{{ui.cut(ui.compact_json(record.params), ui.LIST_RESULT_CHARS)[0]}}</code>
+    % elif record.error is not None:
+      <span class="error-text">{{record.error.type}}: {{ui.cut(record.error.message, ui.LIST_RESULT_CHARS)[0]}}</span>
+    % else:
+      % text, was_cut = ui.cut(ui.result_text(record.result), ui.LIST_RESULT_CHARS)
+      <span class="result-text">{{text}}</span>
+      % if was_cut:
+      <a href="{{root}}/tasks/{{record.id}}">whole result</a>
+      % end
+    % end
+    % if record.files:
+      <span class="files">
+      % for stored in record.files:
+        <a href="{{root}}/results/{{stored.token}}" download>{{stored.name}}</a>
+      % end
+      </span>
+    % end
+    </td>
+  </tr>
+  % end
+  </tbody>
+</table>
+</div>
+% end

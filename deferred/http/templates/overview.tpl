@@ -1,0 +1,5 @@
+% rebase('layout', title='Overview', section='overview')
+<h1 class="visually-hidden">Overview</h1>
+<div data-live-src="{{root}}/ui/parts/overview">
+% include('overview_part')
+</div>

@@ -1,0 +1,78 @@
+<section class="card task-detail" aria-labelledby="task-heading" data-status="{{record.status}}" {{!'data-live-final' if record.status.is_terminal else ''}}>
+  <div class="card-head">
+    <h1 id="task-heading">#{{record.id}} <span class="task-name">{{record.name}}</span></h1>
+    % include('_badge', status=record.status)
+  </div>
+  <dl class="facts">
+    <dt>Created</dt><dd>
+% include('_time', moment=record.created_at)
+ <span class="muted">{{ui.exact_time(record.created_at)}}</span></dd>
+    <dt>Started</dt><dd>
+% include('_time', moment=record.started_at)
+ <span class="muted">{{ui.exact_time(record.started_at)}}</span></dd>
+    <dt>Finished</dt><dd>
+% include('_time', moment=record.finished_at)
+ <span class="muted">{{ui.exact_time(record.finished_at)}}</span></dd>
+    <dt>{{'Took' if record.status.is_terminal else 'Running for'}}</dt><dd>{{ui.run_duration(record, now) or '—'}}</dd>
+    <dt>Attempts</dt><dd>{{record.attempts}}</dd>
+    % if record.owner:
+    <dt>Server</dt><dd><code>{{record.owner}}</code></dd>
+    % end
+    <dt>Email</dt><dd>
+    % delivery = record.email_delivery
+    % if delivery is not None:
+      <span class="email-state email-{{str(delivery.status).lower()}}">{{str(delivery.status).lower()}}</span> to {{delivery.recipient}}
+      % if delivery.attempts:
+      <span class="muted">after {{delivery.attempts}} attempt{{'' if delivery.attempts == 1 else 's'}}</span>
+      % end
+      % if delivery.sent_at is not None:
+      <span class="muted">at {{ui.exact_time(delivery.sent_at)}}</span>
+      % end
+      % if delivery.last_error:
+      <div class="error-text">{{delivery.last_error}}</div>
+      % end
+      % if str(delivery.status) == 'PENDING' and delivery.next_attempt_at is not None:
+      <div class="muted">next attempt
+% include('_time', moment=delivery.next_attempt_at)
+      </div>
+      % end
+    % elif record.email:
+      to {{record.email}}, <span class="muted">once the task finishes</span>
+    % else:
+      <span class="muted">none</span>
+    % end
+    </dd>
+  </dl>
+  <h2>Params</h2>
+  <pre class="json">{{ui.json_text(record.params)}}</pre>
+  % if record.error is not None:
+  <h2>Error</h2>
+  <p class="error-text"><strong>{{record.error.type}}</strong>: {{record.error.message}}</p>
+  % if record.error.traceback:
+  <details><summary>Traceback</summary><pre>{{record.error.traceback}}</pre></details>
+  % end
+  % end
+  % if record.status.value == 'SUCCEEDED':
+  <h2>Result</h2>
+  % text, was_cut = ui.cut(ui.result_text(record.result), ui.PAGE_RESULT_CHARS)
+  % if text:
+  <pre class="result">{{text}}</pre>
+  % else:
+  <p class="muted">The task returned nothing.</p>
+  % end
+  % if was_cut:
+  <p><a href="{{root}}/tasks/{{record.id}}/result">The whole result</a></p>
+  % end
+  % end
+  % if record.files:
+  <h2>Files</h2>
+  <ul class="file-list">
+  % for stored in record.files:
+    <li><a href="{{root}}/results/{{stored.token}}" download>{{stored.name}}</a> <span class="muted">{{stored.content_type}}, {{stored.size_bytes}} bytes</span></li>
+  % end
+  </ul>
+  % end
+  % if not record.status.is_terminal:
+  <p class="muted live-note">This page updates by itself while the task {{'waits' if record.status.value == 'QUEUED' else 'runs'}}.</p>
+  % end
+</section>

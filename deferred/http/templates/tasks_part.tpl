@@ -1,0 +1,14 @@
+% finished = filter.status in ('finished', 'SUCCEEDED', 'FAILED')
+% empty = ('No tasks match these filters. <a href="' + root + '/tasks">Clear the filters</a>.') if filter.is_filtered else ('No task has finished yet. <a href="' + root + '/launch">Launch one</a>.')
+% if filter.before_id is not None and not records:
+%   empty = 'No older tasks. <a href="' + root + '/tasks' + ('?' + filter.query() if filter.query() else '') + '">Back to the newest</a>.'
+% end
+% include('_records', records=records, running=filter.status == 'RUNNING', empty=empty)
+<nav class="pager" aria-label="Pages">
+% if filter.before_id is not None:
+  <a href="{{root}}/tasks{{'?' + filter.query() if filter.query() else ''}}">← Newest</a>
+% end
+% if older is not None:
+  <a href="{{root}}/tasks?{{filter.query(cursor=older)}}" rel="next">Older →</a>
+% end
+</nav>

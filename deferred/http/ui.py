@@ -1,0 +1,257 @@
+"""The web UI as a bottle app: the overview, the task list, a page per task and the launch
+page, with HTML fragments the pages poll to stay live. Handlers close over a `TaskService`."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import logging
+import urllib.parse
+from collections.abc import Callable
+from typing import Any
+
+import bottle
+
+from ..config import HttpConfig
+from ..errors import DeferredError, InternalError, InvalidParamsError, NotFoundError
+from ..interfaces import TaskService, TaskType
+from ..jsontext import parse_json
+from ..records import TaskRecord, TaskStatus
+from . import pages
+from .forms import build_form
+from .formhtml import render_form
+from .jsonbody import read_body
+from .listquery import parse_cursor, parse_status
+from .security import (CSRF_FIELD, check_csrf, check_same_origin, csrf_token,
+                       set_csrf_cookie)
+from .templates import STATIC_DIR, Templates, html_response, static_names
+
+logger = logging.getLogger(__name__)
+
+PAGE_SIZE = 50
+RECENT_SIZE = 10
+MAX_SEARCH_CHARS = 200
+_LARGEST_ID = 2**63 - 1
+_STATUS_CHOICES = ("finished", "all", *(status.value for status in TaskStatus))
+
+
+@dataclasses.dataclass(frozen=True)
+class TaskFilter:
+    """The task list's filters, as the page's filter form sends them."""
+
+    status: str = "finished"  # "finished", "all" or a status
+    task_name: str = ""
+    text: str = ""
+    before_id: int | None = None
+
+    def query(self, *, cursor: int | None = None) -> str:
+        """The query string for these filters (and a cursor), without empty values."""
+        values = {"status": self.status if self.status != "finished" else "",
+                  "task_name": self.task_name, "q": self.text,
+                  "cursor": str(cursor) if cursor else ""}
+        return urllib.parse.urlencode({key: value for key, value in values.items() if value})
+
+    @property
+    def is_filtered(self) -> bool:
+        """True when any filter narrows the default list."""
+        return bool(self.status != "finished" or self.task_name or self.text)
+
+
+def parse_task_filter(query: bottle.FormsDict) -> TaskFilter:
+    """The filters of `/tasks?status=&task_name=&q=&cursor=`. Raises `BadRequestError`."""
+    status = (query.getunicode("status") or "finished").strip()
+    if status.upper() in TaskStatus.__members__:
+        status = str(parse_status(status))
+    elif status not in _STATUS_CHOICES:
+        parse_status(status)  # raises, listing the statuses
+    return TaskFilter(status=status, task_name=(query.getunicode("task_name") or "").strip(),
+                      text=(query.getunicode("q") or "").strip()[:MAX_SEARCH_CHARS],
+                      before_id=parse_cursor((query.getunicode("cursor") or "").strip()))
+
+
+def make_ui_app(service: TaskService, config: HttpConfig) -> bottle.Bottle:
+    """A new bottle app serving the web UI's pages, fragments and static files."""
+    app = bottle.Bottle()
+    app.uninstall(True)
+    routes = UiRoutes(service, config, Templates())
+    app.install(HtmlErrorPlugin(routes))
+    app.route("/", "GET", routes.overview)
+    app.route("/ui/parts/overview", "GET", routes.overview_part)
+    app.route("/tasks", "GET", routes.task_list)
+    app.route("/ui/parts/tasks", "GET", routes.task_list_part)
+    app.route("/tasks/<task_id:int>", "GET", routes.task_page)
+    app.route("/ui/parts/task/<task_id:int>", "GET", routes.task_part)
+    app.route("/tasks/<task_id:int>/result", "GET", routes.whole_result)
+    app.route("/launch", "GET", routes.launch_page)
+    app.route("/launch", "POST", routes.launch)
+    app.route("/static/<name>", "GET", routes.static_file)
+    return app
+
+
+class HtmlErrorPlugin:
+    """Wraps every UI route: a `DeferredError` becomes an error page with its status and
+    code, anything else is logged with its traceback and shown as code 999."""
+
+    name = "deferred_html_errors"
+    api = 2
+
+    def __init__(self, routes: UiRoutes) -> None:
+        self._routes = routes
+
+    def apply(self, callback: Callable[..., Any], route: bottle.Route) -> Callable[..., Any]:
+        """Wrap one route's callback."""
+
+        @functools.wraps(callback)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return callback(*args, **kwargs)
+            except bottle.HTTPResponse:
+                raise
+            except DeferredError as exc:
+                logger.info("%s %s: error %d: %s", bottle.request.method, bottle.request.path,
+                            exc.code, exc)
+                return self._routes.error_page(exc)
+            except Exception:
+                logger.exception("bug while answering %s %s", bottle.request.method,
+                                 bottle.request.path)
+                return self._routes.error_page(InternalError(
+                    "internal error in deferred; the details are in the server log"))
+
+        return wrapper
+
+
+class UiRoutes:
+    """The UI's handlers. Each renders a template; the `*_part` ones render only the live
+    section of their page, for the page's script to swap in."""
+
+    def __init__(self, service: TaskService, config: HttpConfig, templates: Templates) -> None:
+        self._service, self._config, self._templates = service, config, templates
+        self._static = static_names()
+
+    def _render(self, name: str, status: int = 200, **values: Any) -> bottle.HTTPResponse:
+        root = urllib.parse.quote(bottle.request.environ.get("SCRIPT_NAME", "").rstrip("/"))
+        return html_response(self._templates.render(name, root, **values), status)
+
+    def error_page(self, exc: DeferredError) -> bottle.HTTPResponse:
+        """A page saying what went wrong, with the error's code and HTTP status."""
+        return self._render("error", exc.http_status, error=exc)
+
+    def _overview_values(self) -> dict[str, Any]:
+        task_types = self._service.task_types()
+        counts = self._service.pending_counts()
+        return {
+            "task_types": task_types,
+            "usage": pages.usage_by_name(counts, task_types),
+            "total": pages.total_usage(counts, self._service.global_limit),
+            "running": self._service.list_tasks(status=TaskStatus.RUNNING, task_name=None,
+                                                limit=PAGE_SIZE, before_id=None),
+            "recent": self._service.list_tasks(status=None, task_name=None, limit=RECENT_SIZE,
+                                               before_id=None, finished=True),
+        }
+
+    def overview(self) -> Any:
+        """`GET /`: task types with limits and usage, running tasks, the latest finished."""
+        return self._render("overview", **self._overview_values())
+
+    def overview_part(self) -> Any:
+        """The live section of the overview."""
+        return self._render("overview_part", **self._overview_values())
+
+    def _list_values(self) -> dict[str, Any]:
+        task_filter = parse_task_filter(bottle.request.query)
+        status = task_filter.status
+        records = self._service.list_tasks(
+            status=TaskStatus(status) if status in TaskStatus.__members__ else None,
+            task_name=task_filter.task_name or None, limit=PAGE_SIZE + 1,
+            before_id=task_filter.before_id, finished=status == "finished",
+            text=task_filter.text or None)
+        older = records[PAGE_SIZE - 1].id if len(records) > PAGE_SIZE else None
+        return {"records": records[:PAGE_SIZE], "filter": task_filter, "older": older,
+                "task_names": [item.name for item in self._service.task_types()],
+                "status_choices": _STATUS_CHOICES}
+
+    def task_list(self) -> Any:
+        """`GET /tasks`: one page of task records, filtered (finished ones by default)."""
+        return self._render("tasks", **self._list_values())
+
+    def task_list_part(self) -> Any:
+        """The live section of the task list."""
+        return self._render("tasks_part", **self._list_values())
+
+    def _record(self, task_id: int) -> TaskRecord:
+        if not 1 <= task_id <= _LARGEST_ID:
+            raise NotFoundError(f"no task with id {task_id}", where="task_id")
+        return self._service.get(task_id)
+
+    def task_page(self, task_id: int) -> Any:
+        """`GET /tasks/{id}`: everything the record holds."""
+        return self._render("task", record=self._record(task_id))
+
+    def task_part(self, task_id: int) -> Any:
+        """The live section of a task's page."""
+        return self._render("task_part", record=self._record(task_id))
+
+    def whole_result(self, task_id: int) -> Any:
+        """`GET /tasks/{id}/result`: the whole result as plain text."""
+        text = pages.result_text(self._record(task_id).result)
+        return bottle.HTTPResponse(text.encode("utf-8"), 200, headers={
+            "Content-Type": "text/plain; charset=utf-8", "Cache-Control": "no-store"})
+
+    def launch_page(self) -> Any:
+        """`GET /launch?task=NAME`: pick a task type, then fill its form or type JSON."""
+        name = (bottle.request.query.getunicode("task") or "").strip()
+        return self._launch_form(name, params_text="", email="")
+
+    def _launch_form(self, name: str, *, params_text: str, email: str,
+                     error: DeferredError | None = None) -> bottle.HTTPResponse:
+        task_types = self._service.task_types()
+        chosen = next((item for item in task_types if item.name == name), None)
+        if name and chosen is None:
+            error = error or NotFoundError(f"no task type is named {name!r}", where="task")
+        token, is_new = csrf_token(bottle.request.cookies)
+        response = self._render(
+            "launch", 200 if error is None else error.http_status, task_types=task_types,
+            chosen=chosen, form_html=launch_form_html(chosen), params_text=params_text,
+            email=email, error=error, csrf_token=token, csrf_field=CSRF_FIELD)
+        if is_new:
+            set_csrf_cookie(response, token, secure=bottle.request.urlparts.scheme == "https")
+        return response
+
+    def launch(self) -> Any:
+        """`POST /launch` (the raw-JSON form, which works without JavaScript): submit, then
+        go to the task's page; on a mistake, the form again with the error beside its field."""
+        environ = bottle.request.environ
+        check_same_origin(environ, self._config.public_url)
+        fields = urllib.parse.parse_qs(
+            read_body(environ, self._config.max_body_bytes).decode("utf-8", "replace"),
+            keep_blank_values=True)
+
+        def field(key: str) -> str:
+            return (fields.get(key) or [""])[0]
+
+        check_csrf(bottle.request.cookies, field(CSRF_FIELD))
+        name, params_text, email = field("task_name").strip(), field("params"), field("email")
+        try:
+            params = parse_json(params_text, where="params") if params_text.strip() else {}
+            if not isinstance(params, dict):
+                raise InvalidParamsError("params must be a JSON object", where="$")
+            record = self._service.submit(name, params, email.strip() or None)
+        except DeferredError as exc:
+            return self._launch_form(name, params_text=params_text, email=email, error=exc)
+        root = urllib.parse.quote(environ.get("SCRIPT_NAME", "").rstrip("/"))
+        return bottle.HTTPResponse(status=303, headers={"Location": f"{root}/tasks/{record.id}"})
+
+    def static_file(self, name: str) -> Any:
+        """`GET /static/{name}`: the UI's stylesheet and scripts."""
+        if name not in self._static:
+            raise NotFoundError(f"no static file {name!r}", where="path")
+        response = bottle.static_file(name, root=str(STATIC_DIR))
+        response.set_header("Cache-Control", "no-cache")
+        return response
+
+
+def launch_form_html(task_type: TaskType | None) -> str:
+    """The generated form of a task type's params (HTML built from escaped parts)."""
+    if task_type is None:
+        return ""
+    return render_form(build_form(task_type.json_schema), id_prefix="param")
