@@ -18,11 +18,12 @@ import sys
 import time
 from pathlib import Path
 
-from . import cli_startup, drain, email_delivery, enqueue, http_submit, latency, sleeping
+from . import (cli_startup, drain, email_delivery, enqueue, http_submit, latency, sleeping,
+               ui_pages)
 
 BENCHMARKS = {"cli_startup": cli_startup.run, "drain": drain.run, "enqueue": enqueue.run,
               "latency": latency.run, "sleeping": sleeping.run, "http_submit": http_submit.run,
-              "email_delivery": email_delivery.run}
+              "email_delivery": email_delivery.run, "ui_pages": ui_pages.run}
 
 
 def _table(rows: list[dict[str, object]]) -> str:

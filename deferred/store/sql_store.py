@@ -270,10 +270,13 @@ class SqlTaskStore:
         if status is not None:
             query = query.where(tasks.c.status == TaskStatus(status).value)
         if finished:
-            query = query.where(tasks.c.status.in_(
-                [status.value for status in TaskStatus if status.is_terminal]))
+            # "Not unfinished" rather than "in the terminal statuses": the planner then walks
+            # the primary key newest first and stops at `limit`, instead of reading every
+            # finished row through the status index and sorting them.
+            query = query.where(tasks.c.status.not_in(
+                [status.value for status in TaskStatus if not status.is_terminal]))
         if text:
-            query = query.where(text_matches(text))
+            query = query.where(text_matches(text, ignore_case_by_like=self.dialect == "sqlite"))
         if name is not None:
             query = query.where(tasks.c.name == name)
         if before_id is not None:
@@ -322,12 +325,18 @@ class SqlTaskStore:
             self._lock = None
 
 
-def text_matches(text: str) -> sa.ColumnElement[bool]:
+def text_matches(text: str, *, ignore_case_by_like: bool) -> sa.ColumnElement[bool]:
     """Records whose name, params, result or error message contain `text` in any case, or
-    whose id is `text`. Scans rows: fine for pages of tens, the price of no search index."""
+    whose id is `text`. Scans rows: fine for pages of tens, the price of no search index.
+
+    SQLite's LIKE already ignores the case of ASCII letters (`ignore_case_by_like`), where
+    ILIKE would add `lower()` on every column of every row; PostgreSQL needs ILIKE.
+    """
     pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-    found = sa.or_(*(column.ilike(pattern, escape="\\") for column in (
-        tasks.c.name, tasks.c.params, tasks.c.result, tasks.c.error_message)))
+    found = sa.or_(*(
+        column.like(pattern, escape="\\") if ignore_case_by_like
+        else column.ilike(pattern, escape="\\")
+        for column in (tasks.c.name, tasks.c.params, tasks.c.result, tasks.c.error_message)))
     if text.isdigit() and len(text) < 19:
         found = sa.or_(found, tasks.c.id == int(text))
     return found

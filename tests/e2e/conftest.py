@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
+from browser import browser_log, chromium, page  # noqa: F401 (fixtures for the browser tests)
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_TASKS = PROJECT_ROOT / "sample_tasks.py"
