@@ -85,6 +85,7 @@ def make_ui_app(service: TaskService, config: HttpConfig) -> bottle.Bottle:
     app.route("/launch", "GET", routes.launch_page)
     app.route("/launch", "POST", routes.launch)
     app.route("/static/<name>", "GET", routes.static_file)
+    app.route("/<path:path>", "GET", routes.unknown_page)  # last: only what nothing else took
     return app
 
 
@@ -240,6 +241,13 @@ class UiRoutes:
             return self._launch_form(name, params_text=params_text, email=email, error=exc)
         root = urllib.parse.quote(environ.get("SCRIPT_NAME", "").rstrip("/"))
         return bottle.HTTPResponse(status=303, headers={"Location": f"{root}/tasks/{record.id}"})
+
+    def unknown_page(self, path: str) -> Any:
+        """Any other `GET`: a page saying so for a browser, the API's JSON 404 otherwise."""
+        accept = bottle.request.get_header("Accept", "")
+        if path.startswith(("api/", "results/")) or "text/html" not in accept:
+            raise bottle.HTTPError(404)  # answered by the API's JSON error pages
+        raise NotFoundError(f"no page at /{path}", where="path")
 
     def static_file(self, name: str) -> Any:
         """`GET /static/{name}`: the UI's stylesheet and scripts."""

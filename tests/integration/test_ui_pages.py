@@ -292,3 +292,13 @@ def test_a_missing_task_page_says_so_with_its_code(server, browser):
     assert status == 404 and headers["content-type"].startswith("text/html")
     assert "error 104: task_id: no task with id 424242" in visible_text(page)
     assert "Traceback" not in page
+
+
+def test_an_unknown_page_is_an_html_404_for_browsers_and_json_for_others(server, browser):
+    status, headers, page = browser.request("GET", "/nowhere", headers={
+        "Accept": "text/html,application/xhtml+xml"})
+    assert status == 404 and headers["content-type"].startswith("text/html")
+    assert "error 104: path: no page at /nowhere" in visible_text(page)
+    for path, accept in (("/nowhere", "*/*"), ("/api/nowhere", "text/html")):
+        status, headers, answer = browser.request("GET", path, headers={"Accept": accept})
+        assert status == 404 and json.loads(answer)["error_code"] == 104
