@@ -46,7 +46,8 @@ _SLOT = '<p class="field-error" id="{}" data-error-slot hidden></p>'
 
 
 def render_form(field: FormField, id_prefix: str = "f") -> str:
-    """The HTML of the form `build_form` returned, element ids starting with `id_prefix`."""
+    """The HTML of a form `build_form` returned, its element ids starting with `id_prefix`
+    (cleaned to letters, digits, "-" and "_"). Never raises on what `build_form` returns."""
     ids = _Ids(id_prefix)
     return _render(field, field.default if field.has_default else _UNSET, _ROOT, ids)
 
@@ -173,10 +174,12 @@ def _leaf(field: FormField, value: Any, role: str, ids: _Ids) -> str:
 
 
 def _control(field: FormField, value: Any, role: str, input_id: str, described_by: str) -> str:
-    required = field.required and role != _ROOT and _empty_is_invalid(field)
+    needs_value = field.required and role != _ROOT
+    required = needs_value and _empty_is_invalid(field)
+    # A required text may be "": no `required` to block it, but assistive tech is told.
+    aria_required = needs_value and not required and field.kind != "boolean"
     common = (("id", input_id), ("data-input", True), ("required", required),
-              ("aria-required", "true" if field.required and not required
-               and field.kind not in ("boolean", "object") and role != _ROOT else None),
+              ("aria-required", "true" if aria_required else None),
               ("aria-describedby", described_by))
     if field.kind == "boolean":
         return f'<input type="checkbox"{_attrs(*common, ("checked", value is True))}>'

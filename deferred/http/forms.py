@@ -39,9 +39,11 @@ _BOUND_LIMIT = 1e300  # larger numbers cannot be written as HTML attributes usef
 class FormField:
     """One field of a generated form: objects hold `children`, arrays their `item` field.
 
-    `default` is a JSON copy of the schema's default (read it, do not change it);
-    `attributes` holds HTML constraint attributes as (name, value) pairs; `choices` are the
-    enum's JSON values in schema order and `choice_labels` the text shown for each.
+    `required` says the parent object requires the key (an array's item is always required,
+    the root never); `default` is a JSON copy of the schema's default (read it, do not change
+    it), meaningful when `has_default`; `attributes` holds HTML constraint attributes as
+    (name, value) pairs; `choices` are an enum's JSON values in schema order and
+    `choice_labels` the text shown for each; `fallback` is set for kind "json" only.
     """
 
     name: str  # the property key; "" for the root and for an array's item
@@ -72,6 +74,9 @@ class _Unrenderable(Exception):
 
 @dataclasses.dataclass(frozen=True)
 class _Place:
+    """Where a schema sits in the form: its key, whether required, how deep, its label if
+    it has no title and no key."""
+
     name: str
     required: bool
     depth: int
