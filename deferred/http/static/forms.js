@@ -11,7 +11,8 @@
 //   a nested object all of whose fields were left out;
 // - a required field left empty gives "" (text), [] (arrays, multi-selects) or {} (objects);
 //   a required number, select or JSON box is left out, and the server names what is missing;
-// - a checkbox always gives true or false; an array row always gives a value (null if blank);
+// - a ticked checkbox gives true; an unticked one false when it is required or ticked by
+//   default, else it is left out; an array row always gives a value (null if blank);
 // - a datetime-local box is read as UTC: "2024-05-01T12:00" gives "2024-05-01T12:00:00Z";
 // - the root always gives an object.
 // It throws a FormError (message naming the field, jsonPath saying where) for text in a
@@ -140,7 +141,12 @@
       return values.length || isRequired(field) ? values : undefined;
     }
     const input = controlOf(field);
-    if (kind === "boolean") return input.checked;
+    // An optional box left unticked (and not ticked by default) is left out, so the task's
+    // own default applies; false is sent when it is required or was ticked by default.
+    if (kind === "boolean") {
+      return input.checked || isRequired(field) || input.defaultChecked ? input.checked
+                                                                        : undefined;
+    }
     if (kind === "multi_enum") {
       const values = Array.from(input.selectedOptions, (option) => JSON.parse(option.value));
       return values.length || isRequired(field) ? values : undefined;
