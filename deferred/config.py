@@ -30,7 +30,9 @@ def config_schema() -> dict[str, Any]:
         "additionalProperties": False,
         "properties": {
             "db": {"type": "object", "additionalProperties": False, "properties": {
-                "url": {"type": "string", "minLength": 1}}},
+                "url": {"type": "string", "minLength": 1},
+                "lease_s": {"type": "number", "exclusiveMinimum": 0},
+                "heartbeat_s": {"type": "number", "exclusiveMinimum": 0}}},
             "limits": {"type": "object", "additionalProperties": False, "properties": {
                 "global": positive_int,
                 "names": {"type": "object", "additionalProperties": positive_int}}},
@@ -66,6 +68,10 @@ class DbConfig:
     directory."""
 
     url: str = "sqlite+pysqlite:///deferred.db"
+    # Several servers on one PostgreSQL database: each writes a heartbeat every
+    # `heartbeat_s`; one silent for `lease_s` is dead and its running tasks run again.
+    lease_s: float = 30.0
+    heartbeat_s: float = 5.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -147,8 +153,13 @@ def parse_config(raw: Any, *, source: str = "config") -> Config:
     if error is not None:
         raise ConfigError(_describe(error), where=source)
     limits, http, smtp = raw.get("limits", {}), raw.get("http", {}), raw.get("smtp", {})
+    db = DbConfig(**raw.get("db", {}))
+    if db.heartbeat_s >= db.lease_s:
+        raise ConfigError(f"$.db.heartbeat_s: {db.heartbeat_s} must be shorter than "
+                          f"db.lease_s ({db.lease_s}), or live servers would count as dead",
+                          where=source)
     return Config(
-        db=DbConfig(**raw.get("db", {})),
+        db=dataclasses.replace(db, lease_s=float(db.lease_s), heartbeat_s=float(db.heartbeat_s)),
         limits=LimitsConfig(
             global_limit=int(limits.get("global", LimitsConfig.global_limit)),
             names=types.MappingProxyType(

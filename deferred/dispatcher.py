@@ -38,9 +38,11 @@ class Dispatcher:
     """
 
     def __init__(self, store: TaskStore, quotas: Quotas, run: Callable[[TaskRecord], Outcome],
-                 *, poll_s: float = POLL_S) -> None:
+                 *, poll_s: float = POLL_S, direct_start: bool = True) -> None:
         self._store, self._quotas, self._run = store, quotas, run
         self._poll_s = poll_s
+        # Off when servers share the database: only a claim can count the cluster's quotas.
+        self._direct_start = direct_start
         self._listeners: list[Callable[[Sequence[Outcome]], None]] = []
         self._pool = ThreadPoolExecutor(quotas.global_limit, thread_name_prefix="deferred-worker")
         self._finished: queue.SimpleQueue[Outcome] = queue.SimpleQueue()
@@ -72,7 +74,7 @@ class Dispatcher:
         is free and nothing older waits. The caller then calls `start_reserved` or
         `cancel_reservation`; without a slot it stores the task queued (`expect_queued`)."""
         with self._drained_lock:
-            if not self._drained or self._stopping.is_set():
+            if not self._direct_start or not self._drained or self._stopping.is_set():
                 self._drained = False
                 return False
             return self._quotas.try_acquire(name)

@@ -21,6 +21,16 @@ class TaskStore(Protocol):
 
     server_id: str
 
+    @property
+    def is_shared(self) -> bool:
+        """True when several servers may share the database (quotas counted there)."""
+
+    def join(self) -> None:
+        """Announce this server with a heartbeat (a shared database only)."""
+
+    def beat(self) -> bool:
+        """Refresh this server's heartbeat; False if it had been taken for dead."""
+
     def add(self, name: str, params: Mapping[str, Any], email: str | None = None, *,
             running: bool = False) -> TaskRecord:
         """Store a new record, queued or (`running`) already running here; return it."""
@@ -35,7 +45,8 @@ class TaskStore(Protocol):
         dropped (and logged)."""
 
     def requeue_running(self) -> list[TaskRecord]:
-        """Queue again every record left running by a server that is gone; return them."""
+        """Queue again every record left running by a server that is gone (on a shared
+        database: silent for longer than the lease); return them."""
 
     def get(self, task_id: int) -> TaskRecord | None:
         """The record with its files, or None."""

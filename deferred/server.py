@@ -16,6 +16,7 @@ from typing import Any
 from .config import Config, parse_config
 from .dispatcher import Dispatcher
 from .handle import TaskHandle
+from .heartbeat import Heartbeat
 from .http import HttpServer, make_app
 from .mail import SmtpMailer
 from .mailing import OutboxSender
@@ -24,7 +25,7 @@ from .records import Outcome, TaskStatus
 from .registry import TaskRegistry, default_registry
 from .runner import run_record
 from .service import LocalTaskService
-from .store import SqlTaskStore
+from .store import SqlTaskStore, WakeupListener
 
 logger = logging.getLogger(__name__)
 
@@ -36,9 +37,11 @@ class _Parts:
     """What a started server is made of, stopped in reverse order."""
 
     def __init__(self, store: SqlTaskStore, service: LocalTaskService, dispatcher: Dispatcher,
-                 sender: OutboxSender, app: Any, http: HttpServer | None) -> None:
+                 sender: OutboxSender, app: Any, http: HttpServer | None,
+                 cluster: tuple[Heartbeat, WakeupListener] | None) -> None:
         self.store, self.service, self.dispatcher = store, service, dispatcher
         self.sender, self.app, self.http = sender, app, http
+        self.cluster = cluster  # on a shared database only
 
 
 class Server:
@@ -71,7 +74,7 @@ class Server:
             self._warn_about_unknown_limits()
             self.registry.attach_server(self)
             try:
-                store = SqlTaskStore(self.config.db, exclusive=True)
+                store = SqlTaskStore(self.config.db, exclusive=True, limits=self.config.limits)
             except BaseException:
                 self.registry.detach_server(self)
                 raise
@@ -85,6 +88,7 @@ class Server:
             self._parts = parts
 
     def _build(self, store: SqlTaskStore, listen: bool) -> _Parts:
+        store.join()  # first: a server with a fresh heartbeat is not an orphan's owner
         requeued = store.requeue_running()
         if requeued:
             logger.warning("queued %d interrupted tasks again: %s", len(requeued),
@@ -96,7 +100,8 @@ class Server:
         config = self.config
         quotas = Quotas(config.limits.global_limit, config.limits.names, self.registry.names())
         dispatcher = Dispatcher(store, quotas, functools.partial(
-            run_record, self.registry, max_result_bytes=config.max_result_bytes))
+            run_record, self.registry, max_result_bytes=config.max_result_bytes),
+            direct_start=not store.is_shared)
         service = LocalTaskService(store, self.registry, config.limits, dispatcher)
         # Waiting submits must leave request threads free for everything else.
         app = make_app(service, config.http, max_waiting=HTTP_THREADS - 8)
@@ -108,7 +113,11 @@ class Server:
                               functools.partial(self._base_url, http))
         dispatcher.add_finished_listener(service.on_finished)
         dispatcher.add_finished_listener(functools.partial(_wake_for_email, sender))
-        return _Parts(store, service, dispatcher, sender, app, http)
+        cluster = None
+        if store.is_shared:
+            cluster = (Heartbeat(store, config.db.heartbeat_s, dispatcher.notify),
+                       WakeupListener(store.url, dispatcher.notify))
+        return _Parts(store, service, dispatcher, sender, app, http, cluster)
 
     def _base_url(self, http: HttpServer | None) -> str:
         """The base of links in emails: `http.public_url`, else this host and port."""
@@ -125,6 +134,9 @@ class Server:
             parts.http.start()
         parts.dispatcher.start()
         parts.sender.start()
+        if parts.cluster is not None:
+            for thread in parts.cluster:
+                thread.start()
         limits = self.config.limits
         logger.info("server started: %s, limits %d in total%s", parts.store.dialect,
                     limits.global_limit, "".join(f", {name} {limit}"
@@ -196,6 +208,9 @@ class Server:
         if not parts.sender.stop(grace_s + STOP_WAIT_S):
             logger.warning("the mailer thread is still sending; its email goes again at the "
                            "next start")
+        if parts.cluster is not None:
+            for thread in reversed(parts.cluster):
+                thread.stop()
         parts.store.close()
         if finished:
             logger.info("server stopped")

@@ -64,6 +64,15 @@ outbox = sa.Table(
     sa.Index("ix_deferred_outbox_status_next", "status", "next_attempt_at"),
 )
 
+servers = sa.Table(
+    "deferred_servers", metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("host", sa.String(255), nullable=False),
+    sa.Column("pid", sa.Integer, nullable=False),
+    sa.Column("started_at", UtcDateTime, nullable=False),
+    sa.Column("heartbeat_at", UtcDateTime, nullable=False),
+)
+
 schema_version = sa.Table(
     "deferred_schema_version", metadata,
     sa.Column("version", sa.Integer, nullable=False),
@@ -78,7 +87,12 @@ def _add_outbox(conn: sa.Connection) -> None:
     outbox.create(conn, checkfirst=True)
 
 
-UPGRADES: Sequence[Upgrade] = (_add_outbox,)
+def _add_servers(conn: sa.Connection) -> None:
+    """Version 3: the servers sharing the database, with their heartbeats."""
+    servers.create(conn, checkfirst=True)
+
+
+UPGRADES: Sequence[Upgrade] = (_add_outbox, _add_servers)
 """`UPGRADES[n]` takes a database from version n + 1 to n + 2, in one transaction."""
 
 SCHEMA_VERSION = 1 + len(UPGRADES)

@@ -15,14 +15,15 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from ..config import DbConfig
+from ..config import DbConfig, LimitsConfig
 from ..jsontext import encode_json
 from ..records import (EmailStatus, Outcome, PendingEmail, StoredFile, TaskRecord, TaskStatus,
                        utcnow)
+from . import cluster
 from . import outbox as outbox_sql
 from .engine import database_errors, make_engine
 from .group_commit import GroupCommitter
-from .lock import PostgresServerLock, SqliteServerLock
+from .lock import SqliteServerLock
 from .rows import group_files, record_from_row, stored_file_from_row
 from .schema import ensure_schema, task_files, tasks
 from .statements import build_hot_statements
@@ -46,20 +47,20 @@ class SqlTaskStore:
     """
 
     def __init__(self, config: DbConfig, *, server_id: str | None = None,
-                 exclusive: bool = False) -> None:
+                 exclusive: bool = False, limits: LimitsConfig | None = None) -> None:
         self.server_id = server_id or uuid.uuid4().hex
         self._engine = make_engine(config.url)
+        self._lease_s = config.lease_s
+        self._limits = limits  # counted over every server on a shared database
+        self._joined = False
         self._write_lock = threading.Lock()
         self._adds: GroupCommitter[dict[str, Any], TaskRecord] = GroupCommitter(self._add_batch)
         self._hot = build_hot_statements()
-        self._lock: SqliteServerLock | PostgresServerLock | None = None
+        self._lock: SqliteServerLock | None = None
         try:
             with database_errors("prepare the database"):
                 if exclusive and self._engine.dialect.name == "sqlite":
                     self._lock = SqliteServerLock(self._engine.url.database or "")
-                elif exclusive:
-                    self._lock = PostgresServerLock(self._engine)
-                if self._lock is not None:
                     self._lock.acquire()
                 ensure_schema(self._engine)
         except BaseException:
@@ -70,6 +71,32 @@ class SqlTaskStore:
     def dialect(self) -> str:
         """`sqlite` or `postgresql`."""
         return self._engine.dialect.name
+
+    @property
+    def is_shared(self) -> bool:
+        """True when several servers may use the database at once (PostgreSQL): quotas are
+        counted in the database, and servers keep heartbeats."""
+        return self.dialect == "postgresql"
+
+    @property
+    def url(self) -> sa.URL:
+        """The database's URL (with its password, for a listening connection)."""
+        return self._engine.url
+
+    def join(self) -> None:
+        """Announce this server with a heartbeat row (a shared database only)."""
+        if self.is_shared:
+            with self._write("announce the server") as conn:
+                cluster.join(conn, self.server_id)
+            self._joined = True
+
+    def beat(self) -> bool:
+        """Refresh this server's heartbeat. False when other servers had taken it for dead
+        (its running tasks may have been queued again and taken elsewhere)."""
+        if not self.is_shared:
+            return True
+        with self._write("refresh the heartbeat") as conn:
+            return cluster.beat(conn, self.server_id)
 
     @contextlib.contextmanager
     def _write(self, action: str) -> Iterator[sa.Connection]:
@@ -105,6 +132,8 @@ class SqlTaskStore:
             rows = conn.execute(
                 tasks.insert().returning(*tasks.c, sort_by_parameter_order=True),
                 list(batch)).all()
+            if self.is_shared:
+                cluster.notify(conn)
         return [record_from_row(row) for row in rows]
 
     def claim(self, room: Mapping[str, int], total: int,
@@ -114,7 +143,11 @@ class SqlTaskStore:
         transaction, so a finished batch and the next claim cost one commit."""
         with self._write("claim tasks") as conn:
             self._store_outcomes(conn, finished)
-            ids = self._pick(conn, room, total)
+            if self.is_shared and total > 0:
+                cluster.lock_claims(conn)
+                if self._limits is not None:
+                    room, total = cluster.cluster_room(conn, room, total, self._limits)
+            ids = self._pick(conn, room, total) if total > 0 else []
             if not ids:
                 return []
             rows = conn.execute(self._hot.mark_running,
@@ -168,6 +201,8 @@ class SqlTaskStore:
             return
         conn.execute(self._hot.write_outcome, [self._outcome_values(outcome)
                                                 for outcome, _ in current])
+        if self.is_shared:  # slots are free: a server waiting at a limit may claim
+            cluster.notify(conn)
         files = [{"task_id": outcome.task_id, "position": position,
                   "token": secrets.token_urlsafe(FILE_TOKEN_BYTES), "name": item.name,
                   "content_type": item.content_type or guess_content_type(item.name),
@@ -225,7 +260,10 @@ class SqlTaskStore:
         return done
 
     def requeue_emails(self) -> int:
-        """Put back the emails an earlier run was sending when it stopped."""
+        """Put back the emails an earlier run was sending when it stopped. On a shared
+        database `requeue_running` does it, for dead servers only."""
+        if self.is_shared:
+            return 0
         with self._write("queue interrupted emails again") as conn:
             return outbox_sql.requeue_sending(conn, self.server_id)
 
@@ -235,11 +273,18 @@ class SqlTaskStore:
             return outbox_sql.next_due(conn)
 
     def requeue_running(self) -> list[TaskRecord]:
-        """Queue again every record left running by an earlier run of a server; return them.
+        """Queue again every record left running by a server that is gone; return them.
 
-        On SQLite the one-server lock makes every running record an orphan at start.
+        On SQLite the one-server lock makes every running record an orphan at start; on a
+        shared database, those of servers whose heartbeat is older than the lease.
         """
         with self._write("queue interrupted tasks again") as conn:
+            if self.is_shared:
+                rows = cluster.requeue_orphans(conn, self.server_id, self._lease_s)
+                if rows:
+                    cluster.notify(conn)
+                return sorted((record_from_row(row) for row in rows),
+                              key=lambda record: record.id)
             rows = conn.execute(
                 tasks.update()
                 .where(tasks.c.status == TaskStatus.RUNNING.value,
@@ -318,7 +363,14 @@ class SqlTaskStore:
         return True
 
     def close(self) -> None:
-        """Release connections and the one-server lock."""
+        """Leave the cluster, release connections and the one-server lock."""
+        if self._joined:
+            self._joined = False
+            try:
+                with self._write("remove the server's heartbeat") as conn:
+                    cluster.leave(conn, self.server_id)
+            except Exception:  # the others will find it dead once its lease is over
+                logger.warning("could not remove this server's heartbeat row")
         self._engine.dispose()
         if self._lock is not None:
             self._lock.release()

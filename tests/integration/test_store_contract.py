@@ -202,7 +202,7 @@ def test_a_newer_database_is_refused_naming_both_versions(sqlite_url):
     with engine.begin() as conn:
         conn.execute(schema_version.update().values(version=7))
     engine.dispose()
-    with pytest.raises(DatabaseVersionError, match="version 7, newer than version 2"):
+    with pytest.raises(DatabaseVersionError, match="version 7, newer than version 3"):
         SqlTaskStore(DbConfig(url=sqlite_url))
 
 
@@ -323,7 +323,7 @@ def test_emails_a_stopped_server_was_sending_are_queued_again(store, sqlite_url)
         restarted.close()
 
 
-def test_a_version_1_database_gets_the_outbox_by_upgrade(sqlite_url):
+def test_a_version_1_database_gets_the_outbox_and_servers_by_upgrade(sqlite_url):
     engine = sa.create_engine(sqlite_url)
     with engine.begin() as conn:  # the tables of version 1, as it created them
         metadata.create_all(conn, tables=[tasks, task_files, schema_version])
@@ -342,7 +342,8 @@ def test_a_version_1_database_gets_the_outbox_by_upgrade(sqlite_url):
         store.close()
     engine = sa.create_engine(sqlite_url)
     with engine.connect() as conn:
-        assert conn.execute(sa.select(schema_version.c.version)).scalar_one() == 2
+        assert conn.execute(sa.select(schema_version.c.version)).scalar_one() == 3
+        assert sa.inspect(conn).has_table("deferred_servers")
     engine.dispose()
 
 

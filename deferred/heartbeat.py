@@ -1,0 +1,55 @@
+"""`Heartbeat`: on a database shared by several servers, keeps this server's heartbeat fresh
+and queues again the running tasks of servers whose heartbeat has gone stale."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+
+from .interfaces import TaskStore
+
+logger = logging.getLogger(__name__)
+
+JOIN_S = 30.0
+
+
+class Heartbeat:
+    """The `deferred-heartbeat` thread: every `interval_s`, a heartbeat, then a look for
+    orphans; `on_requeued` is called when some were queued again (to wake the dispatcher)."""
+
+    def __init__(self, store: TaskStore, interval_s: float,
+                 on_requeued: Callable[[], None]) -> None:
+        self._store, self._interval_s, self._on_requeued = store, interval_s, on_requeued
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="deferred-heartbeat")
+
+    def start(self) -> None:
+        """Start the thread."""
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop the thread and wait for it (a heartbeat in progress at most)."""
+        self._stopping.set()
+        if self._thread.is_alive():
+            self._thread.join(JOIN_S)
+
+    def _loop(self) -> None:
+        while not self._stopping.wait(self._interval_s):
+            try:
+                self.beat_once()
+            except Exception as exc:  # the database is down: try again next time
+                logger.warning("heartbeat failed (%s); trying again in %.1fs", exc,
+                               self._interval_s)
+
+    def beat_once(self) -> None:
+        """One heartbeat and one look for orphans."""
+        if not self._store.beat():
+            logger.error("this server was taken for dead (no heartbeat for longer than the "
+                         "lease, e.g. it was paused); tasks it was running may have run "
+                         "elsewhere, and their outcomes here are dropped")
+        requeued = self._store.requeue_running()
+        if requeued:
+            logger.warning("queued %d tasks of a dead server again: %s", len(requeued),
+                           ", ".join(str(record.id) for record in requeued[:20]))
+            self._on_requeued()

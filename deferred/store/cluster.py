@@ -1,0 +1,112 @@
+"""Several servers on one PostgreSQL database: who is alive (heartbeat rows), whose running
+tasks are orphans, quotas counted over every server, and wake-ups through NOTIFY.
+
+Exact quotas: every claim transaction first takes one transaction-level advisory lock, then
+counts the RUNNING rows of the whole cluster per name, and claims only within what is left of
+`limits.global` and `limits.names`. Claims therefore run one at a time across the cluster (each
+holds the lock for a few milliseconds); picking rows still uses `SKIP LOCKED`, so a claim never
+waits on rows another transaction (a finish, a requeue) has locked.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Mapping
+
+import sqlalchemy as sa
+
+from ..config import LimitsConfig
+from ..records import EmailStatus, TaskStatus
+from .schema import outbox, servers, tasks
+
+CLAIM_LOCK_KEY = 0x6465666572726564  # "deferred": the one cluster-wide claim lock
+WAKE_CHANNEL = "deferred_tasks"
+RUNNING = TaskStatus.RUNNING.value
+
+
+def join(conn: sa.Connection, server_id: str) -> None:
+    """Add this server's row with a fresh heartbeat (the database's clock)."""
+    now = sa.func.now()
+    conn.execute(sa.delete(servers).where(servers.c.id == server_id))
+    conn.execute(servers.insert().values(id=server_id, host=socket.gethostname()[:255],
+                                         pid=os.getpid(), started_at=now, heartbeat_at=now))
+
+
+def beat(conn: sa.Connection, server_id: str) -> bool:
+    """Refresh this server's heartbeat. False when its row was gone (it had been taken for
+    dead and removed): the row is written again."""
+    updated = conn.execute(sa.update(servers).where(servers.c.id == server_id)
+                           .values(heartbeat_at=sa.func.now())).rowcount
+    if not updated:
+        join(conn, server_id)
+    return bool(updated)
+
+
+def leave(conn: sa.Connection, server_id: str) -> None:
+    """Remove this server's row: whatever it still has running is an orphan at once."""
+    conn.execute(sa.delete(servers).where(servers.c.id == server_id))
+
+
+def _dead_owner(owner: sa.ColumnElement[str], server_id: str, lease_s: float
+                ) -> sa.ColumnElement[bool]:
+    """An owner other than us with no heartbeat newer than the lease."""
+    fresh = (sa.select(servers.c.id)
+             .where(servers.c.heartbeat_at > sa.func.now() - sa.func.make_interval(
+                 0, 0, 0, 0, 0, 0, sa.literal(lease_s, sa.Float))))
+    return sa.and_(owner != server_id, sa.or_(owner.is_(None), owner.not_in(fresh)))
+
+
+def requeue_orphans(conn: sa.Connection, server_id: str, lease_s: float) -> list[sa.Row]:
+    """Queue again the running tasks of dead servers; return their rows. Their attempt
+    count rises when they are claimed again."""
+    rows = conn.execute(
+        tasks.update()
+        .where(tasks.c.status == RUNNING, _dead_owner(tasks.c.owner, server_id, lease_s))
+        .values(status=TaskStatus.QUEUED.value, owner=None, started_at=None)
+        .returning(*tasks.c)).all()
+    conn.execute(
+        outbox.update()
+        .where(outbox.c.status == EmailStatus.SENDING.value,
+               _dead_owner(outbox.c.owner, server_id, lease_s))
+        .values(status=EmailStatus.PENDING.value, owner=None))
+    forget_dead(conn, lease_s)
+    return rows
+
+
+def forget_dead(conn: sa.Connection, lease_s: float) -> None:
+    """Remove the rows of servers silent for ten leases (their tasks were requeued long ago;
+    one that comes back writes its row again)."""
+    conn.execute(sa.delete(servers).where(
+        servers.c.heartbeat_at < sa.func.now() - sa.func.make_interval(
+            0, 0, 0, 0, 0, 0, sa.literal(10 * lease_s, sa.Float))))
+
+
+def lock_claims(conn: sa.Connection) -> None:
+    """Take the cluster's claim lock until this transaction ends."""
+    conn.execute(sa.select(sa.func.pg_advisory_xact_lock(CLAIM_LOCK_KEY)))
+
+
+def cluster_room(conn: sa.Connection, room: Mapping[str, int], total: int,
+                 limits: LimitsConfig) -> tuple[dict[str, int], int]:
+    """This server's free slots (`room`, `total`) narrowed to what the cluster's limits leave,
+    counting the RUNNING rows of every server (under the claim lock)."""
+    running = dict(conn.execute(sa.select(tasks.c.name, sa.func.count())
+                                .where(tasks.c.status == RUNNING)
+                                .group_by(tasks.c.name)).all())
+    total = min(total, limits.global_limit - sum(running.values()))
+    if total <= 0:
+        return {}, 0
+    narrowed = {}
+    for name, slots in room.items():
+        limit = limits.names.get(name)
+        if limit is not None:
+            slots = min(slots, limit - running.get(name, 0))
+        if slots > 0:
+            narrowed[name] = min(slots, total)
+    return narrowed, total
+
+
+def notify(conn: sa.Connection) -> None:
+    """Wake every server listening: there is work, or a slot was freed (sent at commit)."""
+    conn.execute(sa.select(sa.func.pg_notify(WAKE_CHANNEL, "")))
