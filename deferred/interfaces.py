@@ -128,6 +128,7 @@ class TaskService(Protocol):
     """What the HTTP app needs: submitting, waiting, reading. Raises `DeferredError`s."""
 
     global_limit: int
+    server_id: str  # this server's id, the `owner` of the records it runs
 
     def submit(self, task_name: str, params: Any, email: str | None = None) -> TaskRecord:
         """Validate and store a task record; return it once it is committed."""

@@ -42,6 +42,7 @@ class LocalTaskService:
         self._waiters = Waiters()
         self._closing = threading.Event()
         self.global_limit = limits.global_limit
+        self.server_id = store.server_id
 
     def submit(self, task_name: str, params: Any, email: str | None = None) -> TaskRecord:
         """Check and store a task record; return it once committed. Raises `UnknownTaskError`,

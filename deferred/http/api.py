@@ -136,7 +136,7 @@ class ApiRoutes:
     def health(self) -> Any:
         """`GET /healthz`: 200 while the server takes work, else 503."""
         if self._service.is_healthy():
-            return {"status": "OK"}
+            return {"status": "OK", "server_id": self._service.server_id}
         return error_response(StoreUnavailableError(
             "the server does not accept work now (it is stopping, or its database does not "
             "answer)"))

@@ -63,6 +63,7 @@ def record_json(record: TaskRecord, base_url: str) -> dict[str, Any]:
         "files": [file_json(stored, base_url) for stored in record.files],
         "error": error_json(record),
         "attempts": record.attempts,
+        "owner": record.owner,
         "email": record.email,
         "email_delivery": email_delivery_json(record),
         "created_at": timestamp_json(record.created_at),

@@ -260,7 +260,8 @@ def test_task_types_list_schemas_and_limits(server):
 
 def test_healthz_says_ok(server):
     answer = call(server, "GET", "/healthz")
-    assert (answer.status, answer.json()) == (200, {"status": "OK"})
+    assert answer.status == 200 and answer.json()["status"] == "OK"
+    assert len(answer.json()["server_id"]) == 32
 
 
 # Errors, each in the spec's shape with its code

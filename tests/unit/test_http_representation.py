@@ -38,7 +38,8 @@ def test_a_record_shows_every_field_with_utc_timestamps():
     assert record_json(make_record(email="a@example.com"), BASE) == {
         "task_id": 7, "task_name": "multiprint", "status": "SUCCEEDED",
         "params": {"msg": "hello", "count": 2}, "result": "hello\nhello", "files": [],
-        "error": None, "attempts": 1, "email": "a@example.com", "email_delivery": None,
+        "error": None, "attempts": 1, "owner": None, "email": "a@example.com",
+        "email_delivery": None,
         "created_at": "2024-05-01T12:00:00.000000Z",
         "started_at": "2024-05-01T12:00:01.250000Z",
         "finished_at": "2024-05-01T12:00:02.000000Z"}
