@@ -35,7 +35,8 @@ def config_schema() -> dict[str, Any]:
                 "heartbeat_s": {"type": "number", "exclusiveMinimum": 0}}},
             "limits": {"type": "object", "additionalProperties": False, "properties": {
                 "global": positive_int,
-                "names": {"type": "object", "additionalProperties": positive_int}}},
+                "names": {"type": "object", "additionalProperties": positive_int},
+                "workers": positive_int}},
             "http": {"type": "object", "additionalProperties": False, "properties": {
                 "host": {"type": "string", "minLength": 1},
                 "port": {"type": "integer", "minimum": 0, "maximum": 65535},
@@ -81,6 +82,14 @@ class LimitsConfig:
     global_limit: int = 8
     names: Mapping[str, int] = dataclasses.field(
         default_factory=lambda: types.MappingProxyType({}))
+    # This server's thread pool; None: `global_limit`. With several servers on one
+    # database, `global_limit` and `names` count all of them together, `workers` each alone.
+    workers: int | None = None
+
+    @property
+    def pool_size(self) -> int:
+        """How many tasks this server runs at once at most."""
+        return min(self.workers or self.global_limit, self.global_limit)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -163,7 +172,8 @@ def parse_config(raw: Any, *, source: str = "config") -> Config:
         limits=LimitsConfig(
             global_limit=int(limits.get("global", LimitsConfig.global_limit)),
             names=types.MappingProxyType(
-                {name: int(limit) for name, limit in limits.get("names", {}).items()})),
+                {name: int(limit) for name, limit in limits.get("names", {}).items()}),
+            workers=int(limits["workers"]) if "workers" in limits else None),
         http=_with_ints(HttpConfig(**http), "port", "max_body_bytes"),
         smtp=_with_ints(SmtpConfig(**smtp), "port", "max_attempts", "max_attachment_bytes"),
         shutdown_grace_s=float(raw.get("shutdown_grace_s", Config.shutdown_grace_s)),

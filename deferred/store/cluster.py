@@ -33,14 +33,19 @@ def join(conn: sa.Connection, server_id: str) -> None:
                                          pid=os.getpid(), started_at=now, heartbeat_at=now))
 
 
-def beat(conn: sa.Connection, server_id: str) -> bool:
-    """Refresh this server's heartbeat. False when its row was gone (it had been taken for
-    dead and removed): the row is written again."""
-    updated = conn.execute(sa.update(servers).where(servers.c.id == server_id)
-                           .values(heartbeat_at=sa.func.now())).rowcount
-    if not updated:
+def beat(conn: sa.Connection, server_id: str, lease_s: float) -> bool:
+    """Refresh this server's heartbeat. False when it had gone stale for longer than the
+    lease (the server was paused, or cut off from the database): other servers may have
+    queued its running tasks again meanwhile."""
+    age_s = conn.execute(
+        sa.select(sa.func.extract("epoch", sa.func.now() - servers.c.heartbeat_at))
+        .where(servers.c.id == server_id).with_for_update()).scalar_one_or_none()
+    if age_s is None:  # removed as long dead
         join(conn, server_id)
-    return bool(updated)
+        return False
+    conn.execute(sa.update(servers).where(servers.c.id == server_id)
+                 .values(heartbeat_at=sa.func.now()))
+    return float(age_s) <= lease_s
 
 
 def leave(conn: sa.Connection, server_id: str) -> None:

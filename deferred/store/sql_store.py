@@ -96,7 +96,7 @@ class SqlTaskStore:
         if not self.is_shared:
             return True
         with self._write("refresh the heartbeat") as conn:
-            return cluster.beat(conn, self.server_id)
+            return cluster.beat(conn, self.server_id, self._lease_s)
 
     @contextlib.contextmanager
     def _write(self, action: str) -> Iterator[sa.Connection]:

@@ -186,6 +186,7 @@ def big_registry() -> TaskRegistry:
     return registry
 
 
+@pytest.mark.sqlite_only  # sqlite3.setlimit makes SQLite refuse a big result
 def test_a_result_the_database_refuses_fails_its_task_and_blocks_nothing(store, big_registry):
     @sa.event.listens_for(store._engine, "connect")
     def small_limit(dbapi_connection, _record):

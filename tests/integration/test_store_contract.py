@@ -180,6 +180,7 @@ def test_in_memory_sqlite_is_refused():
         SqlTaskStore(DbConfig(url="sqlite://"))
 
 
+@pytest.mark.sqlite_only
 def test_sqlite_connections_are_set_up_for_durability(store):
     with store._engine.connect() as conn:
         pragma = lambda name: conn.exec_driver_sql(f"PRAGMA {name}").scalar()  # noqa: E731
