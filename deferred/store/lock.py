@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import fcntl
 import os
-from typing import Any
-
-import sqlalchemy as sa
 
 from ..errors import ConfigError, ServerAlreadyRunningError
 
@@ -48,33 +45,3 @@ class SqliteServerLock:
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
-
-
-class PostgresServerLock:
-    """One server per PostgreSQL database, until servers can share one: a session-level
-    advisory lock held on a connection of its own for the server's life."""
-
-    KEY = 0x6465666572726564  # "deferred"
-
-    def __init__(self, engine: Any) -> None:
-        self._engine = engine
-        self._connection: Any = None
-
-    def acquire(self) -> None:
-        """Take the lock. Raises `ServerAlreadyRunningError` when another server holds it."""
-        connection = self._engine.connect()
-        taken = connection.execute(sa.text("SELECT pg_try_advisory_lock(:key)"),
-                                   {"key": self.KEY}).scalar_one()
-        connection.commit()
-        if not taken:
-            connection.close()
-            raise ServerAlreadyRunningError(
-                "another server is already using this PostgreSQL database; this version runs "
-                "one server per database")
-        self._connection = connection
-
-    def release(self) -> None:
-        """Give the lock up (closing its connection releases it)."""
-        if self._connection is not None:
-            self._connection.close()
-            self._connection = None
