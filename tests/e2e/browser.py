@@ -137,8 +137,8 @@ def _record(context: BrowserContext, log: BrowserLog) -> None:
 
 def save_screenshot(page: Page, name: str, *, phone: bool = False) -> Path:
     """Save a full-page PNG as `artifacts/screenshots/<test>-<name>.png` and return its path.
-    With `phone`, the page is shot at 390x844 (`<test>-<name>-phone.png`) and its viewport
-    restored afterwards."""
+    With `phone`, the page is shot at 390x844 (`<test>-<name>-phone.png`), must not scroll
+    sideways there, and gets its viewport back afterwards."""
     test = os.environ.get("PYTEST_CURRENT_TEST", "test").split("::")[-1].split(" ")[0]
     stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{test}-{name}" + ("-phone" if phone else ""))
     path = SCREENSHOTS / f"{stem}.png"
@@ -150,6 +150,10 @@ def save_screenshot(page: Page, name: str, *, phone: bool = False) -> Path:
     page.set_viewport_size(PHONE)
     try:
         page.screenshot(path=path, full_page=True)
+        # A phone page must never scroll sideways as a whole (a wide table scrolls in its box).
+        widths = page.evaluate("[document.documentElement.scrollWidth, "
+                               "document.documentElement.clientWidth]")
+        assert widths[0] <= widths[1], f"{name}: {widths[0]} px wide on a {widths[1]} px phone"
     finally:
         if viewport is not None:
             page.set_viewport_size(viewport)
