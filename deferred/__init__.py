@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from .cli import run_cli
 from .config import Config, load_config, parse_config
+from .context import TaskCancelledError, TaskContext, current
 from .errors import DeferredError, ErrorCode
 from .registry import TaskRegistry, default_registry
 from .result import Result, ResultFile
@@ -19,8 +20,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BaseTask", "Config", "DeferredError", "ErrorCode", "Result", "ResultFile", "Server",
-    "TaskFunction", "TaskHandle", "TaskRegistry", "default_registry", "load_config",
-    "parse_config", "run_cli", "task",
+    "TaskCancelledError", "TaskContext", "TaskFunction", "TaskHandle", "TaskRegistry",
+    "current", "default_registry", "load_config", "parse_config", "run_cli", "task",
 ]
 
 

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
+from .context import TaskContext, running
 from .errors import BadRequestError, DeferredError, ErrorCode, one_line
 from .jsontext import parse_json
 from .registry import RESERVED_NAMES, TaskRegistry, default_registry
@@ -147,7 +148,8 @@ def _run_task(task_class: type[BaseTask], args: argparse.Namespace,
     result_dir = prepare_result_dir(args.result_dir)
     logger.info("running task %s", task_class.name)
     try:
-        value = task_class().run(**params)
+        with running(TaskContext(None, task_class.name, 1)):  # deferred.current() works too
+            value = task_class().run(**params)
         text = result_text(value)
     except Exception as exc:
         if args.traceback:

@@ -6,17 +6,20 @@ import dataclasses
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
+from .context import TaskContext
 from .errors import StoreFullError, StoreUnavailableError, one_line
 from .interfaces import TaskStore
 from .quotas import Quotas
-from .records import Outcome, TaskError, TaskRecord, TaskStatus
+from .records import Outcome, TaskError, TaskRecord, TaskStatus, utcnow
 
 logger = logging.getLogger(__name__)
 
 POLL_S = 1.0  # finds rows added by other servers; one server's submits wake us at once
+CANCEL_CHECK_S = 0.5  # how often the cancel requests of running tasks are read
 RETRY_S = 1.0  # after the store failed
 JOIN_S = 30.0
 
@@ -37,8 +40,9 @@ class Dispatcher:
     crash before the commit runs the task again.
     """
 
-    def __init__(self, store: TaskStore, quotas: Quotas, run: Callable[[TaskRecord], Outcome],
-                 *, poll_s: float = POLL_S, direct_start: bool = True) -> None:
+    def __init__(self, store: TaskStore, quotas: Quotas,
+                 run: Callable[[TaskRecord, TaskContext], Outcome], *, poll_s: float = POLL_S,
+                 direct_start: bool = True) -> None:
         self._store, self._quotas, self._run = store, quotas, run
         self._poll_s = poll_s
         # Off when servers share the database: only a claim can count the cluster's quotas.
@@ -53,6 +57,9 @@ class Dispatcher:
         self._drained = False
         self._queued_in_flight = 0  # queued inserts not yet committed
         self._drained_lock = threading.Lock()
+        self._contexts: dict[int, TaskContext] = {}  # of the tasks running here
+        self._contexts_lock = threading.Lock()
+        self._cancel_checked_at = 0.0
 
     def add_finished_listener(self, listener: Callable[[Sequence[Outcome]], None]) -> None:
         """Call `listener` with each batch of outcomes once it is committed (before start)."""
@@ -101,6 +108,31 @@ class Dispatcher:
         self._quotas.release(name)
         self.notify()
 
+    def request_cancel(self, task_id: int) -> None:
+        """Tell the task `task_id`, if it runs here, that it was asked to stop."""
+        with self._contexts_lock:
+            context = self._contexts.get(task_id)
+        if context is not None:
+            context.request_cancel()
+
+    def _pass_on_cancel_requests(self) -> None:
+        """Cancel requests stored for tasks running here (from another server, too)."""
+        now = time.monotonic()
+        with self._contexts_lock:
+            if not self._contexts or now - self._cancel_checked_at < CANCEL_CHECK_S:
+                return
+            waiting = [task_id for task_id, context in self._contexts.items()
+                       if not context.cancel_requested]
+        self._cancel_checked_at = now
+        if not waiting:
+            return
+        try:
+            asked = self._store.cancel_requests(waiting)
+        except Exception:  # the store is down: the next turn asks again
+            return
+        for task_id in asked:
+            self.request_cancel(task_id)
+
     def is_alive(self) -> bool:
         """True while the dispatcher thread runs."""
         return self._thread.is_alive()
@@ -131,6 +163,7 @@ class Dispatcher:
         while not self._stopping.is_set():
             self._wake.clear()  # before claiming, so a notify() during the claim is not lost
             pending.extend(self._take_finished())
+            self._pass_on_cancel_requests()
             with self._drained_lock:
                 # No submit may take a slot between reading the room and acquiring the slots
                 # of what the claim returns: both would count the same free slot.
@@ -157,14 +190,32 @@ class Dispatcher:
             for record in records:
                 self._submit_to_pool(record)
             if not records and not done:
-                self._wake.wait(self._poll_s)
+                self._wake.wait(self._idle_wait_s())
         for outcome in pending:  # not stored yet: stop() stores them
             self._finished.put(outcome)
 
-    def _submit_to_pool(self, record: TaskRecord) -> None:
+    def _idle_wait_s(self) -> float:
+        """How long to sleep with nothing to claim: the poll interval, or less when a delayed
+        task falls due sooner (so that it starts on time, not at the next poll)."""
         try:
-            self._pool.submit(self._run_and_release, record)
+            due = self._store.next_run_at()
+        except Exception:  # the store is down: the next claim says so
+            return self._poll_s
+        if due is None:
+            return self._poll_s
+        return max(0.0, min(self._poll_s, (due - utcnow()).total_seconds()))
+
+    def _submit_to_pool(self, record: TaskRecord) -> None:
+        context = TaskContext(record.id, record.name, record.attempts)
+        if record.cancel_requested:
+            context.request_cancel()
+        with self._contexts_lock:
+            self._contexts[record.id] = context
+        try:
+            self._pool.submit(self._run_and_release, record, context)
         except RuntimeError:  # the pool is shut down: the row stays RUNNING, run at restart
+            with self._contexts_lock:
+                self._contexts.pop(record.id, None)
             self._quotas.release(record.name)
             logger.warning("task %s claimed while stopping; it runs at the next start",
                            record.id)
@@ -193,10 +244,12 @@ class Dispatcher:
             self._on_finished([outcome])
         return still_pending
 
-    def _run_and_release(self, record: TaskRecord) -> None:
+    def _run_and_release(self, record: TaskRecord, context: TaskContext) -> None:
         try:
-            self._finished.put(self._run(record))  # run() never raises
+            self._finished.put(self._run(record, context))  # run() never raises
         finally:
+            with self._contexts_lock:
+                self._contexts.pop(record.id, None)
             self._quotas.release(record.name)
             self.notify()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from .context import TaskCancelledError
 from .errors import TaskFailedError
 from .interfaces import TaskService
 from .records import TaskError, TaskRecord, TaskStatus
@@ -50,8 +51,8 @@ class TaskHandle:
     def wait(self, timeout_s: float | None = None) -> Any:
         """Wait until the task finishes and return its result.
 
-        Raises `TaskFailedError` if it failed and `TimeoutError` if it has not finished within
-        `timeout_s` (None: wait as long as it takes).
+        Raises `TaskFailedError` if it failed, `TaskCancelledError` if it was cancelled, and
+        `TimeoutError` if it has not finished within `timeout_s` (None: as long as it takes).
         """
         record = self._service.wait(self.id, math.inf if timeout_s is None else timeout_s)
         if record.status is TaskStatus.SUCCEEDED:
@@ -60,4 +61,6 @@ class TaskHandle:
             error = record.error
             detail = f"{error.type}: {error.message}" if error else "unknown error"
             raise TaskFailedError(f"task {record.name!r} ({record.id}) failed: {detail}")
+        if record.status is TaskStatus.CANCELLED:
+            raise TaskCancelledError(f"task {record.name!r} ({record.id}) was cancelled")
         raise TimeoutError(f"task {record.name!r} ({record.id}) is still {record.status}")

@@ -10,6 +10,7 @@ from typing import Any, Protocol
 
 from .records import (EmailStatus, Outcome, PendingEmail, StoredFile, TaskError, TaskRecord,
                       TaskStatus)
+from .scheduling import SubmitOptions
 
 
 class TaskStore(Protocol):
@@ -32,8 +33,20 @@ class TaskStore(Protocol):
         """Refresh this server's heartbeat; False if it had been taken for dead."""
 
     def add(self, name: str, params: Mapping[str, Any], email: str | None = None, *,
-            running: bool = False) -> TaskRecord:
-        """Store a new record, queued or (`running`) already running here; return it."""
+            running: bool = False, run_at: datetime.datetime | None = None,
+            priority: int = 0, idempotency_key: str | None = None) -> TaskRecord:
+        """Store a new record, queued (not before `run_at`) or (`running`) already running
+        here; return it. A used `idempotency_key` returns the record stored under it."""
+
+    def cancel_requests(self, task_ids: Sequence[int]) -> list[int]:
+        """Which of these running records were asked to stop."""
+
+    def next_run_at(self) -> datetime.datetime | None:
+        """When the earliest delayed queued record becomes due, if any is not yet."""
+
+    def cancel(self, task_id: int) -> TaskRecord | None:
+        """Cancel a queued record at once, or ask a running one to stop; the record (None if
+        there is none). A finished record is left as it is."""
 
     def claim(self, room: Mapping[str, int], total: int,
               finished: Sequence[Outcome] = ()) -> list[TaskRecord]:
@@ -130,8 +143,12 @@ class TaskService(Protocol):
     global_limit: int
     server_id: str  # this server's id, the `owner` of the records it runs
 
-    def submit(self, task_name: str, params: Any, email: str | None = None) -> TaskRecord:
+    def submit(self, task_name: str, params: Any, email: str | None = None,
+               options: SubmitOptions | None = None) -> TaskRecord:
         """Validate and store a task record; return it once it is committed."""
+
+    def cancel(self, task_id: int) -> TaskRecord:
+        """Cancel a queued task, or ask a running one to stop. Raises `NotFoundError`."""
 
     def wait(self, task_id: int, timeout_s: float) -> TaskRecord:
         """The record once it is finished, or as it is when `timeout_s` has passed."""

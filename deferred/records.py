@@ -18,11 +18,12 @@ class TaskStatus(str, enum.Enum):
     RUNNING = "RUNNING"
     SUCCEEDED = "SUCCEEDED"
     FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
 
     @property
     def is_terminal(self) -> bool:
         """True once the record will not change status again."""
-        return self in (TaskStatus.SUCCEEDED, TaskStatus.FAILED)
+        return self in (TaskStatus.SUCCEEDED, TaskStatus.FAILED, TaskStatus.CANCELLED)
 
     def __str__(self) -> str:
         return self.value
@@ -99,6 +100,10 @@ class TaskRecord:
     finished_at: datetime.datetime | None = None
     files: tuple[StoredFile, ...] = ()
     email_delivery: EmailDelivery | None = None
+    run_at: datetime.datetime | None = None  # a delayed task does not start before this
+    priority: int = 0  # higher first, among the tasks that may start
+    cancel_requested: bool = False
+    idempotency_key: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)

@@ -17,7 +17,7 @@ class Submitter(Protocol):
     """What `task.delay()` needs: the running server of this process."""
 
     def submit(self, task_name: str, params: Mapping[str, Any] | None = None,
-               email: str | None = None) -> Any: ...
+               email: str | None = None, **options: Any) -> Any: ...
 
 RESERVED_NAMES = frozenset({"runserver", "help"})
 """Command names of the command line; a task cannot take one."""
@@ -68,14 +68,16 @@ class TaskRegistry:
             if self._server is server:
                 self._server = None
 
-    def submit(self, task_name: str, params: Mapping[str, Any]) -> Any:
-        """Submit to the attached server and return its handle. Raises `NoServerError`."""
+    def submit(self, task_name: str, params: Mapping[str, Any] | None,
+               **options: Any) -> Any:
+        """Submit to the attached server (`options` as `Server.submit` takes them) and return
+        its handle. Raises `NoServerError`."""
         with self._lock:
             server = self._server
         if server is None:
             raise NoServerError(f"cannot submit {task_name!r}: no server is running in this "
                                 "process (start deferred.Server first)")
-        return server.submit(task_name, params)
+        return server.submit(task_name, params, **options)
 
     def register(self, task_class: type[BaseTask]) -> None:
         """Add a task class under its `name`. Raises `TaskDefinitionError` if it is taken."""

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 import traceback
 from typing import Any
 
+from .context import TaskContext, running
 from .errors import DeferredError, InvalidResultError, one_line
 from .records import Outcome, TaskError, TaskRecord, TaskStatus, utcnow
 from .registry import TaskRegistry
@@ -25,19 +27,31 @@ def check_result_size(result_json: str, files: tuple[ResultFile, ...], limit_byt
                                  "(max_result_bytes)", where="result")
 
 
-def run_record(registry: TaskRegistry, record: TaskRecord, *,
-               max_result_bytes: int = DEFAULT_MAX_RESULT_BYTES) -> Outcome:
+def run_record(registry: TaskRegistry, record: TaskRecord, context: TaskContext | None = None,
+               *, max_result_bytes: int = DEFAULT_MAX_RESULT_BYTES) -> Outcome:
     """Run the record's task with its params and return what happened; never raises.
 
     The params are checked again: the task's schema may have changed since the submit. A
-    result (its JSON and files together) over `max_result_bytes` is a failure.
+    result (its JSON and files together) over `max_result_bytes` is a failure. A run asked
+    to stop (through `context`) ends CANCELLED, with whatever result or error it left.
     """
+    context = context or TaskContext(record.id, record.name, record.attempts)
+    outcome = _run(registry, record, context, max_result_bytes)
+    if context.cancel_requested:
+        logger.info("task %s (%s) was cancelled", record.id, record.name)
+        return dataclasses.replace(outcome, status=TaskStatus.CANCELLED)
+    return outcome
+
+
+def _run(registry: TaskRegistry, record: TaskRecord, context: TaskContext,
+         max_result_bytes: int) -> Outcome:
     started, clock = record.started_at or utcnow(), time.monotonic()
     logger.info("task %s (%s) started, attempt %d", record.id, record.name, record.attempts)
     try:
         task_class = registry.get(record.name)
         params = task_class.check_params(dict(record.params))
-        value: Any = task_class().run(**params)
+        with running(context):
+            value: Any = task_class().run(**params)
         result_json = encode_result(value.msg if isinstance(value, Result) else value)
         files = value.files if isinstance(value, Result) else ()
         check_result_size(result_json, files, max_result_bytes)

@@ -3,6 +3,7 @@ them."""
 
 from __future__ import annotations
 
+import datetime
 import functools
 import logging
 import os
@@ -24,6 +25,7 @@ from .quotas import Quotas
 from .records import Outcome, TaskStatus
 from .registry import TaskRegistry, default_registry
 from .runner import run_record
+from .scheduling import submit_options
 from .service import LocalTaskService
 from .store import SqlTaskStore, WakeupListener
 
@@ -181,13 +183,27 @@ class Server:
         return self._listener().url
 
     def submit(self, task_name: str, params: Mapping[str, Any] | None = None,
-               email: str | None = None) -> TaskHandle:
-        """Check and store a task; return its handle once it is committed.
+               email: str | None = None, *, delay_s: float | None = None,
+               run_at: datetime.datetime | str | None = None, priority: int = 0,
+               idempotency_key: str | None = None) -> TaskHandle:
+        """Check and store a task; return its handle once it is committed. It starts no
+        sooner than `delay_s` from now or `run_at` (aware, or ISO 8601 with a zone), before
+        queued tasks of lower `priority`; a repeated `idempotency_key` returns the first
+        task's handle.
 
-        Raises `UnknownTaskError`, `InvalidParamsError` and the store's errors.
+        Raises `UnknownTaskError`, `InvalidParamsError`, `BadRequestError` and the store's
+        errors.
         """
         service = self._require().service
-        return TaskHandle(service, service.submit(task_name, params, email))
+        options = submit_options(delay_s=delay_s, run_at=run_at, priority=priority,
+                                 idempotency_key=idempotency_key)
+        return TaskHandle(service, service.submit(task_name, params, email, options))
+
+    def cancel(self, task_id: int) -> TaskHandle:
+        """Cancel a queued or delayed task at once, or ask a running one to stop. Raises
+        `NotFoundError`."""
+        service = self._require().service
+        return TaskHandle(service, service.cancel(task_id))
 
     def stop(self, grace_s: float | None = None) -> bool:
         """Take no new work, give running tasks `grace_s` (default `shutdown_grace_s`), store

@@ -14,6 +14,7 @@ from .errors import (BadRequestError, InvalidParamsError, NotFoundError, Shuttin
 from .interfaces import TaskStore, TaskType
 from .jsontext import encode_json
 from .records import Outcome, StoredFile, TaskRecord, TaskStatus
+from .scheduling import SubmitOptions
 from .registry import TaskRegistry
 from .waiters import Waiters
 
@@ -28,6 +29,7 @@ class TaskStarter(Protocol):
     def queued_stored(self) -> None: ...
     def start_reserved(self, record: TaskRecord) -> None: ...
     def cancel_reservation(self, name: str) -> None: ...
+    def request_cancel(self, task_id: int) -> None: ...
     def is_alive(self) -> bool: ...
 
 
@@ -44,9 +46,12 @@ class LocalTaskService:
         self.global_limit = limits.global_limit
         self.server_id = store.server_id
 
-    def submit(self, task_name: str, params: Any, email: str | None = None) -> TaskRecord:
-        """Check and store a task record; return it once committed. Raises `UnknownTaskError`,
+    def submit(self, task_name: str, params: Any, email: str | None = None,
+               options: SubmitOptions | None = None) -> TaskRecord:
+        """Check and store a task record; return it once committed (with an idempotency key
+        already used: the record stored under it). Raises `UnknownTaskError`,
         `InvalidParamsError`, `BadRequestError`, `ShuttingDownError` or a store error."""
+        options = options or SubmitOptions()
         if self._closing.is_set():
             raise ShuttingDownError("the server is shutting down and takes no new tasks")
         if not isinstance(task_name, str):
@@ -59,16 +64,20 @@ class LocalTaskService:
             raise InvalidParamsError(f"params must be JSON values: {exc}", where="$") from None
         if email is not None:
             email = check_email_address(email)
+        scheduling = {"run_at": options.run_at, "priority": options.priority,
+                      "idempotency_key": options.idempotency_key}
         # With a slot free and nothing older waiting, the task is stored already running and
-        # starts at once: one commit instead of a queued insert and a claim.
-        if not self._starter.try_reserve(task_name):
+        # starts at once: one commit instead of a queued insert and a claim. Not a delayed
+        # one, nor one that may repeat an earlier submit.
+        if (options.is_delayed or options.idempotency_key is not None
+                or not self._starter.try_reserve(task_name)):
             self._starter.expect_queued()
             try:
-                return self._store.add(task_name, params, email)
+                return self._store.add(task_name, params, email, **scheduling)
             finally:
                 self._starter.queued_stored()
         try:
-            record = self._store.add(task_name, params, email, running=True)
+            record = self._store.add(task_name, params, email, running=True, **scheduling)
         except BaseException:
             self._starter.cancel_reservation(task_name)
             raise
@@ -96,6 +105,19 @@ class LocalTaskService:
         record = self._store.get(task_id)
         if record is None:
             raise NotFoundError(f"no task with id {task_id}", where="task_id")
+        return record
+
+    def cancel(self, task_id: int) -> TaskRecord:
+        """Cancel a queued (or delayed) task at once; ask a running one to stop (it sees the
+        request through `deferred.current()`). A finished task is left as it is. Raises
+        `NotFoundError`."""
+        record = self._store.cancel(task_id)
+        if record is None:
+            raise NotFoundError(f"no task with id {task_id}", where="task_id")
+        if record.status is TaskStatus.CANCELLED:
+            self._waiters.wake([task_id])
+        elif record.cancel_requested:
+            self._starter.request_cancel(task_id)
         return record
 
     def list_tasks(self, *, status: TaskStatus | None = None, task_name: str | None = None,

@@ -58,6 +58,16 @@ class BaseTask:
         return cls.task_registry.submit(cls.name, params)
 
     @classmethod
+    def submit(cls, params: Mapping[str, Any] | None = None, *, email: str | None = None,
+               delay_s: float | None = None, run_at: Any = None, priority: int = 0,
+               idempotency_key: str | None = None) -> Any:
+        """`delay()` with scheduling: start no sooner than `delay_s` from now or `run_at`,
+        with a `priority`, once per `idempotency_key`. Returns the `TaskHandle`."""
+        return cls.task_registry.submit(cls.name, params, email=email, delay_s=delay_s,
+                                        run_at=run_at, priority=priority,
+                                        idempotency_key=idempotency_key)
+
+    @classmethod
     def check_params(cls, params: Any) -> dict[str, Any]:
         """Return `params` as a dict if this task can run with them.
 
@@ -166,6 +176,10 @@ class TaskFunction:
     def delay(self, **params: Any) -> Any:
         """Submit the task to the server running in this process; return its `TaskHandle`."""
         return self.task_class.delay(**params)
+
+    def submit(self, params: Mapping[str, Any] | None = None, **options: Any) -> Any:
+        """Submit with scheduling options (see `BaseTask.submit`); return its `TaskHandle`."""
+        return self.task_class.submit(params, **options)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         """Call the function directly, in this thread, as if it were not a task."""

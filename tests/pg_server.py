@@ -36,6 +36,9 @@ LOG_TAIL_CHARS = 4000
 # Test settings: fsync=off only loses data when the machine itself crashes, which no test
 # does; synchronous_commit stays on, so a killed server keeps every commit it acknowledged.
 SETTINGS = {"listen_addresses": HOST, "fsync": "off", "max_connections": "200"}
+# `durable=True` (benchmarks): PostgreSQL's own defaults for durability (fsync on), and initdb
+# syncs the new cluster to disk.
+DURABLE_SETTINGS = {name: value for name, value in SETTINGS.items() if name != "fsync"}
 
 
 class PostgresServerError(Exception):
@@ -129,10 +132,14 @@ class PostgresServer:
     `start_again()` (or `restart()`) stop and start the same cluster on the same port, for
     tests of a database that goes away mid-run. Raises `PostgresServerError` when the
     programs are missing or the server does not come up, with the server's log.
+
+    `durable=True` leaves fsync on (for benchmarks); the default, for tests, turns it off.
     """
 
-    def __init__(self, bindir: Path | None = None) -> None:
+    def __init__(self, bindir: Path | None = None, *, durable: bool = False) -> None:
         self._bindir = bindir
+        self.durable = durable
+        self.settings = dict(DURABLE_SETTINGS if durable else SETTINGS)
         self._user: _OsUser | None = None
         self._base: Path | None = None
         self._process: subprocess.Popen[bytes] | None = None
@@ -242,7 +249,8 @@ class PostgresServer:
     def _initdb(self) -> None:
         assert self._user is not None
         command = [self._program("initdb"), "-D", str(self.data_dir), "-U", SUPERUSER,
-                   "-A", "trust", "-E", "UTF8", "--no-locale", "--no-sync"]
+                   "-A", "trust", "-E", "UTF8", "--no-locale",
+                   *(() if self.durable else ("--no-sync",))]
         done = subprocess.run(command, capture_output=True, text=True,
                               timeout=COMMAND_TIMEOUT_S, check=False,
                               **self._user.popen_kwargs(self.base))
@@ -265,7 +273,7 @@ class PostgresServer:
         assert self._user is not None
         command = [self._program("postgres"), "-D", str(self.data_dir), "-k", str(self.base),
                    "-p", str(self.port)]
-        for name, value in SETTINGS.items():
+        for name, value in self.settings.items():
             command += ["-c", f"{name}={value}"]
         with open(self.log_path, "ab") as log:  # the child keeps its own copy of the fd
             self._process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log,

@@ -3,6 +3,7 @@ files and health. Handlers close over a `TaskService` and never touch SQL or SMT
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import urllib.parse
@@ -12,7 +13,8 @@ from typing import Any
 import bottle
 
 from ..config import HttpConfig
-from ..errors import InvalidJsonError, NotFoundError, StoreUnavailableError
+from ..errors import BadRequestError, InvalidJsonError, NotFoundError, StoreUnavailableError
+from ..scheduling import submit_options
 from ..interfaces import TaskService
 from .jsonbody import (check_json_content_type, not_json_error, parse_submit, read_body,
                        wait_seconds)
@@ -59,6 +61,7 @@ def make_api_app(service: TaskService, config: HttpConfig, *,
     app.route("/api/tasks", "POST", routes.submit)
     app.route("/", "POST", routes.submit)
     app.route("/api/tasks/<task_id:int>", "GET", routes.get_task)
+    app.route("/api/tasks/<task_id:int>/cancel", "POST", routes.cancel_task)
     app.route("/api/tasks", "GET", routes.list_tasks)
     app.route("/api/task-types", "GET", routes.task_types)
     app.route("/results/<token>", "GET", routes.result_file)
@@ -90,7 +93,16 @@ class ApiRoutes:
             if declared_json:
                 raise
             raise not_json_error(content_type) from None
-        record = self._service.submit(request.task_name, request.params, request.email)
+        options = request.options
+        header_key = environ.get("HTTP_IDEMPOTENCY_KEY")
+        if header_key is not None:
+            if options.idempotency_key not in (None, header_key):
+                raise BadRequestError("the Idempotency-Key header and the body's "
+                                      "idempotency_key differ", where="Idempotency-Key")
+            options = dataclasses.replace(options, idempotency_key=submit_options(
+                idempotency_key=header_key).idempotency_key)
+        record = self._service.submit(request.task_name, request.params, request.email,
+                                      options)
         logger.debug("task %d (%s) submitted over HTTP", record.id, record.name)
         if request.email is not None:
             return accepted_answer(record)
@@ -108,6 +120,14 @@ class ApiRoutes:
         if not 1 <= task_id <= _LARGEST_ID:
             raise NotFoundError(f"no task with id {task_id}", where="task_id")
         return record_json(self._service.get(task_id), self._base_url())
+
+    def cancel_task(self, task_id: int) -> Any:
+        """`POST /api/tasks/{id}/cancel`: cancel a queued task, or ask a running one to stop;
+        the record afterwards."""
+        check_same_origin(bottle.request.environ, self._config.public_url)
+        if not 1 <= task_id <= _LARGEST_ID:
+            raise NotFoundError(f"no task with id {task_id}", where="task_id")
+        return record_json(self._service.cancel(task_id), self._base_url())
 
     def list_tasks(self) -> Any:
         """`GET /api/tasks`: one page of records, newest first, with the next cursor."""

@@ -9,8 +9,10 @@ from typing import Any, BinaryIO
 from ..errors import (BadRequestError, InvalidJsonError, RequestTooLargeError,
                       UnsupportedMediaTypeError)
 from ..jsontext import json_type_name, parse_json_object
+from ..scheduling import SubmitOptions, submit_options
 
-SUBMIT_KEYS = ("task_name", "params", "email", "wait")
+SUBMIT_KEYS = ("task_name", "params", "email", "wait", "delay_s", "run_at", "priority",
+               "idempotency_key")
 _READ_CHUNK_BYTES = 64 * 1024
 _LONGEST_WAIT_S = 1e9  # any wait is cut to http.sync_wait_s anyway
 
@@ -23,6 +25,7 @@ class SubmitRequest:
     params: Any
     email: str | None = None
     wait_s: float | None = None
+    options: SubmitOptions = dataclasses.field(default_factory=SubmitOptions)
 
 
 def is_json_media_type(content_type: str) -> bool:
@@ -100,7 +103,8 @@ def _read_up_to(stream: BinaryIO, limit: int) -> bytes:
 
 
 def parse_submit(body: bytes) -> SubmitRequest:
-    """Parse and check a submit body: `{"task_name", "params"?, "email"?, "wait"?}`.
+    """Parse and check a submit body: `{"task_name", "params"?, "email"?, "wait"?,
+    "delay_s"? | "run_at"?, "priority"?, "idempotency_key"?}`.
 
     A key given as null counts as left out. Raises `InvalidJsonError` (line and column) or
     `BadRequestError` naming the key.
@@ -125,8 +129,14 @@ def parse_submit(body: bytes) -> SubmitRequest:
         raise BadRequestError(f"must be a string, got {json_type_name(email)}",
                               where="body.email")
     params = raw.get("params")
+    try:
+        options = submit_options(delay_s=raw.get("delay_s"), run_at=raw.get("run_at"),
+                                 priority=raw.get("priority"),
+                                 idempotency_key=raw.get("idempotency_key"))
+    except BadRequestError as exc:
+        raise BadRequestError(exc.message, where=f"body.{exc.where}") from None
     return SubmitRequest(task_name=task_name, params={} if params is None else params,
-                         email=email, wait_s=_parse_wait(raw.get("wait")))
+                         email=email, wait_s=_parse_wait(raw.get("wait")), options=options)
 
 
 def _parse_wait(wait: Any) -> float | None:

@@ -66,6 +66,9 @@ def record_json(record: TaskRecord, base_url: str) -> dict[str, Any]:
         "owner": record.owner,
         "email": record.email,
         "email_delivery": email_delivery_json(record),
+        "priority": record.priority,
+        "run_at": timestamp_json(record.run_at),
+        "cancel_requested": record.cancel_requested,
         "created_at": timestamp_json(record.created_at),
         "started_at": timestamp_json(record.started_at),
         "finished_at": timestamp_json(record.finished_at),
@@ -110,6 +113,8 @@ def submit_answer(record: TaskRecord, base_url: str
         failed = TaskFailedError(failure_message(record))
         return failed.http_status, {**failed.to_json(), "task_id": record.id}, {}
     url = task_url(base_url, record.id)
+    if record.status is TaskStatus.CANCELLED:  # finished, but with no result to give
+        return 200, {"status": "CANCELLED", "task_id": record.id, "url": url}, {}
     return 202, {"status": str(record.status), "task_id": record.id, "url": url}, {
         "Location": url}
 

@@ -82,6 +82,7 @@ def make_ui_app(service: TaskService, config: HttpConfig) -> bottle.Bottle:
     app.route("/tasks/<task_id:int>", "GET", routes.task_page)
     app.route("/ui/parts/task/<task_id:int>", "GET", routes.task_part)
     app.route("/tasks/<task_id:int>/result", "GET", routes.whole_result)
+    app.route("/tasks/<task_id:int>/cancel", "POST", routes.cancel)
     app.route("/launch", "GET", routes.launch_page)
     app.route("/launch", "POST", routes.launch)
     app.route("/static/<name>", "GET", routes.static_file)
@@ -184,13 +185,35 @@ class UiRoutes:
             raise NotFoundError(f"no task with id {task_id}", where="task_id")
         return self._service.get(task_id)
 
+    def _with_csrf(self, name: str, status: int = 200, **values: Any) -> bottle.HTTPResponse:
+        """A page holding a form: its CSRF token, and the cookie when the browser had none."""
+        token, is_new = csrf_token(bottle.request.cookies)
+        response = self._render(name, status, csrf_token=token, csrf_field=CSRF_FIELD,
+                                **values)
+        if is_new:
+            set_csrf_cookie(response, token, secure=bottle.request.urlparts.scheme == "https")
+        return response
+
     def task_page(self, task_id: int) -> Any:
-        """`GET /tasks/{id}`: everything the record holds."""
-        return self._render("task", record=self._record(task_id))
+        """`GET /tasks/{id}`: everything the record holds, and a cancel button while it
+        has not finished."""
+        return self._with_csrf("task", record=self._record(task_id))
 
     def task_part(self, task_id: int) -> Any:
         """The live section of a task's page."""
-        return self._render("task_part", record=self._record(task_id))
+        return self._with_csrf("task_part", record=self._record(task_id))
+
+    def cancel(self, task_id: int) -> Any:
+        """`POST /tasks/{id}/cancel` (the task page's button): cancel, then back to it."""
+        environ = bottle.request.environ
+        check_same_origin(environ, self._config.public_url)
+        fields = urllib.parse.parse_qs(
+            read_body(environ, self._config.max_body_bytes).decode("utf-8", "replace"))
+        check_csrf(bottle.request.cookies, (fields.get(CSRF_FIELD) or [""])[0])
+        self._record(task_id)  # 404 for an unknown id
+        self._service.cancel(task_id)
+        root = urllib.parse.quote(environ.get("SCRIPT_NAME", "").rstrip("/"))
+        return bottle.HTTPResponse(status=303, headers={"Location": f"{root}/tasks/{task_id}"})
 
     def whole_result(self, task_id: int) -> Any:
         """`GET /tasks/{id}/result`: the whole result as plain text."""
@@ -209,14 +232,10 @@ class UiRoutes:
         chosen = next((item for item in task_types if item.name == name), None)
         if name and chosen is None:
             error = error or NotFoundError(f"no task type is named {name!r}", where="task")
-        token, is_new = csrf_token(bottle.request.cookies)
-        response = self._render(
+        return self._with_csrf(
             "launch", 200 if error is None else error.http_status, task_types=task_types,
             chosen=chosen, form_html=launch_form_html(chosen), params_text=params_text,
-            email=email, error=error, csrf_token=token, csrf_field=CSRF_FIELD)
-        if is_new:
-            set_csrf_cookie(response, token, secure=bottle.request.urlparts.scheme == "https")
-        return response
+            email=email, error=error)
 
     def launch(self) -> Any:
         """`POST /launch` (the raw-JSON form, which works without JavaScript): submit, then

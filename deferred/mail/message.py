@@ -36,7 +36,8 @@ _OCTET_STREAM = ("application", "octet-stream")
 _NOT_ATTACHABLE = frozenset({"multipart", "message"})
 _MESSAGE_ID_DOMAIN = re.compile(r"[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*", re.ASCII)
 _OUTCOMES: Mapping[TaskStatus, str] = types.MappingProxyType(
-    {TaskStatus.SUCCEEDED: "succeeded", TaskStatus.FAILED: "failed"})
+    {TaskStatus.SUCCEEDED: "succeeded", TaskStatus.FAILED: "failed",
+     TaskStatus.CANCELLED: "was cancelled"})
 
 
 def build_message(mail: OutgoingMail, *, sender: str, max_attachment_bytes: int,

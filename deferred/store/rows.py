@@ -27,7 +27,9 @@ def record_from_row(row: sa.Row[Any], files: Sequence[StoredFile] = ()) -> TaskR
         id=row.id, name=row.name, params=json.loads(row.params), status=TaskStatus(row.status),
         attempts=row.attempts, result=None if row.result is None else json.loads(row.result),
         error=error, owner=row.owner, email=row.email, created_at=row.created_at,
-        started_at=row.started_at, finished_at=row.finished_at, files=tuple(files))
+        started_at=row.started_at, finished_at=row.finished_at, files=tuple(files),
+        run_at=row.run_at, priority=row.priority, cancel_requested=bool(row.cancel_requested),
+        idempotency_key=row.idempotency_key)
 
 
 def group_files(rows: Iterable[sa.Row[Any]]) -> dict[int, list[StoredFile]]:

@@ -14,6 +14,19 @@ logger = logging.getLogger(__name__)
 
 metadata = sa.MetaData()
 
+
+def scheduling_columns() -> list[sa.Column[object]]:
+    """The columns of schema version 4: delays, priorities, cancel requests, idempotency."""
+    return [
+        sa.Column("run_at", UtcDateTime),  # not before (a delayed task)
+        sa.Column("priority", sa.Integer, nullable=False, server_default="0"),
+        # Claims go in this order: when it may run, in epoch seconds, minus a head start of
+        # PRIORITY_STEP_S per priority point (see SqlTaskStore.add).
+        sa.Column("sort_key", sa.Float, nullable=False, server_default="0"),
+        sa.Column("cancel_requested", sa.Boolean, nullable=False, server_default=sa.false()),
+        sa.Column("idempotency_key", sa.String(200)),
+    ]
+
 tasks = sa.Table(
     "deferred_tasks", metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
@@ -30,8 +43,11 @@ tasks = sa.Table(
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("started_at", UtcDateTime),
     sa.Column("finished_at", UtcDateTime),
+    *scheduling_columns(),
     sa.Index("ix_deferred_tasks_status_id", "status", "id"),
     sa.Index("ix_deferred_tasks_name_id", "name", "id"),
+    sa.Index("ix_deferred_tasks_status_sort", "status", "sort_key", "id"),
+    sa.Index("ix_deferred_tasks_idempotency", "idempotency_key", unique=True),
     sqlite_autoincrement=True,  # ids are never reused, even after deletes
 )
 
@@ -92,7 +108,18 @@ def _add_servers(conn: sa.Connection) -> None:
     servers.create(conn, checkfirst=True)
 
 
-UPGRADES: Sequence[Upgrade] = (_add_outbox, _add_servers)
+def _add_scheduling(conn: sa.Connection) -> None:
+    """Version 4: delays, priorities, cancel requests and idempotency keys. Rows of older
+    versions keep sort key 0: they are claimed first, in id order."""
+    for column in scheduling_columns():
+        definition = sa.schema.CreateColumn(column).compile(dialect=conn.dialect)
+        conn.execute(sa.text(f"ALTER TABLE {tasks.name} ADD COLUMN {definition}"))
+    for index in tasks.indexes:
+        if index.name in ("ix_deferred_tasks_status_sort", "ix_deferred_tasks_idempotency"):
+            index.create(conn)
+
+
+UPGRADES: Sequence[Upgrade] = (_add_outbox, _add_servers, _add_scheduling)
 """`UPGRADES[n]` takes a database from version n + 1 to n + 2, in one transaction."""
 
 SCHEMA_VERSION = 1 + len(UPGRADES)

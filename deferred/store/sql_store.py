@@ -6,6 +6,7 @@ import contextlib
 import dataclasses
 import datetime
 import logging
+import math
 import mimetypes
 import secrets
 import threading
@@ -21,6 +22,7 @@ from ..records import (EmailStatus, Outcome, PendingEmail, StoredFile, TaskRecor
                        utcnow)
 from . import cluster
 from . import outbox as outbox_sql
+from ..errors import StoreRejectedError
 from .engine import database_errors, make_engine
 from .group_commit import GroupCommitter
 from .lock import SqliteServerLock
@@ -31,6 +33,9 @@ from .statements import build_hot_statements
 logger = logging.getLogger(__name__)
 
 CLAIM_PAGE_FACTOR = 4
+# Each priority point starts a task as if it had been submitted this much earlier: higher
+# priorities go first, and a lower one waits at most this long per point of difference.
+PRIORITY_STEP_S = 60.0
 FILE_TOKEN_BYTES = 32  # 256 bits: a link to a result file is an unguessable capability
 _FILE_COLUMNS = (task_files.c.task_id, task_files.c.position, task_files.c.token,
                  task_files.c.name, task_files.c.content_type, task_files.c.size_bytes)
@@ -111,9 +116,12 @@ class SqlTaskStore:
                 yield conn
 
     def add(self, name: str, params: Mapping[str, Any], email: str | None = None, *,
-            running: bool = False) -> TaskRecord:
-        """Store a new record and return it, committed: queued, or with `running` already
-        running here (the caller holds a free slot for it, so it skips the queue).
+            running: bool = False, run_at: datetime.datetime | None = None,
+            priority: int = 0, idempotency_key: str | None = None) -> TaskRecord:
+        """Store a new record and return it, committed: queued (not to start before `run_at`
+        when given), or with `running` already running here (the caller holds a free slot
+        for it, so it skips the queue). With an `idempotency_key` already stored, nothing is
+        added and the record stored under it is returned.
 
         Threads adding at the same time share one transaction (group commit): a commit costs
         an fsync, and a request waiting for its own would wait for everyone else's.
@@ -121,11 +129,32 @@ class SqlTaskStore:
         now = utcnow()
         values: dict[str, Any] = {
             "name": name, "params": encode_json(params), "email": email, "created_at": now,
-            "status": TaskStatus.QUEUED.value, "attempts": 0, "owner": None, "started_at": None}
+            "status": TaskStatus.QUEUED.value, "attempts": 0, "owner": None, "started_at": None,
+            "run_at": run_at, "priority": priority, "idempotency_key": idempotency_key,
+            "sort_key": (run_at or now).timestamp() - priority * PRIORITY_STEP_S,
+            "cancel_requested": False}
         if running:
             values.update(status=TaskStatus.RUNNING.value, attempts=1, owner=self.server_id,
                           started_at=now)
+        if idempotency_key is not None:
+            return self._add_once(values)
         return self._adds.submit(values)
+
+    def _add_once(self, values: dict[str, Any]) -> TaskRecord:
+        key = values["idempotency_key"]
+        by_key = sa.select(tasks).where(tasks.c.idempotency_key == key)
+        for _ in range(2):  # a second try finds the row a concurrent submit stored
+            try:
+                with self._write("store the task") as conn:
+                    row = conn.execute(by_key).one_or_none()
+                    if row is None:
+                        row = conn.execute(tasks.insert().returning(*tasks.c), values).one()
+                        if self.is_shared:
+                            cluster.notify(conn)
+                return self.get(row.id) or record_from_row(row)
+            except StoreRejectedError:
+                continue
+        raise StoreRejectedError(f"cannot store the task under idempotency key {key!r}")
 
     def _add_batch(self, batch: Sequence[dict[str, Any]]) -> list[TaskRecord]:
         with self._write("store the task") as conn:
@@ -158,12 +187,14 @@ class SqlTaskStore:
     def _pick(self, conn: sa.Connection, room: Mapping[str, int], total: int) -> list[int]:
         remaining = {name: min(slots, total) for name, slots in room.items() if slots > 0}
         picked: list[int] = []
-        after_id, page_size = 0, max(total * CLAIM_PAGE_FACTOR, 16)
+        after_key, after_id, page_size = -math.inf, 0, max(total * CLAIM_PAGE_FACTOR, 16)
+        now = utcnow()
         while remaining and len(picked) < total:
             page = conn.execute(self._hot.pick_queued,
-                                {"names": list(remaining), "after_id": after_id,
-                                 "page_size": page_size}).all()
-            for task_id, name in page:
+                                {"names": list(remaining), "after_key": after_key,
+                                 "after_id": after_id, "page_size": page_size,
+                                 "now": now}).all()
+            for task_id, name, _ in page:
                 if remaining.get(name, 0) > 0:
                     picked.append(task_id)
                     remaining[name] -= 1
@@ -173,7 +204,7 @@ class SqlTaskStore:
                         break
             if len(page) < page_size:
                 break
-            after_id = page[-1].id
+            after_key, after_id = page[-1].sort_key, page[-1].id
         return picked
 
     def finish(self, outcomes: Sequence[Outcome]) -> None:
@@ -292,6 +323,32 @@ class SqlTaskStore:
                 .values(status=TaskStatus.QUEUED.value, owner=None, started_at=None)
                 .returning(*tasks.c)).all()
         return sorted((record_from_row(row) for row in rows), key=lambda record: record.id)
+
+    def next_run_at(self) -> datetime.datetime | None:
+        """When the earliest delayed queued record becomes due, if any is not yet."""
+        with self._read("read the delayed tasks") as conn:
+            return conn.execute(sa.select(sa.func.min(tasks.c.run_at)).where(
+                tasks.c.status == TaskStatus.QUEUED.value, tasks.c.run_at > utcnow())
+            ).scalar_one()
+
+    def cancel(self, task_id: int) -> TaskRecord | None:
+        """Cancel a queued record at once (CANCELLED, finished now), or mark a running one as
+        asked to stop; the record afterwards, None if there is none."""
+        with self._write("cancel the task") as conn:
+            conn.execute(tasks.update().where(tasks.c.id == task_id,
+                                              tasks.c.status == TaskStatus.QUEUED.value)
+                         .values(status=TaskStatus.CANCELLED.value, finished_at=utcnow()))
+            conn.execute(tasks.update().where(tasks.c.id == task_id,
+                                              tasks.c.status == TaskStatus.RUNNING.value)
+                         .values(cancel_requested=True))
+        return self.get(task_id)
+
+    def cancel_requests(self, task_ids: Sequence[int]) -> list[int]:
+        """Which of these records, running here, were asked to stop."""
+        with self._read("read cancel requests") as conn:
+            return list(conn.execute(sa.select(tasks.c.id).where(
+                tasks.c.id.in_(list(task_ids)), tasks.c.cancel_requested.is_(True),
+                tasks.c.status == TaskStatus.RUNNING.value)).scalars())
 
     def get(self, task_id: int) -> TaskRecord | None:
         """The record with its files, or None."""

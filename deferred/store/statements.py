@@ -34,11 +34,16 @@ def build_hot_statements() -> HotStatements:
     """Build the statements (parameters are named after what they hold)."""
     return HotStatements(
         # Oldest first among the names with room; SQLite ignores FOR UPDATE (one writer).
-        pick_queued=(sa.select(tasks.c.id, tasks.c.name)
+        # Due first, by sort key (time, less a head start per priority point), then id.
+        pick_queued=(sa.select(tasks.c.id, tasks.c.name, tasks.c.sort_key)
                      .where(tasks.c.status == QUEUED,
                             tasks.c.name.in_(sa.bindparam("names", expanding=True)),
-                            tasks.c.id > sa.bindparam("after_id"))
-                     .order_by(tasks.c.id).limit(sa.bindparam("page_size"))
+                            sa.or_(tasks.c.run_at.is_(None),
+                                   tasks.c.run_at <= sa.bindparam("now", type_=UtcDateTime)),
+                            sa.tuple_(tasks.c.sort_key, tasks.c.id) > sa.tuple_(
+                                sa.bindparam("after_key", type_=sa.Float),
+                                sa.bindparam("after_id", type_=sa.Integer)))
+                     .order_by(tasks.c.sort_key, tasks.c.id).limit(sa.bindparam("page_size"))
                      .with_for_update(skip_locked=True)),
         mark_running=(tasks.update()
                       .where(tasks.c.id.in_(sa.bindparam("ids", expanding=True)),

@@ -41,5 +41,16 @@ def run_probe(key, hold_while=None, seconds=0):
     return key
 
 
+@deferred.task(name='patient', json_schema={'type': 'object',
+                                            'properties': {'key': {'type': 'string'}},
+                                            'required': ['key']})
+def patient(key):
+    """Log start, wait up to 60 s for a cancel request, log end."""
+    _log('start', key)
+    asked = deferred.current().wait_cancelled(60)
+    _log('end', key)
+    return 'asked to stop' if asked else 'never asked'
+
+
 if __name__ == '__main__':
     deferred.run_cli()

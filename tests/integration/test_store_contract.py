@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from polling import wait_until
 
 from deferred.config import DbConfig
 from deferred.errors import (ConfigError, DatabaseVersionError, ServerAlreadyRunningError,
@@ -17,8 +18,8 @@ from deferred.errors import (ConfigError, DatabaseVersionError, ServerAlreadyRun
 from deferred.records import EmailStatus, Outcome, TaskError, TaskStatus, utcnow
 from deferred.result import ResultFile
 from deferred.store import SqlTaskStore
-from deferred.store.schema import (ensure_schema, metadata, schema_version, task_files,
-                                   tasks)
+from deferred.store.schema import (SCHEMA_VERSION, ensure_schema, metadata,
+                                   scheduling_columns, schema_version, task_files, tasks)
 
 
 def succeeded(record, result='"ok"', files=()):
@@ -203,7 +204,7 @@ def test_a_newer_database_is_refused_naming_both_versions(sqlite_url):
     with engine.begin() as conn:
         conn.execute(schema_version.update().values(version=7))
     engine.dispose()
-    with pytest.raises(DatabaseVersionError, match="version 7, newer than version 3"):
+    with pytest.raises(DatabaseVersionError, match=f"version 7, newer than version {SCHEMA_VERSION}"):
         SqlTaskStore(DbConfig(url=sqlite_url))
 
 
@@ -324,10 +325,15 @@ def test_emails_a_stopped_server_was_sending_are_queued_again(store, sqlite_url)
         restarted.close()
 
 
-def test_a_version_1_database_gets_the_outbox_and_servers_by_upgrade(sqlite_url):
+def test_a_version_1_database_is_upgraded_to_the_latest(sqlite_url):
     engine = sa.create_engine(sqlite_url)
     with engine.begin() as conn:  # the tables of version 1, as it created them
-        metadata.create_all(conn, tables=[tasks, task_files, schema_version])
+        added_later = {column.name for column in scheduling_columns()}
+        sa.Table(tasks.name, sa.MetaData(), *(
+            sa.Column(column.name, column.type, primary_key=column.primary_key,
+                      nullable=column.nullable)
+            for column in tasks.columns if column.name not in added_later)).create(conn)
+        metadata.create_all(conn, tables=[task_files, schema_version])
         conn.execute(schema_version.insert().values(version=1))
         conn.execute(tasks.insert().values(name="old", params="{}", status="QUEUED",
                                            attempts=0, created_at=utcnow()))
@@ -343,7 +349,7 @@ def test_a_version_1_database_gets_the_outbox_and_servers_by_upgrade(sqlite_url)
         store.close()
     engine = sa.create_engine(sqlite_url)
     with engine.connect() as conn:
-        assert conn.execute(sa.select(schema_version.c.version)).scalar_one() == 3
+        assert conn.execute(sa.select(schema_version.c.version)).scalar_one() == SCHEMA_VERSION
         assert sa.inspect(conn).has_table("deferred_servers")
     engine.dispose()
 
@@ -363,3 +369,40 @@ def test_a_database_in_a_missing_directory_is_a_config_error(tmp_path):
     with pytest.raises(ConfigError, match="db.url: cannot use the database .*No such file"):
         SqlTaskStore(DbConfig(url=f"sqlite+pysqlite:///{tmp_path / 'nope' / 'x.db'}"),
                      exclusive=True)
+
+
+def test_a_delayed_task_is_not_claimed_before_its_time(store):
+    soon = utcnow() + datetime.timedelta(seconds=0.3)
+    delayed = store.add("a", {}, run_at=soon)
+    assert store.next_run_at() == soon
+    assert store.claim({"a": 1}, 1) == []
+    [claimed] = wait_until(lambda: store.claim({"a": 1}, 1), timeout_s=10)
+    assert claimed.id == delayed.id and utcnow() >= soon
+    assert store.next_run_at() is None
+
+
+def test_higher_priorities_go_first_and_a_point_is_worth_a_minute_of_waiting(store):
+    low = store.add("a", {})
+    high = store.add("a", {}, priority=1)
+    old_low = store.add("a", {}, run_at=utcnow() - datetime.timedelta(minutes=2))
+    claimed = [store.claim({"a": 1}, 1)[0].id for _ in range(3)]
+    assert claimed == [old_low.id, high.id, low.id]
+
+
+def test_an_idempotency_key_stores_one_record(store):
+    first = store.add("a", {"n": 1}, idempotency_key="order-17")
+    again = store.add("a", {"n": 2}, idempotency_key="order-17")
+    assert again.id == first.id and again.params == {"n": 1}
+    assert len(store.list()) == 1
+
+
+def test_cancel_ends_a_queued_record_and_flags_a_running_one(store):
+    queued, running = store.add("a", {}), store.add("b", {})
+    [claimed] = store.claim({"b": 1}, 1)
+    cancelled = store.cancel(queued.id)
+    assert cancelled.status is TaskStatus.CANCELLED and cancelled.finished_at is not None
+    flagged = store.cancel(claimed.id)
+    assert flagged.status is TaskStatus.RUNNING and flagged.cancel_requested
+    assert store.claim({"a": 1}, 1) == []  # a cancelled record is never claimed
+    assert store.cancel(10**9) is None
+    assert running.id == claimed.id

@@ -302,3 +302,26 @@ def test_an_unknown_page_is_an_html_404_for_browsers_and_json_for_others(server,
     for path, accept in (("/nowhere", "*/*"), ("/api/nowhere", "text/html")):
         status, headers, answer = browser.request("GET", path, headers={"Accept": accept})
         assert status == 404 and json.loads(answer)["error_code"] == 104
+
+
+def test_the_cancel_button_cancels_a_queued_task_and_asks_a_running_one(server, browser,
+                                                                        registry):
+    running = [server.submit("gated") for _ in range(2)]  # the limit of gated is 2
+    wait_until(lambda: all(handle.status.value == "RUNNING" for handle in running))
+    queued = server.submit("gated")
+    page = browser.get(f"/tasks/{queued.id}")[2]
+    assert ">Cancel</button>" in page
+    status, headers, _ = browser.post_form(f"/tasks/{queued.id}/cancel",
+                                           {"csrf_token": csrf_of(page)})
+    assert status == 303 and headers["location"] == f"/tasks/{queued.id}"
+    assert queued.status.value == "CANCELLED"
+    assert "CANCELLED" in browser.get(f"/tasks/{queued.id}")[2]
+    page = browser.get(f"/tasks/{running[0].id}")[2]
+    assert ">Ask to stop</button>" in page
+    browser.post_form(f"/tasks/{running[0].id}/cancel", {"csrf_token": csrf_of(page)})
+    assert "asked to stop" in browser.get(f"/tasks/{running[0].id}")[2]
+    status, _, page = browser.post_form(f"/tasks/{running[1].id}/cancel",
+                                        {"csrf_token": "0" * 64})
+    assert status == 403 and not running[1].record.cancel_requested
+    registry.gate.set()
+    wait_until(lambda: running[0].status.value == "CANCELLED")

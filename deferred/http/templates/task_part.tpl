@@ -1,7 +1,17 @@
 <section class="card task-detail" aria-labelledby="task-heading" data-status="{{record.status}}" {{!'data-live-final' if record.status.is_terminal else ''}}>
   <div class="card-head">
     <h1 id="task-heading">#{{record.id}} <span class="task-name">{{record.name}}</span></h1>
+    <div class="head-actions">
     % include('_badge', status=record.status)
+    % if not record.status.is_terminal and not record.cancel_requested:
+    <form method="post" action="{{root}}/tasks/{{record.id}}/cancel" class="inline-form">
+      <input type="hidden" name="{{csrf_field}}" value="{{csrf_token}}">
+      <button type="submit" class="button-small danger">{{'Cancel' if record.status.value == 'QUEUED' else 'Ask to stop'}}</button>
+    </form>
+    % elif record.cancel_requested and not record.status.is_terminal:
+    <span class="muted">asked to stop; it ends when the task next checks</span>
+    % end
+    </div>
   </div>
   <dl class="facts">
     <dt>Created</dt><dd>
@@ -14,6 +24,14 @@
 % include('_time', moment=record.finished_at)
  <span class="muted">{{ui.exact_time(record.finished_at)}}</span></dd>
     <dt>{{'Took' if record.status.is_terminal else 'Running for'}}</dt><dd>{{ui.run_duration(record, now) or '—'}}</dd>
+    % if record.run_at is not None:
+    <dt>Not before</dt><dd>
+% include('_time', moment=record.run_at)
+ <span class="muted">{{ui.exact_time(record.run_at)}}</span></dd>
+    % end
+    % if record.priority:
+    <dt>Priority</dt><dd>{{record.priority}}</dd>
+    % end
     <dt>Attempts</dt><dd>{{record.attempts}}</dd>
     % if record.owner:
     <dt>Server</dt><dd><code>{{record.owner}}</code></dd>
@@ -74,5 +92,9 @@
   % end
   % if not record.status.is_terminal:
   <p class="muted live-note">This page updates by itself while the task {{'waits' if record.status.value == 'QUEUED' else 'runs'}}.</p>
+  % end
+  % if record.status.value == 'CANCELLED' and record.result is not None:
+  <h2>What it left</h2>
+  <pre class="result">{{ui.cut(ui.result_text(record.result), ui.PAGE_RESULT_CHARS)[0]}}</pre>
   % end
 </section>

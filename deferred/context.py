@@ -1,0 +1,67 @@
+"""`TaskContext`: what a running task can know about its own run, through
+`deferred.current()`: its id and attempt, and whether someone asked it to stop."""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import threading
+from collections.abc import Iterator
+
+
+class TaskCancelledError(Exception):
+    """Raised by `TaskContext.check_cancelled()` in a task asked to stop; the task ends
+    CANCELLED."""
+
+
+class TaskContext:
+    """One run of a task, as the task itself sees it."""
+
+    def __init__(self, task_id: int | None, name: str, attempt: int) -> None:
+        self.task_id, self.name, self.attempt = task_id, name, attempt
+        self._cancel = threading.Event()
+
+    @property
+    def cancel_requested(self) -> bool:
+        """True once someone asked this run to stop (`POST /api/tasks/{id}/cancel`)."""
+        return self._cancel.is_set()
+
+    def check_cancelled(self) -> None:
+        """Raise `TaskCancelledError` if this run was asked to stop: call it between steps."""
+        if self._cancel.is_set():
+            raise TaskCancelledError(f"task {self.task_id} was cancelled")
+
+    def wait_cancelled(self, timeout_s: float) -> bool:
+        """Sleep up to `timeout_s`, waking early when asked to stop; True if asked."""
+        return self._cancel.wait(timeout_s)
+
+    def request_cancel(self) -> None:
+        """Ask this run to stop (the server calls it when the cancel reaches it)."""
+        self._cancel.set()
+
+
+# A context variable, not module state: each worker thread sees only its own run.
+_CURRENT: contextvars.ContextVar[TaskContext | None] = contextvars.ContextVar(
+    "deferred_task_context", default=None)
+
+
+def current() -> TaskContext:
+    """The context of the task running in this thread. Raises `NotInTaskError` elsewhere."""
+    context = _CURRENT.get()
+    if context is None:
+        raise NotInTaskError("deferred.current() is only available inside a running task")
+    return context
+
+
+@contextlib.contextmanager
+def running(context: TaskContext) -> Iterator[TaskContext]:
+    """Make `context` the current one for the block (the task's run)."""
+    token = _CURRENT.set(context)
+    try:
+        yield context
+    finally:
+        _CURRENT.reset(token)
+
+
+class NotInTaskError(RuntimeError):
+    """`deferred.current()` was called outside a running task (a bug in the caller)."""
