@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import math
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
+
+PROGRESS_EVERY_S = 0.2
 
 
 class TaskCancelledError(Exception):
@@ -17,9 +21,26 @@ class TaskCancelledError(Exception):
 class TaskContext:
     """One run of a task, as the task itself sees it."""
 
-    def __init__(self, task_id: int | None, name: str, attempt: int) -> None:
+    def __init__(self, task_id: int | None, name: str, attempt: int,
+                 report: Callable[[float, str | None], object] | None = None) -> None:
         self.task_id, self.name, self.attempt = task_id, name, attempt
         self._cancel = threading.Event()
+        self._report = report
+        self._reported_at = -math.inf
+
+    def progress(self, percent: float, message: str | None = None) -> None:
+        """Say how far the task is (0 to 100), with an optional message; the API and the UI
+        show it while the task runs. Reports closer together than 0.2 s are dropped, except
+        100 %. Raises `ValueError` for a percentage outside 0 to 100."""
+        if isinstance(percent, bool) or not isinstance(percent, (int, float)) \
+                or not 0 <= percent <= 100:
+            raise ValueError(f"progress must be a number from 0 to 100, got {percent!r}")
+        now = time.monotonic()
+        if self._report is None or (now - self._reported_at < PROGRESS_EVERY_S
+                                    and percent < 100):
+            return
+        self._reported_at = now
+        self._report(float(percent), None if message is None else str(message)[:1000])
 
     @property
     def cancel_requested(self) -> bool:

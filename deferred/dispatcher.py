@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import queue
 import threading
@@ -194,6 +195,15 @@ class Dispatcher:
         for outcome in pending:  # not stored yet: stop() stores them
             self._finished.put(outcome)
 
+    def _report_progress(self, record: TaskRecord, percent: float, message: str | None
+                         ) -> None:
+        # In the task's thread; a progress report that cannot be stored is not the task's
+        # failure.
+        try:
+            self._store.set_progress(record.id, record.attempts, percent, message)
+        except Exception as exc:
+            logger.warning("progress of task %s not stored: %s", record.id, exc)
+
     def _idle_wait_s(self) -> float:
         """How long to sleep with nothing to claim: the poll interval, or less when a delayed
         task falls due sooner (so that it starts on time, not at the next poll)."""
@@ -206,7 +216,8 @@ class Dispatcher:
         return max(0.0, min(self._poll_s, (due - utcnow()).total_seconds()))
 
     def _submit_to_pool(self, record: TaskRecord) -> None:
-        context = TaskContext(record.id, record.name, record.attempts)
+        context = TaskContext(record.id, record.name, record.attempts,
+                              functools.partial(self._report_progress, record))
         if record.cancel_requested:
             context.request_cancel()
         with self._contexts_lock:

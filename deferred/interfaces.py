@@ -38,6 +38,13 @@ class TaskStore(Protocol):
         """Store a new record, queued (not before `run_at`) or (`running`) already running
         here; return it. A used `idempotency_key` returns the record stored under it."""
 
+    def set_progress(self, task_id: int, attempt: int, percent: float,
+                     message: str | None) -> bool:
+        """Record a running task's progress; False if that attempt no longer runs here."""
+
+    def retry(self, task_id: int) -> TaskRecord | None:
+        """Queue a FAILED or CANCELLED record again, keeping its history."""
+
     def cancel_requests(self, task_ids: Sequence[int]) -> list[int]:
         """Which of these running records were asked to stop."""
 
@@ -149,6 +156,9 @@ class TaskService(Protocol):
 
     def cancel(self, task_id: int) -> TaskRecord:
         """Cancel a queued task, or ask a running one to stop. Raises `NotFoundError`."""
+
+    def retry(self, task_id: int) -> TaskRecord:
+        """Run a failed or cancelled task again. Raises `NotFoundError`, `BadRequestError`."""
 
     def wait(self, task_id: int, timeout_s: float) -> TaskRecord:
         """The record once it is finished, or as it is when `timeout_s` has passed."""

@@ -83,6 +83,26 @@ class PendingEmail:
 
 
 @dataclasses.dataclass(frozen=True)
+class Progress:
+    """What a running task last said of its progress: a percentage and a message."""
+
+    percent: float
+    message: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Attempt:
+    """One attempt of a task: its number, how it ended (QUEUED: to be retried), its error."""
+
+    number: int
+    status: TaskStatus
+    owner: str | None = None
+    started_at: datetime.datetime | None = None
+    finished_at: datetime.datetime | None = None
+    error: TaskError | None = None
+
+
+@dataclasses.dataclass(frozen=True)
 class TaskRecord:
     """One requested run of a task, as stored."""
 
@@ -104,6 +124,8 @@ class TaskRecord:
     priority: int = 0  # higher first, among the tasks that may start
     cancel_requested: bool = False
     idempotency_key: str | None = None
+    progress: Progress | None = None
+    history: tuple[Attempt, ...] = ()  # earlier attempts and how they ended (from `get`)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -123,6 +145,7 @@ class Outcome:
     started_at: datetime.datetime | None = None
     finished_at: datetime.datetime | None = None
     email: str | None = None  # where the result goes, if anywhere
+    retry_at: datetime.datetime | None = None  # with status QUEUED: run again then
 
 
 def utcnow() -> datetime.datetime:

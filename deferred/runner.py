@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import logging
 import time
 import traceback
 from typing import Any
 
-from .context import TaskContext, running
+from .context import TaskCancelledError, TaskContext, running
 from .errors import DeferredError, InvalidResultError, one_line
 from .records import Outcome, TaskError, TaskRecord, TaskStatus, utcnow
 from .registry import TaskRegistry
 from .result import Result, ResultFile, encode_result
+from .tasks import BaseTask
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +41,7 @@ def run_record(registry: TaskRegistry, record: TaskRecord, context: TaskContext 
     outcome = _run(registry, record, context, max_result_bytes)
     if context.cancel_requested:
         logger.info("task %s (%s) was cancelled", record.id, record.name)
-        return dataclasses.replace(outcome, status=TaskStatus.CANCELLED)
+        return dataclasses.replace(outcome, status=TaskStatus.CANCELLED, retry_at=None)
     return outcome
 
 
@@ -47,6 +49,7 @@ def _run(registry: TaskRegistry, record: TaskRecord, context: TaskContext,
          max_result_bytes: int) -> Outcome:
     started, clock = record.started_at or utcnow(), time.monotonic()
     logger.info("task %s (%s) started, attempt %d", record.id, record.name, record.attempts)
+    task_class = None
     try:
         task_class = registry.get(record.name)
         params = task_class.check_params(dict(record.params))
@@ -59,11 +62,27 @@ def _run(registry: TaskRegistry, record: TaskRecord, context: TaskContext,
         message = f"error {int(exc.code)}: {exc}" if isinstance(exc, DeferredError) else one_line(exc)
         logger.info("task %s (%s) failed in %.3fs: %s: %s", record.id, record.name,
                     time.monotonic() - clock, type(exc).__name__, message)
-        return Outcome(record.id, record.attempts, TaskStatus.FAILED,
-                       error=TaskError(type(exc).__name__[:200], message,
-                                       traceback.format_exc()),
-                       started_at=started, finished_at=utcnow(), email=record.email)
+        error = TaskError(type(exc).__name__[:200], message, traceback.format_exc())
+        retry_at = _retry_time(task_class, record, exc)
+        return Outcome(record.id, record.attempts,
+                       TaskStatus.FAILED if retry_at is None else TaskStatus.QUEUED,
+                       error=error, started_at=started, finished_at=utcnow(),
+                       email=record.email, retry_at=retry_at)
     logger.info("task %s (%s) succeeded in %.3fs", record.id, record.name,
                 time.monotonic() - clock)
     return Outcome(record.id, record.attempts, TaskStatus.SUCCEEDED, result_json=result_json,
                    files=files, started_at=started, finished_at=utcnow(), email=record.email)
+
+
+def _retry_time(task_class: type[BaseTask] | None, record: TaskRecord, exc: BaseException
+                ) -> datetime.datetime | None:
+    """When a failed attempt runs again under its task's retry policy, or None."""
+    if task_class is None or isinstance(exc, (DeferredError, TaskCancelledError)):
+        return None  # a mistake in the params or the result does not get better by waiting
+    policy = task_class.retry_policy
+    if not policy.should_retry(record.attempts, exc):
+        return None
+    delay_s = policy.delay_s(record.attempts)
+    logger.info("task %s (%s) runs again in %.1fs (attempt %d of %d)", record.id,
+                record.name, delay_s, record.attempts + 1, policy.retries + 1)
+    return utcnow() + datetime.timedelta(seconds=delay_s)

@@ -199,6 +199,12 @@ class Server:
                                  idempotency_key=idempotency_key)
         return TaskHandle(service, service.submit(task_name, params, email, options))
 
+    def retry(self, task_id: int) -> TaskHandle:
+        """Queue a failed or cancelled task again, keeping its history. Raises
+        `NotFoundError` and `BadRequestError`."""
+        service = self._require().service
+        return TaskHandle(service, service.retry(task_id))
+
     def cancel(self, task_id: int) -> TaskHandle:
         """Cancel a queued or delayed task at once, or ask a running one to stop. Raises
         `NotFoundError`."""

@@ -120,6 +120,24 @@ class LocalTaskService:
             self._starter.request_cancel(task_id)
         return record
 
+    def retry(self, task_id: int) -> TaskRecord:
+        """Queue a FAILED or CANCELLED task again (its history kept). Raises `NotFoundError`,
+        and `BadRequestError` for a task in any other status."""
+        if self._closing.is_set():
+            raise ShuttingDownError("the server is shutting down and takes no new tasks")
+        before = self.get(task_id)
+        self._starter.expect_queued()  # no direct start may overtake it
+        try:
+            record = self._store.retry(task_id)
+        finally:
+            self._starter.queued_stored()
+        if record is None:
+            raise NotFoundError(f"no task with id {task_id}", where="task_id")
+        if record.status is not TaskStatus.QUEUED:
+            raise BadRequestError(f"task {task_id} is {before.status}: only a failed or "
+                                  "cancelled task can be retried", where="task_id")
+        return record
+
     def list_tasks(self, *, status: TaskStatus | None = None, task_name: str | None = None,
                    limit: int = 50, before_id: int | None = None, finished: bool = False,
                    text: str | None = None) -> list[TaskRecord]:

@@ -10,6 +10,7 @@ from typing import Any, ClassVar, NoReturn, TypeVar, overload
 
 from .errors import TaskDefinitionError
 from .registry import TaskRegistry, check_task_name, default_registry
+from .retries import RetryPolicy
 from .validation import (ParamSpec, ParamsValidator, check_params_object,
                          check_schema_matches_run)
 
@@ -33,6 +34,13 @@ class BaseTask:
     param_spec: ClassVar[ParamSpec]
     params_validator: ClassVar[ParamsValidator | None] = None
     task_registry: ClassVar[TaskRegistry]
+    # Run again after a failure: `retries` more times, after `retry_backoff_s` doubling up
+    # to `retry_max_delay_s` (with jitter), when the error is one of `retry_on`.
+    retries: ClassVar[int] = 0
+    retry_backoff_s: ClassVar[float] = 1.0
+    retry_max_delay_s: ClassVar[float] = 300.0
+    retry_on: ClassVar[tuple[type[BaseException], ...]] = (Exception,)
+    retry_policy: ClassVar[RetryPolicy] = RetryPolicy()
 
     def __init_subclass__(cls, registry: TaskRegistry | None = None, abstract: bool = False,
                           **kwargs: Any) -> None:
@@ -80,6 +88,9 @@ class BaseTask:
         return params
 
 
+TASK_OPTIONS = ("retries", "retry_backoff_s", "retry_max_delay_s", "retry_on")
+
+
 def _prepare(cls: type[BaseTask]) -> None:
     owner = f"class {cls.__qualname__}"
     if "name" not in cls.__dict__:
@@ -91,6 +102,14 @@ def _prepare(cls: type[BaseTask]) -> None:
         raise TaskDefinitionError("a task class must define run()", where=f"task {name!r}")
     if "run" in cls.__dict__ and _lacks_self(cls.__dict__["run"]):
         cls.run = staticmethod(cls.__dict__["run"])  # type: ignore[method-assign]
+    try:
+        cls.retry_policy = RetryPolicy(
+            retries=cls.retries, backoff_s=cls.retry_backoff_s,
+            max_delay_s=cls.retry_max_delay_s,
+            retry_on=tuple(cls.retry_on) if isinstance(cls.retry_on, (tuple, list))
+            else (cls.retry_on,))
+    except TaskDefinitionError as exc:
+        raise TaskDefinitionError(exc.message, where=f"task {name!r}: {exc.where}") from None
     cls.param_spec = ParamSpec.of(_run_signature(cls), name)
     if cls.json_schema is not None:
         cls.params_validator = ParamsValidator(name, cls.json_schema)
@@ -193,17 +212,24 @@ class TaskFunction:
 def task(name: F) -> TaskFunction: ...
 @overload
 def task(name: str | None = None, *, json_schema: Mapping[str, Any] | None = None,
-         registry: TaskRegistry | None = None) -> Callable[[F], TaskFunction]: ...
+         registry: TaskRegistry | None = None, **options: Any
+         ) -> Callable[[F], TaskFunction]: ...
 
 
 def task(name: Any = None, *, json_schema: Mapping[str, Any] | None = None,
-         registry: TaskRegistry | None = None) -> Any:
+         registry: TaskRegistry | None = None, **options: Any) -> Any:
     """Make a function a task: `@deferred.task(name='multiprint', json_schema={...})`.
 
     The name defaults to the function's name; the description is its docstring. Bare
-    `@deferred.task` works too. Raises `TaskDefinitionError` or `InvalidSchemaError` at
-    definition.
+    `@deferred.task` works too. `options` are the class attributes a `BaseTask` may set:
+    `retries`, `retry_backoff_s`, `retry_max_delay_s`, `retry_on`. Raises
+    `TaskDefinitionError` or `InvalidSchemaError` at definition.
     """
+    unknown = sorted(set(options) - set(TASK_OPTIONS))
+    if unknown:
+        _definition_failed(TaskDefinitionError(
+            f"unknown option {unknown[0]!r} (allowed: {', '.join(TASK_OPTIONS)})",
+            where=f"task {name!r}"))
     if callable(name):
         return task()(name)
 
@@ -227,6 +253,7 @@ def task(name: Any = None, *, json_schema: Mapping[str, Any] | None = None,
             "__doc__": func.__doc__,
             "__module__": func.__module__,
             "__qualname__": func.__qualname__,
+            **options,
         }
         task_class = type(func.__name__, (BaseTask,), namespace, registry=registry)
         return TaskFunction(func, task_class)

@@ -62,6 +62,7 @@ def make_api_app(service: TaskService, config: HttpConfig, *,
     app.route("/", "POST", routes.submit)
     app.route("/api/tasks/<task_id:int>", "GET", routes.get_task)
     app.route("/api/tasks/<task_id:int>/cancel", "POST", routes.cancel_task)
+    app.route("/api/tasks/<task_id:int>/retry", "POST", routes.retry_task)
     app.route("/api/tasks", "GET", routes.list_tasks)
     app.route("/api/task-types", "GET", routes.task_types)
     app.route("/results/<token>", "GET", routes.result_file)
@@ -128,6 +129,13 @@ class ApiRoutes:
         if not 1 <= task_id <= _LARGEST_ID:
             raise NotFoundError(f"no task with id {task_id}", where="task_id")
         return record_json(self._service.cancel(task_id), self._base_url())
+
+    def retry_task(self, task_id: int) -> Any:
+        """`POST /api/tasks/{id}/retry`: queue a failed or cancelled task again."""
+        check_same_origin(bottle.request.environ, self._config.public_url)
+        if not 1 <= task_id <= _LARGEST_ID:
+            raise NotFoundError(f"no task with id {task_id}", where="task_id")
+        return record_json(self._service.retry(task_id), self._base_url())
 
     def list_tasks(self) -> Any:
         """`GET /api/tasks`: one page of records, newest first, with the next cursor."""

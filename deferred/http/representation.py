@@ -69,6 +69,14 @@ def record_json(record: TaskRecord, base_url: str) -> dict[str, Any]:
         "priority": record.priority,
         "run_at": timestamp_json(record.run_at),
         "cancel_requested": record.cancel_requested,
+        "progress": None if record.progress is None else {
+            "percent": record.progress.percent, "message": record.progress.message},
+        "history": [{"attempt": item.number, "status": str(item.status),
+                     "error": None if item.error is None else {
+                         "type": item.error.type, "message": item.error.message},
+                     "started_at": timestamp_json(item.started_at),
+                     "finished_at": timestamp_json(item.finished_at)}
+                    for item in record.history],
         "created_at": timestamp_json(record.created_at),
         "started_at": timestamp_json(record.started_at),
         "finished_at": timestamp_json(record.finished_at),

@@ -83,6 +83,7 @@ def make_ui_app(service: TaskService, config: HttpConfig) -> bottle.Bottle:
     app.route("/ui/parts/task/<task_id:int>", "GET", routes.task_part)
     app.route("/tasks/<task_id:int>/result", "GET", routes.whole_result)
     app.route("/tasks/<task_id:int>/cancel", "POST", routes.cancel)
+    app.route("/tasks/<task_id:int>/retry", "POST", routes.retry)
     app.route("/launch", "GET", routes.launch_page)
     app.route("/launch", "POST", routes.launch)
     app.route("/static/<name>", "GET", routes.static_file)
@@ -205,13 +206,20 @@ class UiRoutes:
 
     def cancel(self, task_id: int) -> Any:
         """`POST /tasks/{id}/cancel` (the task page's button): cancel, then back to it."""
+        return self._act_on(task_id, self._service.cancel)
+
+    def retry(self, task_id: int) -> Any:
+        """`POST /tasks/{id}/retry` (the task page's button): run it again, then back."""
+        return self._act_on(task_id, self._service.retry)
+
+    def _act_on(self, task_id: int, action: Callable[[int], TaskRecord]) -> Any:
         environ = bottle.request.environ
         check_same_origin(environ, self._config.public_url)
         fields = urllib.parse.parse_qs(
             read_body(environ, self._config.max_body_bytes).decode("utf-8", "replace"))
         check_csrf(bottle.request.cookies, (fields.get(CSRF_FIELD) or [""])[0])
         self._record(task_id)  # 404 for an unknown id
-        self._service.cancel(task_id)
+        action(task_id)
         root = urllib.parse.quote(environ.get("SCRIPT_NAME", "").rstrip("/"))
         return bottle.HTTPResponse(status=303, headers={"Location": f"{root}/tasks/{task_id}"})
 

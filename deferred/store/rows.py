@@ -8,7 +8,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from ..records import StoredFile, TaskError, TaskRecord, TaskStatus
+from ..records import Attempt, Progress, StoredFile, TaskError, TaskRecord, TaskStatus
 
 
 def stored_file_from_row(row: sa.Row[Any]) -> StoredFile:
@@ -29,7 +29,17 @@ def record_from_row(row: sa.Row[Any], files: Sequence[StoredFile] = ()) -> TaskR
         error=error, owner=row.owner, email=row.email, created_at=row.created_at,
         started_at=row.started_at, finished_at=row.finished_at, files=tuple(files),
         run_at=row.run_at, priority=row.priority, cancel_requested=bool(row.cancel_requested),
-        idempotency_key=row.idempotency_key)
+        idempotency_key=row.idempotency_key,
+        progress=None if row.progress_percent is None else Progress(row.progress_percent,
+                                                                    row.progress_message))
+
+
+def attempt_from_row(row: sa.Row[Any]) -> Attempt:
+    """A row of the attempts table as an `Attempt`."""
+    error = None if row.error_type is None else TaskError(row.error_type,
+                                                          row.error_message or "")
+    return Attempt(number=row.number, status=TaskStatus(row.status), owner=row.owner,
+                   started_at=row.started_at, finished_at=row.finished_at, error=error)
 
 
 def group_files(rows: Iterable[sa.Row[Any]]) -> dict[int, list[StoredFile]]:

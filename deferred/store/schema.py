@@ -27,6 +27,12 @@ def scheduling_columns() -> list[sa.Column[object]]:
         sa.Column("idempotency_key", sa.String(200)),
     ]
 
+
+def progress_columns() -> list[sa.Column[object]]:
+    """The columns of schema version 5: what a running task last said of its progress."""
+    return [sa.Column("progress_percent", sa.Float),
+            sa.Column("progress_message", sa.Text)]
+
 tasks = sa.Table(
     "deferred_tasks", metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
@@ -44,6 +50,7 @@ tasks = sa.Table(
     sa.Column("started_at", UtcDateTime),
     sa.Column("finished_at", UtcDateTime),
     *scheduling_columns(),
+    *progress_columns(),
     sa.Index("ix_deferred_tasks_status_id", "status", "id"),
     sa.Index("ix_deferred_tasks_name_id", "name", "id"),
     sa.Index("ix_deferred_tasks_status_sort", "status", "sort_key", "id"),
@@ -80,6 +87,20 @@ outbox = sa.Table(
     sa.Index("ix_deferred_outbox_status_next", "status", "next_attempt_at"),
 )
 
+task_attempts = sa.Table(
+    "deferred_task_attempts", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("task_id", sa.Integer, sa.ForeignKey("deferred_tasks.id", ondelete="CASCADE"),
+              nullable=False, index=True),
+    sa.Column("number", sa.Integer, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),  # how it ended (QUEUED: retried)
+    sa.Column("owner", sa.String(64)),
+    sa.Column("started_at", UtcDateTime),
+    sa.Column("finished_at", UtcDateTime),
+    sa.Column("error_type", sa.String(200)),
+    sa.Column("error_message", sa.Text),
+)
+
 servers = sa.Table(
     "deferred_servers", metadata,
     sa.Column("id", sa.String(64), primary_key=True),
@@ -108,18 +129,29 @@ def _add_servers(conn: sa.Connection) -> None:
     servers.create(conn, checkfirst=True)
 
 
+def _add_columns(conn: sa.Connection, columns: Sequence[sa.Column[object]]) -> None:
+    for column in columns:
+        definition = sa.schema.CreateColumn(column).compile(dialect=conn.dialect)
+        conn.execute(sa.text(f"ALTER TABLE {tasks.name} ADD COLUMN {definition}"))
+
+
 def _add_scheduling(conn: sa.Connection) -> None:
     """Version 4: delays, priorities, cancel requests and idempotency keys. Rows of older
     versions keep sort key 0: they are claimed first, in id order."""
-    for column in scheduling_columns():
-        definition = sa.schema.CreateColumn(column).compile(dialect=conn.dialect)
-        conn.execute(sa.text(f"ALTER TABLE {tasks.name} ADD COLUMN {definition}"))
+    _add_columns(conn, scheduling_columns())
     for index in tasks.indexes:
         if index.name in ("ix_deferred_tasks_status_sort", "ix_deferred_tasks_idempotency"):
             index.create(conn)
 
 
-UPGRADES: Sequence[Upgrade] = (_add_outbox, _add_servers, _add_scheduling)
+def _add_attempts_and_progress(conn: sa.Connection) -> None:
+    """Version 5: the history of attempts, and progress reports."""
+    _add_columns(conn, progress_columns())
+    task_attempts.create(conn, checkfirst=True)
+
+
+UPGRADES: Sequence[Upgrade] = (_add_outbox, _add_servers, _add_scheduling,
+                               _add_attempts_and_progress)
 """`UPGRADES[n]` takes a database from version n + 1 to n + 2, in one transaction."""
 
 SCHEMA_VERSION = 1 + len(UPGRADES)

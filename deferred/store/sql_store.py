@@ -26,8 +26,8 @@ from ..errors import StoreRejectedError
 from .engine import database_errors, make_engine
 from .group_commit import GroupCommitter
 from .lock import SqliteServerLock
-from .rows import group_files, record_from_row, stored_file_from_row
-from .schema import ensure_schema, task_files, tasks
+from .rows import attempt_from_row, group_files, record_from_row, stored_file_from_row
+from .schema import ensure_schema, task_attempts, task_files, tasks
 from .statements import build_hot_statements
 
 logger = logging.getLogger(__name__)
@@ -230,6 +230,23 @@ class SqlTaskStore:
                 current.append((outcome, row.email))
         if not current:
             return
+        conn.execute(self._hot.insert_attempt, [{
+            "task_id": outcome.task_id, "number": outcome.attempt,
+            "status": outcome.status.value, "owner": self.server_id,
+            "started_at": outcome.started_at, "finished_at": outcome.finished_at or utcnow(),
+            "error_type": outcome.error and outcome.error.type,
+            "error_message": outcome.error and outcome.error.message}
+            for outcome, _ in current])
+        retried = [outcome for outcome, _ in current if outcome.retry_at is not None]
+        if retried:
+            conn.execute(self._hot.retry_later, [
+                {**self._outcome_values(outcome), "b_retry_at": outcome.retry_at,
+                 "b_retry_ts": outcome.retry_at.timestamp(), "b_step": PRIORITY_STEP_S}
+                for outcome in retried])
+            current = [(outcome, email) for outcome, email in current
+                       if outcome.retry_at is None]
+        if not current:
+            return
         conn.execute(self._hot.write_outcome, [self._outcome_values(outcome)
                                                 for outcome, _ in current])
         if self.is_shared:  # slots are free: a server waiting at a limit may claim
@@ -359,8 +376,38 @@ class SqlTaskStore:
             files = conn.execute(sa.select(*_FILE_COLUMNS)
                                  .where(task_files.c.task_id == task_id)).all()
             delivery = outbox_sql.deliveries(conn, [task_id]).get(task_id)
+            history = conn.execute(sa.select(task_attempts)
+                                   .where(task_attempts.c.task_id == task_id)
+                                   .order_by(task_attempts.c.id)).all()
         return dataclasses.replace(record_from_row(row, group_files(files).get(task_id, [])),
-                                   email_delivery=delivery)
+                                   email_delivery=delivery,
+                                   history=tuple(attempt_from_row(item) for item in history))
+
+    def set_progress(self, task_id: int, attempt: int, percent: float,
+                     message: str | None) -> bool:
+        """Record a running task's progress; False if that attempt no longer runs here."""
+        with self._write("record progress") as conn:
+            return bool(conn.execute(
+                tasks.update().where(tasks.c.id == task_id,
+                                     tasks.c.status == TaskStatus.RUNNING.value,
+                                     tasks.c.owner == self.server_id,
+                                     tasks.c.attempts == attempt)
+                .values(progress_percent=percent, progress_message=message)).rowcount)
+
+    def retry(self, task_id: int) -> TaskRecord | None:
+        """Queue a FAILED or CANCELLED record again, keeping its history; the record
+        afterwards (unchanged in any other status), None if there is none."""
+        now = utcnow()
+        with self._write("retry the task") as conn:
+            conn.execute(tasks.update().where(
+                tasks.c.id == task_id, tasks.c.status.in_(
+                    [TaskStatus.FAILED.value, TaskStatus.CANCELLED.value]))
+                .values(status=TaskStatus.QUEUED.value, owner=None, run_at=None,
+                        started_at=None, finished_at=None, cancel_requested=False,
+                        sort_key=now.timestamp() - tasks.c.priority * PRIORITY_STEP_S))
+            if self.is_shared:
+                cluster.notify(conn)
+        return self.get(task_id)
 
     def list(self, *, status: TaskStatus | None = None, name: str | None = None,
              limit: int = 50, before_id: int | None = None, finished: bool = False,

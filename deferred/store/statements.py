@@ -12,7 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from ..records import TaskStatus
-from .schema import outbox, task_files, tasks
+from .schema import outbox, task_attempts, task_files, tasks
 from .types import UtcDateTime
 
 QUEUED, RUNNING = TaskStatus.QUEUED.value, TaskStatus.RUNNING.value
@@ -28,6 +28,8 @@ class HotStatements:
     write_outcome: Any
     insert_file: Any
     insert_email: Any
+    retry_later: Any
+    insert_attempt: Any
 
 
 def build_hot_statements() -> HotStatements:
@@ -50,7 +52,8 @@ def build_hot_statements() -> HotStatements:
                              tasks.c.status == QUEUED)
                       .values(status=RUNNING, owner=sa.bindparam("owner"),
                               started_at=sa.bindparam("now", type_=UtcDateTime),
-                              attempts=tasks.c.attempts + 1)
+                              attempts=tasks.c.attempts + 1, progress_percent=None,
+                              progress_message=None)
                       .returning(*tasks.c)),
         running_here=(sa.select(tasks.c.id, tasks.c.attempts, tasks.c.email)
                       .where(tasks.c.id.in_(sa.bindparam("ids", expanding=True)),
@@ -68,4 +71,17 @@ def build_hot_statements() -> HotStatements:
                                finished_at=sa.bindparam("b_finished_at", type_=UtcDateTime))),
         insert_file=task_files.insert(),
         insert_email=outbox.insert(),
+        # A failed attempt with retries left: queued again, due at `b_retry_at`.
+        retry_later=(tasks.update()
+                     .where(tasks.c.id == sa.bindparam("b_id"), tasks.c.status == RUNNING,
+                            tasks.c.owner == sa.bindparam("b_owner"),
+                            tasks.c.attempts == sa.bindparam("b_attempt"))
+                     .values(status=QUEUED, owner=None, started_at=None,
+                             run_at=sa.bindparam("b_retry_at", type_=UtcDateTime),
+                             sort_key=sa.bindparam("b_retry_ts", type_=sa.Float)
+                             - tasks.c.priority * sa.bindparam("b_step", type_=sa.Float),
+                             error_type=sa.bindparam("b_error_type"),
+                             error_message=sa.bindparam("b_error_message"),
+                             error_traceback=sa.bindparam("b_error_traceback"))),
+        insert_attempt=task_attempts.insert(),
     )

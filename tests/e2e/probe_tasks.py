@@ -52,5 +52,16 @@ def patient(key):
     return 'asked to stop' if asked else 'never asked'
 
 
+@deferred.task(name='second_time', retries=1, retry_backoff_s=2, retry_max_delay_s=2,
+               json_schema={'type': 'object', 'properties': {'key': {'type': 'string'}},
+                            'required': ['key']})
+def second_time(key):
+    """Log start; fail on the first attempt, succeed on the second."""
+    _log('start', key)
+    if deferred.current().attempt == 1:
+        raise OSError('the first attempt always fails')
+    return 'second attempt'
+
+
 if __name__ == '__main__':
     deferred.run_cli()

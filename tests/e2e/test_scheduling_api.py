@@ -132,3 +132,20 @@ def test_a_running_task_sees_the_cancel_through_its_context_and_ends_cancelled(
     record = wait_until(lambda: server.task(task_id)["status"] == "CANCELLED" and
                         server.task(task_id))
     assert record["result"] == "asked to stop"
+
+
+def test_a_retry_back_off_survives_a_restart(servers, tmp_path):
+    server = start(servers, tmp_path)
+    task_id = server.submit("second_time", {"key": "flaky"})
+    waiting = wait_until(lambda: server.task(task_id)["run_at"] and server.task(task_id))
+    assert waiting["status"] == "QUEUED" and waiting["history"][0]["status"] == "QUEUED"
+    server.signal(signal.SIGTERM)
+    assert server.wait_exit() == 0
+    restarted = start(servers, tmp_path)
+    record = wait_until(lambda: restarted.task(task_id)["status"] == "SUCCEEDED" and
+                        restarted.task(task_id), timeout_s=20)
+    assert record["result"] == "second attempt" and record["attempts"] == 2
+    assert moment(record["started_at"]) >= moment(waiting["run_at"])
+    assert [item["attempt"] for item in record["history"]] == [1, 2]
+    assert record["history"][0]["error"]["message"] == "the first attempt always fails"
+    assert started_keys(tmp_path) == ["flaky", "flaky"]

@@ -325,3 +325,15 @@ def test_the_cancel_button_cancels_a_queued_task_and_asks_a_running_one(server, 
     assert status == 403 and not running[1].record.cancel_requested
     registry.gate.set()
     wait_until(lambda: running[0].status.value == "CANCELLED")
+
+
+def test_a_failed_task_runs_again_from_its_page_and_lists_its_attempts(server, browser):
+    handle = server.submit("boom")
+    wait_until(lambda: handle.ready)
+    page = browser.get(f"/tasks/{handle.id}")[2]
+    assert ">Run again</button>" in page
+    status, _, _ = browser.post_form(f"/tasks/{handle.id}/retry", {"csrf_token": csrf_of(page)})
+    assert status == 303
+    wait_until(lambda: handle.record.attempts == 2 and handle.ready)
+    text = visible_text(browser.get(f"/tasks/{handle.id}")[2])
+    assert "Attempts # Ended When Error 1 failed" in text and "2 failed" in text

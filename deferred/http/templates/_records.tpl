@@ -23,6 +23,9 @@
     <td class="num" data-label="{{'Running for' if running else 'Took'}}">{{ui.run_duration(record, now)}}</td>
     <td class="preview" data-label="{{'Params' if running else 'Result'}}">
     % if running:
+      % if record.progress is not None:
+      <progress max="100" value="{{record.progress.percent}}" aria-label="progress">{{record.progress.percent}} %</progress> {{'%.0f' % record.progress.percent}} % {{record.progress.message or ''}}<br>
+      % end
       <code>{{ui.cut(ui.compact_json(record.params), ui.LIST_RESULT_CHARS)[0]}}</code>
     % elif record.error is not None:
       <span class="error-text">{{record.error.type}}: {{ui.cut(record.error.message, ui.LIST_RESULT_CHARS)[0]}}</span>

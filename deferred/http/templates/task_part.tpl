@@ -10,6 +10,11 @@
     </form>
     % elif record.cancel_requested and not record.status.is_terminal:
     <span class="muted">asked to stop; it ends when the task next checks</span>
+    % elif record.status.value in ('FAILED', 'CANCELLED'):
+    <form method="post" action="{{root}}/tasks/{{record.id}}/retry" class="inline-form">
+      <input type="hidden" name="{{csrf_field}}" value="{{csrf_token}}">
+      <button type="submit" class="button-small">Run again</button>
+    </form>
     % end
     </div>
   </div>
@@ -61,6 +66,15 @@
     % end
     </dd>
   </dl>
+  % if record.progress is not None:
+  <div class="progress-line">
+    <progress max="100" value="{{record.progress.percent}}" aria-label="progress">{{record.progress.percent}} %</progress>
+    <span class="num">{{'%.0f' % record.progress.percent}} %</span>
+    % if record.progress.message:
+    <span class="muted">{{record.progress.message}}</span>
+    % end
+  </div>
+  % end
   <h2>Params</h2>
   <pre class="json">{{ui.json_text(record.params)}}</pre>
   % if record.error is not None:
@@ -81,6 +95,26 @@
   % if was_cut:
   <p><a href="{{root}}/tasks/{{record.id}}/result">The whole result</a></p>
   % end
+  % end
+  % if len(record.history) > 1 or (record.history and record.history[-1].status.value == 'QUEUED'):
+  <h2>Attempts</h2>
+  <div class="table-wrap">
+  <table class="attempts">
+    <thead><tr><th scope="col">#</th><th scope="col">Ended</th><th scope="col">When</th><th scope="col">Error</th></tr></thead>
+    <tbody>
+    % for attempt in record.history:
+    <tr>
+      <td class="num">{{attempt.number}}</td>
+      <td>{{'failed, retried' if attempt.status.value == 'QUEUED' else str(attempt.status).lower()}}</td>
+      <td>
+% include('_time', moment=attempt.finished_at)
+      </td>
+      <td class="error-text">{{(attempt.error.type + ': ' + attempt.error.message) if attempt.error else ''}}</td>
+    </tr>
+    % end
+    </tbody>
+  </table>
+  </div>
   % end
   % if record.files:
   <h2>Files</h2>
