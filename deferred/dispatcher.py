@@ -163,13 +163,16 @@ class Dispatcher:
         pending: list[Outcome] = []
         while not self._stopping.is_set():
             self._wake.clear()  # before claiming, so a notify() during the claim is not lost
-            pending.extend(self._take_finished())
             self._pass_on_cancel_requests()
             with self._drained_lock:
                 # No submit may take a slot between reading the room and acquiring the slots
                 # of what the claim returns: both would count the same free slot.
                 self._drained = False
             room, total = self._quotas.room()
+            # After reading the room: a worker queues its outcome before freeing its slot, so
+            # every slot counted free has its outcome stored in this turn, and no finished
+            # row stays RUNNING (counted against the cluster's limits) for a turn more.
+            pending.extend(self._take_finished())
             if not pending and total == 0:
                 self._wake.wait(self._poll_s)
                 continue
