@@ -177,6 +177,10 @@ class SqlTaskStore:
                 if self._limits is not None:
                     room, total = cluster.cluster_room(conn, room, total, self._limits)
             ids = self._pick(conn, room, total) if total > 0 else []
+            if self.is_shared and len(ids) < len(finished):
+                # Slots freed here that this claim did not take again: wake the others. (When
+                # it took them all, waking the others would only cost them an empty claim.)
+                cluster.notify(conn)
             if not ids:
                 return []
             rows = conn.execute(self._hot.mark_running,
@@ -213,6 +217,8 @@ class SqlTaskStore:
         if outcomes:
             with self._write("store task outcomes") as conn:
                 self._store_outcomes(conn, outcomes)
+                if self.is_shared:  # slots are free: a server waiting at a limit may claim
+                    cluster.notify(conn)
 
     def _store_outcomes(self, conn: sa.Connection, outcomes: Sequence[Outcome]) -> None:
         if not outcomes:
@@ -249,8 +255,6 @@ class SqlTaskStore:
             return
         conn.execute(self._hot.write_outcome, [self._outcome_values(outcome)
                                                 for outcome, _ in current])
-        if self.is_shared:  # slots are free: a server waiting at a limit may claim
-            cluster.notify(conn)
         files = [{"task_id": outcome.task_id, "position": position,
                   "token": secrets.token_urlsafe(FILE_TOKEN_BYTES), "name": item.name,
                   "content_type": item.content_type or guess_content_type(item.name),
