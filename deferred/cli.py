@@ -1,4 +1,5 @@
-"""The command line: `python my_tasks.py TASK --params JSON`, exit codes, logging set-up.
+"""The command line: `python my_tasks.py TASK --params JSON`, `runserver`, the client
+commands of a running server (`submit`, `status`, `cancel`), exit codes, logging set-up.
 
 Exit status: 0 success; 1 the task itself raised; 2 a user mistake (`deferred: error CODE:
 message` on stderr); 70 a bug in deferred (its traceback goes to the log).
@@ -16,6 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
+from .client import CLIENT_COMMANDS, add_client_parsers, run_client_command
 from .context import TaskContext, running
 from .errors import BadRequestError, DeferredError, ErrorCode, one_line
 from .jsontext import parse_json
@@ -89,19 +91,21 @@ def _build_parsers(registry: TaskRegistry, prog: str | None
                          help="print the traceback when the task raises")
         task_parsers[task_class.name] = sub
     add_runserver_parser(commands)
-    helper = commands.add_parser("help", help="show this help, or a task's: help TASK")
+    add_client_parsers(commands)
+    helper = commands.add_parser("help", help="show this help, or a task's or command's: "
+                                              "help TASK")
     helper.add_argument("topic", nargs="?", metavar="TASK")
-    return parser, task_parsers
+    return parser, dict(commands.choices)
 
 
-def _print_help(parser: argparse.ArgumentParser, task_parsers: dict[str, argparse.ArgumentParser],
+def _print_help(parser: argparse.ArgumentParser, sub_parsers: dict[str, argparse.ArgumentParser],
                 registry: TaskRegistry, topic: str | None, stdout: TextIO) -> int:
     if topic is None:
         parser.print_help(stdout)
-    elif topic not in task_parsers:
+    elif topic not in sub_parsers:
         registry.get(topic)  # raises UnknownTaskError listing the known tasks
     else:
-        task_parsers[topic].print_help(stdout)
+        sub_parsers[topic].print_help(stdout)
     return EXIT_OK
 
 
@@ -165,6 +169,15 @@ def _run_task(task_class: type[BaseTask], args: argparse.Namespace,
     return EXIT_OK
 
 
+def _run_client(args: argparse.Namespace, prog: str, stdin: TextIO, stdout: TextIO,
+                stderr: TextIO) -> int:
+    params = _read_params(args.params, stdin) if args.command == "submit" else None
+    runserver = f"{prog} runserver" if prog.startswith("deferred ") else f"python {prog} runserver"
+    succeeded = run_client_command(args, params, runserver_hint=runserver, environ=os.environ,
+                                   stdout=stdout, stderr=stderr)
+    return EXIT_OK if succeeded else EXIT_TASK_FAILED
+
+
 def main(argv: Sequence[str] | None = None, registry: TaskRegistry | None = None, *,
          prog: str | None = None, stdin: TextIO | None = None, stdout: TextIO | None = None,
          stderr: TextIO | None = None) -> int:
@@ -174,7 +187,7 @@ def main(argv: Sequence[str] | None = None, registry: TaskRegistry | None = None
     argv = list(sys.argv[1:] if argv is None else argv)
     stdin, stdout, stderr = stdin or sys.stdin, stdout or sys.stdout, stderr or sys.stderr
     try:
-        parser, task_parsers = _build_parsers(registry, prog)
+        parser, sub_parsers = _build_parsers(registry, prog)
         command = _command_name(argv)
         if command is not None and command not in registry and command not in RESERVED_NAMES:
             registry.get(command)  # raises UnknownTaskError listing the known tasks
@@ -185,13 +198,16 @@ def main(argv: Sequence[str] | None = None, registry: TaskRegistry | None = None
         if args.command is None:
             raise BadRequestError(f"name a task to run (see '{parser.prog} --help')")
         if args.command == "help":
-            return _print_help(parser, task_parsers, registry, args.topic, stdout)
+            return _print_help(parser, sub_parsers, registry, args.topic, stdout)
         if args.command == "runserver":
             return run_server(args, registry, stdout)
+        if args.command in CLIENT_COMMANDS:
+            return _run_client(args, parser.prog, stdin, stdout, stderr)
         return _run_task(registry.get(args.command), args, stdin, stdout, stderr)
     except DeferredError as exc:
         stderr.write(f"deferred: error {int(exc.code)}: {exc}\n")
-        return EXIT_USER_ERROR
+        # 999 comes only from a server's answer: a bug on its side, logged there.
+        return EXIT_INTERNAL if exc.code is ErrorCode.INTERNAL else EXIT_USER_ERROR
     except KeyboardInterrupt:
         stderr.write("deferred: interrupted\n")
         return 130

@@ -19,7 +19,7 @@ class Submitter(Protocol):
     def submit(self, task_name: str, params: Mapping[str, Any] | None = None,
                email: str | None = None, **options: Any) -> Any: ...
 
-RESERVED_NAMES = frozenset({"runserver", "help"})
+RESERVED_NAMES = frozenset({"runserver", "help", "submit", "status", "cancel"})
 """Command names of the command line; a task cannot take one."""
 
 _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}", re.ASCII)

@@ -73,7 +73,7 @@ def test_duplicate_task_name_stops_the_tasks_file_with_code_300_naming_both(
     assert "first (" in message and "second (" in message
 
 
-@pytest.mark.parametrize("command", ["runserver", "help"])
+@pytest.mark.parametrize("command", ["runserver", "help", "submit", "status", "cancel"])
 def test_task_named_like_a_command_stops_the_tasks_file_with_code_300(
         run_cli: RunCli, write_tasks_file: WriteTasksFile, command: str) -> None:
     script = write_tasks_file("reserved_tasks.py", f"""

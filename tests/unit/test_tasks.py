@@ -105,7 +105,7 @@ def test_abstract_base_is_not_registered_but_its_subclasses_are(registry):
     assert Doubler().run(x=4) == 8
 
 
-@pytest.mark.parametrize("name", ["runserver", "help"])
+@pytest.mark.parametrize("name", ["runserver", "help", "submit", "status", "cancel"])
 def test_name_of_a_command_is_refused(registry, name):
     with pytest.raises(TaskDefinitionError, match=f"'{name}' is a command"):
         @deferred.task(name=name, registry=registry)
