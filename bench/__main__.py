@@ -6,7 +6,8 @@
 A benchmark returns its rows, or a dict with its `rows` and details that go to the JSON only.
 The server benchmarks (drain, enqueue, latency, sleeping, http_submit) need Huey:
 `pip install -e '.[bench]'`. pg_drain needs PostgreSQL 15's server programs and psycopg (it
-starts its own PostgreSQL, as the tests do).
+starts its own PostgreSQL, as the tests do); so does delay_precision's PostgreSQL case, which
+is skipped without them.
 """
 
 from __future__ import annotations
@@ -19,13 +20,13 @@ import sys
 import time
 from pathlib import Path
 
-from . import (cli_startup, drain, email_delivery, enqueue, http_submit, latency, pg_drain,
-               sleeping, ui_pages)
+from . import (cli_startup, delay_precision, drain, email_delivery, enqueue, http_submit,
+               latency, pg_drain, sleeping, ui_pages)
 
 BENCHMARKS = {"cli_startup": cli_startup.run, "drain": drain.run, "enqueue": enqueue.run,
               "latency": latency.run, "sleeping": sleeping.run, "http_submit": http_submit.run,
               "email_delivery": email_delivery.run, "ui_pages": ui_pages.run,
-              "pg_drain": pg_drain.run}
+              "pg_drain": pg_drain.run, "delay_precision": delay_precision.run}
 
 
 def _table(rows: list[dict[str, object]]) -> str:

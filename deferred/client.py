@@ -31,7 +31,9 @@ _UNFINISHED = ("QUEUED", "RUNNING")
 # The server names the body's keys; the user typed options.
 _OPTION_OF_FIELD = {"body.delay_s": "--delay-s", "body.run_at": "--run-at",
                     "body.priority": "--priority", "body.idempotency_key": "--idempotency-key",
-                    "body.email": "--email", "email": "--email"}
+                    "body.email": "--email", "email": "--email",
+                    "body.timeout_s": "--timeout-s"}
+_FAILED = ("FAILED", "TIMED_OUT")  # statuses that exit 1: the task did not succeed
 
 
 def _error_classes(base: type[DeferredError]) -> dict[int, type[DeferredError]]:
@@ -87,6 +89,8 @@ def _add_submit_parser(commands: argparse._SubParsersAction) -> None:  # type: i
     submit.add_argument("--email", metavar="ADDR", help="send the result to this address")
     submit.add_argument("--idempotency-key", metavar="K",
                         help="submitting again with the same key stores nothing new")
+    submit.add_argument("--timeout-s", type=float, metavar="S",
+                        help="this run's time limit, in place of the task's own")
     submit.add_argument("--wait", type=_seconds, metavar="S", default=0.0,
                         help="wait up to S seconds for the result (default: 0)")
     _add_server_option(submit)
@@ -144,7 +148,7 @@ def run_client_command(args: argparse.Namespace, params: Any, *, runserver_hint:
         record = client.task(args.task_id)
         options: dict[str, Any] = ({"separators": (",", ":")} if args.json else {"indent": 2})
         stdout.write(json.dumps(record, ensure_ascii=False, **options) + "\n")
-        if record.get("status") == "FAILED":
+        if record.get("status") in _FAILED:
             stderr.write(f"deferred: {failure_message(record)}\n")
             return False
         return True
@@ -152,7 +156,7 @@ def run_client_command(args: argparse.Namespace, params: Any, *, runserver_hint:
     task_id, status = record.get("task_id"), record.get("status")
     if status == "RUNNING":
         stdout.write(f"task {task_id} RUNNING, asked to stop\n")
-    elif status in ("SUCCEEDED", "FAILED"):
+    elif status in ("SUCCEEDED", *_FAILED):
         stdout.write(f"task {task_id} {status}, already finished: nothing to cancel\n")
     else:
         stdout.write(f"task {task_id} {status}\n")
@@ -167,7 +171,8 @@ def _submit(client: ApiClient, args: argparse.Namespace, params: Any, stdout: Te
     deadline = time.monotonic() + args.wait
     body = {"task_name": args.task_name, "params": params, "wait": args.wait}
     options = {"email": args.email, "delay_s": args.delay_s, "run_at": args.run_at,
-               "priority": args.priority, "idempotency_key": args.idempotency_key}
+               "priority": args.priority, "idempotency_key": args.idempotency_key,
+               "timeout_s": args.timeout_s}
     body.update((key, value) for key, value in options.items() if value is not None)
     outcome = _outcome_of_answer(client.submit(body, args.wait))
     if outcome.get("status") in _UNFINISHED and deadline > time.monotonic():
@@ -190,7 +195,7 @@ def _outcome_of_answer(answer: dict[str, Any]) -> dict[str, Any]:
 
 def _report(outcome: dict[str, Any], stdout: TextIO, stderr: TextIO) -> bool:
     status = outcome.get("status")
-    if status == "FAILED":
+    if status in _FAILED:
         stderr.write(f"deferred: {outcome.get('failure') or failure_message(outcome)}\n")
         return False
     if status != "SUCCEEDED":

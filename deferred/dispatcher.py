@@ -43,7 +43,9 @@ class Dispatcher:
 
     def __init__(self, store: TaskStore, quotas: Quotas,
                  run: Callable[[TaskRecord, TaskContext], Outcome], *, poll_s: float = POLL_S,
-                 direct_start: bool = True) -> None:
+                 direct_start: bool = True,
+                 timeout_of: Callable[[TaskRecord], float | None] = lambda record: None
+                 ) -> None:
         self._store, self._quotas, self._run = store, quotas, run
         self._poll_s = poll_s
         # Off when servers share the database: only a claim can count the cluster's quotas.
@@ -58,6 +60,7 @@ class Dispatcher:
         self._drained = False
         self._queued_in_flight = 0  # queued inserts not yet committed
         self._drained_lock = threading.Lock()
+        self._timeout_of = timeout_of
         self._contexts: dict[int, TaskContext] = {}  # of the tasks running here
         self._contexts_lock = threading.Lock()
         self._cancel_checked_at = 0.0
@@ -173,8 +176,9 @@ class Dispatcher:
             # every slot counted free has its outcome stored in this turn, and no finished
             # row stays RUNNING (counted against the cluster's limits) for a turn more.
             pending.extend(self._take_finished())
+            pending.extend(self._time_out_overdue())
             if not pending and total == 0:
-                self._wake.wait(self._poll_s)
+                self._wake.wait(self._until_deadline_s(self._poll_s))
                 continue
             try:
                 records = self._store.claim(room, total, pending)
@@ -194,9 +198,42 @@ class Dispatcher:
             for record in records:
                 self._submit_to_pool(record)
             if not records and not done:
-                self._wake.wait(self._idle_wait_s())
+                self._wake.wait(self._until_deadline_s(self._idle_wait_s()))
         for outcome in pending:  # not stored yet: stop() stores them
             self._finished.put(outcome)
+
+    def _time_out_overdue(self) -> list[Outcome]:
+        """TIMED_OUT outcomes for the runs past their deadline, which are asked to stop.
+        Python cannot stop a thread: their slots stay taken until their code returns, and
+        what they return then is dropped."""
+        now, overdue = time.monotonic(), []
+        with self._contexts_lock:
+            for context in self._contexts.values():
+                if not context.timed_out and context.deadline is not None \
+                        and now >= context.deadline:
+                    context.timed_out = True
+                    overdue.append(context)
+        outcomes = []
+        for context in overdue:
+            context.request_cancel()
+            limit_s = context.deadline_s or 0.0
+            logger.warning("task %s (%s) timed out after %.1fs; asked to stop, its slot stays "
+                           "taken until it returns", context.task_id, context.name, limit_s)
+            outcomes.append(Outcome(
+                context.task_id or 0, context.attempt, TaskStatus.TIMED_OUT,
+                error=TaskError("TimeoutError", f"the task ran longer than its time limit of "
+                                                f"{limit_s:g}s (timeout_s)"),
+                finished_at=utcnow(), email=context.email))
+        return outcomes
+
+    def _until_deadline_s(self, wait_s: float) -> float:
+        """`wait_s`, or less when a running task's deadline comes sooner."""
+        with self._contexts_lock:
+            deadlines = [context.deadline for context in self._contexts.values()
+                         if context.deadline is not None and not context.timed_out]
+        if not deadlines:
+            return wait_s
+        return max(0.0, min(wait_s, min(deadlines) - time.monotonic()))
 
     def _report_progress(self, record: TaskRecord, percent: float, message: str | None
                          ) -> None:
@@ -223,6 +260,10 @@ class Dispatcher:
                               functools.partial(self._report_progress, record))
         if record.cancel_requested:
             context.request_cancel()
+        limit_s = self._timeout_of(record)
+        if limit_s is not None:
+            context.deadline, context.deadline_s = time.monotonic() + limit_s, limit_s
+        context.email = record.email
         with self._contexts_lock:
             self._contexts[record.id] = context
         try:
@@ -260,7 +301,12 @@ class Dispatcher:
 
     def _run_and_release(self, record: TaskRecord, context: TaskContext) -> None:
         try:
-            self._finished.put(self._run(record, context))  # run() never raises
+            outcome = self._run(record, context)  # run() never raises
+            if context.timed_out:  # its TIMED_OUT outcome was stored already
+                logger.warning("task %s (%s) returned after its time limit; its outcome is "
+                               "dropped and its slot free again", record.id, record.name)
+            else:
+                self._finished.put(outcome)
         finally:
             with self._contexts_lock:
                 self._contexts.pop(record.id, None)

@@ -51,13 +51,13 @@ class TaskHandle:
     def wait(self, timeout_s: float | None = None) -> Any:
         """Wait until the task finishes and return its result.
 
-        Raises `TaskFailedError` if it failed, `TaskCancelledError` if it was cancelled, and
+        Raises `TaskFailedError` if it failed or timed out, `TaskCancelledError` if it was cancelled, and
         `TimeoutError` if it has not finished within `timeout_s` (None: as long as it takes).
         """
         record = self._service.wait(self.id, math.inf if timeout_s is None else timeout_s)
         if record.status is TaskStatus.SUCCEEDED:
             return record.result
-        if record.status is TaskStatus.FAILED:
+        if record.status in (TaskStatus.FAILED, TaskStatus.TIMED_OUT):
             error = record.error
             detail = f"{error.type}: {error.message}" if error else "unknown error"
             raise TaskFailedError(f"task {record.name!r} ({record.id}) failed: {detail}")

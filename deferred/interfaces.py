@@ -34,7 +34,8 @@ class TaskStore(Protocol):
 
     def add(self, name: str, params: Mapping[str, Any], email: str | None = None, *,
             running: bool = False, run_at: datetime.datetime | None = None,
-            priority: int = 0, idempotency_key: str | None = None) -> TaskRecord:
+            priority: int = 0, idempotency_key: str | None = None,
+            timeout_s: float | None = None) -> TaskRecord:
         """Store a new record, queued (not before `run_at`) or (`running`) already running
         here; return it. A used `idempotency_key` returns the record stored under it."""
 

@@ -19,11 +19,13 @@ class TaskStatus(str, enum.Enum):
     SUCCEEDED = "SUCCEEDED"
     FAILED = "FAILED"
     CANCELLED = "CANCELLED"
+    TIMED_OUT = "TIMED_OUT"
 
     @property
     def is_terminal(self) -> bool:
         """True once the record will not change status again."""
-        return self in (TaskStatus.SUCCEEDED, TaskStatus.FAILED, TaskStatus.CANCELLED)
+        return self in (TaskStatus.SUCCEEDED, TaskStatus.FAILED, TaskStatus.CANCELLED,
+                        TaskStatus.TIMED_OUT)
 
     def __str__(self) -> str:
         return self.value
@@ -125,6 +127,7 @@ class TaskRecord:
     cancel_requested: bool = False
     idempotency_key: str | None = None
     progress: Progress | None = None
+    timeout_s: float | None = None  # this submit's own time limit (else the task's)
     history: tuple[Attempt, ...] = ()  # earlier attempts and how they ended (from `get`)
 
 

@@ -101,6 +101,11 @@ class TaskRegistry:
             raise UnknownTaskError(f"unknown task {name!r}; known tasks: {listing}")
         return task_class
 
+    def find(self, name: str) -> type[BaseTask] | None:
+        """The task class named `name`, or None."""
+        with self._lock:
+            return self._tasks.get(name)
+
     def __contains__(self, name: object) -> bool:
         with self._lock:
             return name in self._tasks

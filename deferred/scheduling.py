@@ -23,6 +23,7 @@ class SubmitOptions:
     run_at: datetime.datetime | None = None
     priority: int = 0
     idempotency_key: str | None = None
+    timeout_s: float | None = None  # overrides the task's own `timeout_s`
 
     @property
     def is_delayed(self) -> bool:
@@ -31,12 +32,23 @@ class SubmitOptions:
 
 
 def submit_options(*, delay_s: Any = None, run_at: Any = None, priority: Any = None,
-                   idempotency_key: Any = None) -> SubmitOptions:
+                   idempotency_key: Any = None, timeout_s: Any = None) -> SubmitOptions:
     """Check what a submit asks for. `run_at` is an aware datetime or ISO 8601 text with a
     zone (`2024-05-01T12:00:00Z`). Raises `BadRequestError` naming the field."""
     return SubmitOptions(run_at=_start_time(delay_s, run_at),
                          priority=_priority(priority),
-                         idempotency_key=_key(idempotency_key))
+                         idempotency_key=_key(idempotency_key),
+                         timeout_s=_timeout(timeout_s))
+
+
+def _timeout(timeout_s: Any) -> float | None:
+    if timeout_s is None:
+        return None
+    if isinstance(timeout_s, bool) or not isinstance(timeout_s, (int, float)) \
+            or not 0 < timeout_s <= MAX_DELAY_S:
+        raise BadRequestError(f"must be a number of seconds above 0, got {timeout_s!r}",
+                              where="timeout_s")
+    return float(timeout_s)
 
 
 def _start_time(delay_s: Any, run_at: Any) -> datetime.datetime | None:

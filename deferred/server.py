@@ -22,7 +22,7 @@ from .http import HttpServer, make_app
 from .mail import SmtpMailer
 from .mailing import OutboxSender
 from .quotas import Quotas
-from .records import Outcome, TaskStatus
+from .records import Outcome, TaskRecord, TaskStatus
 from .registry import TaskRegistry, default_registry
 from .runner import run_record
 from .scheduling import submit_options
@@ -103,7 +103,7 @@ class Server:
         quotas = Quotas(config.limits.pool_size, config.limits.names, self.registry.names())
         dispatcher = Dispatcher(store, quotas, functools.partial(
             run_record, self.registry, max_result_bytes=config.max_result_bytes),
-            direct_start=not store.is_shared)
+            direct_start=not store.is_shared, timeout_of=self._timeout_of)
         service = LocalTaskService(store, self.registry, config.limits, dispatcher)
         # Waiting submits must leave request threads free for everything else.
         app = make_app(service, config.http, max_waiting=HTTP_THREADS - 8)
@@ -120,6 +120,13 @@ class Server:
             cluster = (Heartbeat(store, config.db.heartbeat_s, dispatcher.notify),
                        WakeupListener(store.url, dispatcher.notify))
         return _Parts(store, service, dispatcher, sender, app, http, cluster)
+
+    def _timeout_of(self, record: TaskRecord) -> float | None:
+        """A run's time limit: its submit's own, else its task's, else none."""
+        if record.timeout_s is not None:
+            return record.timeout_s
+        task_class = self.registry.find(record.name)
+        return None if task_class is None else task_class.timeout_s
 
     def _base_url(self, http: HttpServer | None) -> str:
         """The base of links in emails: `http.public_url`, else this host and port."""
@@ -185,7 +192,8 @@ class Server:
     def submit(self, task_name: str, params: Mapping[str, Any] | None = None,
                email: str | None = None, *, delay_s: float | None = None,
                run_at: datetime.datetime | str | None = None, priority: int = 0,
-               idempotency_key: str | None = None) -> TaskHandle:
+               idempotency_key: str | None = None, timeout_s: float | None = None
+               ) -> TaskHandle:
         """Check and store a task; return its handle once it is committed. It starts no
         sooner than `delay_s` from now or `run_at` (aware, or ISO 8601 with a zone), before
         queued tasks of lower `priority`; a repeated `idempotency_key` returns the first
@@ -196,7 +204,7 @@ class Server:
         """
         service = self._require().service
         options = submit_options(delay_s=delay_s, run_at=run_at, priority=priority,
-                                 idempotency_key=idempotency_key)
+                                 idempotency_key=idempotency_key, timeout_s=timeout_s)
         return TaskHandle(service, service.submit(task_name, params, email, options))
 
     def retry(self, task_id: int) -> TaskHandle:

@@ -65,7 +65,8 @@ class LocalTaskService:
         if email is not None:
             email = check_email_address(email)
         scheduling = {"run_at": options.run_at, "priority": options.priority,
-                      "idempotency_key": options.idempotency_key}
+                      "idempotency_key": options.idempotency_key,
+                      "timeout_s": options.timeout_s}
         # With a slot free and nothing older waiting, the task is stored already running and
         # starts at once: one commit instead of a queued insert and a claim. Not a delayed
         # one, nor one that may repeat an earlier submit.
@@ -134,8 +135,9 @@ class LocalTaskService:
         if record is None:
             raise NotFoundError(f"no task with id {task_id}", where="task_id")
         if record.status is not TaskStatus.QUEUED:
-            raise BadRequestError(f"task {task_id} is {before.status}: only a failed or "
-                                  "cancelled task can be retried", where="task_id")
+            raise BadRequestError(f"task {task_id} is {before.status}: only a failed, "
+                                  "cancelled or timed-out task can be retried",
+                                  where="task_id")
         return record
 
     def list_tasks(self, *, status: TaskStatus | None = None, task_name: str | None = None,

@@ -41,6 +41,8 @@ class BaseTask:
     retry_max_delay_s: ClassVar[float] = 300.0
     retry_on: ClassVar[tuple[type[BaseException], ...]] = (Exception,)
     retry_policy: ClassVar[RetryPolicy] = RetryPolicy()
+    # Seconds a run may take before it is marked TIMED_OUT and asked to stop (None: no limit).
+    timeout_s: ClassVar[float | None] = None
 
     def __init_subclass__(cls, registry: TaskRegistry | None = None, abstract: bool = False,
                           **kwargs: Any) -> None:
@@ -88,7 +90,7 @@ class BaseTask:
         return params
 
 
-TASK_OPTIONS = ("retries", "retry_backoff_s", "retry_max_delay_s", "retry_on")
+TASK_OPTIONS = ("retries", "retry_backoff_s", "retry_max_delay_s", "retry_on", "timeout_s")
 
 
 def _prepare(cls: type[BaseTask]) -> None:
@@ -110,6 +112,11 @@ def _prepare(cls: type[BaseTask]) -> None:
             else (cls.retry_on,))
     except TaskDefinitionError as exc:
         raise TaskDefinitionError(exc.message, where=f"task {name!r}: {exc.where}") from None
+    timeout_s = cls.timeout_s
+    if timeout_s is not None and (isinstance(timeout_s, bool) or not isinstance(
+            timeout_s, (int, float)) or timeout_s <= 0):
+        raise TaskDefinitionError(f"timeout_s must be a number of seconds above 0, got "
+                                  f"{timeout_s!r}", where=f"task {name!r}")
     cls.param_spec = ParamSpec.of(_run_signature(cls), name)
     if cls.json_schema is not None:
         cls.params_validator = ParamsValidator(name, cls.json_schema)
@@ -222,7 +229,7 @@ def task(name: Any = None, *, json_schema: Mapping[str, Any] | None = None,
 
     The name defaults to the function's name; the description is its docstring. Bare
     `@deferred.task` works too. `options` are the class attributes a `BaseTask` may set:
-    `retries`, `retry_backoff_s`, `retry_max_delay_s`, `retry_on`. Raises
+    `retries`, `retry_backoff_s`, `retry_max_delay_s`, `retry_on`, `timeout_s`. Raises
     `TaskDefinitionError` or `InvalidSchemaError` at definition.
     """
     unknown = sorted(set(options) - set(TASK_OPTIONS))

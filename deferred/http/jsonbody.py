@@ -12,7 +12,7 @@ from ..jsontext import json_type_name, parse_json_object
 from ..scheduling import SubmitOptions, submit_options
 
 SUBMIT_KEYS = ("task_name", "params", "email", "wait", "delay_s", "run_at", "priority",
-               "idempotency_key")
+               "idempotency_key", "timeout_s")
 _READ_CHUNK_BYTES = 64 * 1024
 _LONGEST_WAIT_S = 1e9  # any wait is cut to http.sync_wait_s anyway
 
@@ -132,7 +132,8 @@ def parse_submit(body: bytes) -> SubmitRequest:
     try:
         options = submit_options(delay_s=raw.get("delay_s"), run_at=raw.get("run_at"),
                                  priority=raw.get("priority"),
-                                 idempotency_key=raw.get("idempotency_key"))
+                                 idempotency_key=raw.get("idempotency_key"),
+                                 timeout_s=raw.get("timeout_s"))
     except BadRequestError as exc:
         raise BadRequestError(exc.message, where=f"body.{exc.where}") from None
     return SubmitRequest(task_name=task_name, params={} if params is None else params,

@@ -117,7 +117,7 @@ def submit_answer(record: TaskRecord, base_url: str
         if record.files:
             body["files"] = [file_json(stored, base_url) for stored in record.files]
         return 200, body, {}
-    if record.status is TaskStatus.FAILED:
+    if record.status in (TaskStatus.FAILED, TaskStatus.TIMED_OUT):
         failed = TaskFailedError(failure_message(record))
         return failed.http_status, {**failed.to_json(), "task_id": record.id}, {}
     url = task_url(base_url, record.id)

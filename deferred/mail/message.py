@@ -37,7 +37,7 @@ _NOT_ATTACHABLE = frozenset({"multipart", "message"})
 _MESSAGE_ID_DOMAIN = re.compile(r"[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*", re.ASCII)
 _OUTCOMES: Mapping[TaskStatus, str] = types.MappingProxyType(
     {TaskStatus.SUCCEEDED: "succeeded", TaskStatus.FAILED: "failed",
-     TaskStatus.CANCELLED: "was cancelled"})
+     TaskStatus.CANCELLED: "was cancelled", TaskStatus.TIMED_OUT: "timed out"})
 
 
 def build_message(mail: OutgoingMail, *, sender: str, max_attachment_bytes: int,

@@ -29,7 +29,7 @@ def record_from_row(row: sa.Row[Any], files: Sequence[StoredFile] = ()) -> TaskR
         error=error, owner=row.owner, email=row.email, created_at=row.created_at,
         started_at=row.started_at, finished_at=row.finished_at, files=tuple(files),
         run_at=row.run_at, priority=row.priority, cancel_requested=bool(row.cancel_requested),
-        idempotency_key=row.idempotency_key,
+        idempotency_key=row.idempotency_key, timeout_s=row.timeout_s,
         progress=None if row.progress_percent is None else Progress(row.progress_percent,
                                                                     row.progress_message))
 

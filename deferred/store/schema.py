@@ -28,6 +28,11 @@ def scheduling_columns() -> list[sa.Column[object]]:
     ]
 
 
+def timeout_columns() -> list[sa.Column[object]]:
+    """The columns of schema version 6: a submit's own time limit."""
+    return [sa.Column("timeout_s", sa.Float)]
+
+
 def progress_columns() -> list[sa.Column[object]]:
     """The columns of schema version 5: what a running task last said of its progress."""
     return [sa.Column("progress_percent", sa.Float),
@@ -51,6 +56,7 @@ tasks = sa.Table(
     sa.Column("finished_at", UtcDateTime),
     *scheduling_columns(),
     *progress_columns(),
+    *timeout_columns(),
     sa.Index("ix_deferred_tasks_status_id", "status", "id"),
     sa.Index("ix_deferred_tasks_name_id", "name", "id"),
     sa.Index("ix_deferred_tasks_status_sort", "status", "sort_key", "id"),
@@ -150,8 +156,13 @@ def _add_attempts_and_progress(conn: sa.Connection) -> None:
     task_attempts.create(conn, checkfirst=True)
 
 
+def _add_timeouts(conn: sa.Connection) -> None:
+    """Version 6: a submit's own time limit."""
+    _add_columns(conn, timeout_columns())
+
+
 UPGRADES: Sequence[Upgrade] = (_add_outbox, _add_servers, _add_scheduling,
-                               _add_attempts_and_progress)
+                               _add_attempts_and_progress, _add_timeouts)
 """`UPGRADES[n]` takes a database from version n + 1 to n + 2, in one transaction."""
 
 SCHEMA_VERSION = 1 + len(UPGRADES)

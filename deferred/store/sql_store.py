@@ -117,7 +117,8 @@ class SqlTaskStore:
 
     def add(self, name: str, params: Mapping[str, Any], email: str | None = None, *,
             running: bool = False, run_at: datetime.datetime | None = None,
-            priority: int = 0, idempotency_key: str | None = None) -> TaskRecord:
+            priority: int = 0, idempotency_key: str | None = None,
+            timeout_s: float | None = None) -> TaskRecord:
         """Store a new record and return it, committed: queued (not to start before `run_at`
         when given), or with `running` already running here (the caller holds a free slot
         for it, so it skips the queue). With an `idempotency_key` already stored, nothing is
@@ -132,7 +133,7 @@ class SqlTaskStore:
             "status": TaskStatus.QUEUED.value, "attempts": 0, "owner": None, "started_at": None,
             "run_at": run_at, "priority": priority, "idempotency_key": idempotency_key,
             "sort_key": (run_at or now).timestamp() - priority * PRIORITY_STEP_S,
-            "cancel_requested": False}
+            "cancel_requested": False, "timeout_s": timeout_s}
         if running:
             values.update(status=TaskStatus.RUNNING.value, attempts=1, owner=self.server_id,
                           started_at=now)
@@ -399,13 +400,14 @@ class SqlTaskStore:
                 .values(progress_percent=percent, progress_message=message)).rowcount)
 
     def retry(self, task_id: int) -> TaskRecord | None:
-        """Queue a FAILED or CANCELLED record again, keeping its history; the record
+        """Queue a FAILED, CANCELLED or TIMED_OUT record again, keeping its history; the record
         afterwards (unchanged in any other status), None if there is none."""
         now = utcnow()
         with self._write("retry the task") as conn:
             conn.execute(tasks.update().where(
                 tasks.c.id == task_id, tasks.c.status.in_(
-                    [TaskStatus.FAILED.value, TaskStatus.CANCELLED.value]))
+                    [TaskStatus.FAILED.value, TaskStatus.CANCELLED.value,
+                     TaskStatus.TIMED_OUT.value]))
                 .values(status=TaskStatus.QUEUED.value, owner=None, run_at=None,
                         started_at=None, finished_at=None, cancel_requested=False,
                         sort_key=now.timestamp() - tasks.c.priority * PRIORITY_STEP_S))

@@ -91,7 +91,7 @@ def test_a_failed_task_is_retried_by_hand_and_keeps_its_history(server):
     assert [item.number for item in handle.record.history] == [1, 2]
     done = server.submit("flaky", {"fail_times": 0})
     done.wait(10)
-    with pytest.raises(BadRequestError, match="only a failed or cancelled task"):
+    with pytest.raises(BadRequestError, match="only a failed, cancelled or timed-out task"):
         server.retry(done.id)
 
 
@@ -116,3 +116,44 @@ def test_retry_options_are_checked_when_the_task_is_defined():
             pass
     with pytest.raises(ValueError, match="progress must be a number from 0 to 100"):
         deferred.TaskContext(1, "x", 1).progress(101)
+
+
+@pytest.fixture
+def slow_registry() -> TaskRegistry:
+    registry = TaskRegistry()
+    release = threading.Event()
+
+    @deferred.task(name="stuck", registry=registry, timeout_s=0.3)
+    def stuck():
+        release.wait(30)  # ignores the cancel request, as stuck code does
+        return "too late"
+
+    @deferred.task(name="quick", registry=registry)
+    def quick(seconds=0.0):
+        deferred.current().wait_cancelled(seconds)
+        return "quick"
+
+    registry.release = release  # type: ignore[attr-defined]
+    return registry
+
+
+def test_a_task_past_its_time_limit_is_timed_out_and_keeps_its_slot_until_it_returns(
+        tmp_path, slow_registry):
+    server = deferred.Server({"db": {"url": f"sqlite+pysqlite:///{tmp_path / 'tasks.db'}"},
+                              "limits": {"global": 1}}, slow_registry)
+    server.start(listen=False)
+    try:
+        stuck = server.submit("stuck")
+        wait_until(lambda: stuck.status is TaskStatus.TIMED_OUT, timeout_s=10)
+        assert stuck.record.error.type == "TimeoutError"
+        assert "time limit of 0.3s" in stuck.record.error.message
+        waiting = server.submit("quick")
+        assert waiting.status is TaskStatus.QUEUED  # the slot is still taken
+        slow_registry.release.set()
+        assert waiting.wait(10) == "quick"
+        assert stuck.status is TaskStatus.TIMED_OUT and stuck.result is None
+        overridden = server.submit("quick", {"seconds": 5}, timeout_s=0.2)
+        wait_until(lambda: overridden.status is TaskStatus.TIMED_OUT, timeout_s=10)
+    finally:
+        slow_registry.release.set()
+        server.stop(grace_s=10)

@@ -20,7 +20,7 @@ from deferred.result import ResultFile
 from deferred.store import SqlTaskStore
 from deferred.store.schema import (SCHEMA_VERSION, ensure_schema, metadata,
                                    progress_columns, scheduling_columns, schema_version,
-                                   task_files, tasks)
+                                   task_files, tasks, timeout_columns)
 
 
 def succeeded(record, result='"ok"', files=()):
@@ -329,7 +329,8 @@ def test_emails_a_stopped_server_was_sending_are_queued_again(store, sqlite_url)
 def test_a_version_1_database_is_upgraded_to_the_latest(sqlite_url):
     engine = sa.create_engine(sqlite_url)
     with engine.begin() as conn:  # the tables of version 1, as it created them
-        added_later = {column.name for column in (*scheduling_columns(), *progress_columns())}
+        added_later = {column.name for column in (*scheduling_columns(), *progress_columns(),
+                                                   *timeout_columns())}
         sa.Table(tasks.name, sa.MetaData(), *(
             sa.Column(column.name, column.type, primary_key=column.primary_key,
                       nullable=column.nullable)

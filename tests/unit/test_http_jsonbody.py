@@ -99,7 +99,7 @@ def test_params_of_another_type_are_left_for_the_service_to_refuse():
 
 @pytest.mark.parametrize("body, message", [
     (b'{"task_name": "x", "parms": {}}',
-     "body: unknown key 'parms' (allowed: task_name, params, email, wait, delay_s, run_at, priority, idempotency_key)"),
+     "body: unknown key 'parms' (allowed: task_name, params, email, wait, delay_s, run_at, priority, idempotency_key, timeout_s)"),
     (b'{"params": {}}', "body: 'task_name' is missing"),
     (b'{"task_name": 3}', "body.task_name: must be a string, got integer"),
     (b'{"task_name": "x", "email": ["a"]}', "body.email: must be a string, got array"),

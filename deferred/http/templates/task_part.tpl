@@ -10,7 +10,7 @@
     </form>
     % elif record.cancel_requested and not record.status.is_terminal:
     <span class="muted">asked to stop; it ends when the task next checks</span>
-    % elif record.status.value in ('FAILED', 'CANCELLED'):
+    % elif record.status.value in ('FAILED', 'CANCELLED', 'TIMED_OUT'):
     <form method="post" action="{{root}}/tasks/{{record.id}}/retry" class="inline-form">
       <input type="hidden" name="{{csrf_field}}" value="{{csrf_token}}">
       <button type="submit" class="button-small">Run again</button>
@@ -77,6 +77,10 @@
   % end
   <h2>Params</h2>
   <pre class="json">{{ui.json_text(record.params)}}</pre>
+  % if record.status.value == 'TIMED_OUT':
+  <p class="muted">Python cannot stop a thread: the task was asked to stop when its time limit
+  passed, and its slot stayed taken until its code returned; what it returned then was dropped.</p>
+  % end
   % if record.error is not None:
   <h2>Error</h2>
   <p class="error-text"><strong>{{record.error.type}}</strong>: {{record.error.message}}</p>
