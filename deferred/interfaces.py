@@ -143,6 +143,8 @@ class TaskType:
     description: str
     json_schema: Mapping[str, Any] | None
     limit: int | None
+    schedule: str | None = None  # a periodic task's rule, `every 60 s` or `cron ...`
+    next_run_at: datetime.datetime | None = None  # its next firing
 
 
 class TaskService(Protocol):

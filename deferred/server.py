@@ -25,6 +25,7 @@ from .quotas import Quotas
 from .records import Outcome, TaskRecord, TaskStatus
 from .registry import TaskRegistry, default_registry
 from .runner import run_record
+from .scheduler import Scheduler
 from .scheduling import submit_options
 from .service import LocalTaskService
 from .store import SqlTaskStore, WakeupListener
@@ -40,10 +41,12 @@ class _Parts:
 
     def __init__(self, store: SqlTaskStore, service: LocalTaskService, dispatcher: Dispatcher,
                  sender: OutboxSender, app: Any, http: HttpServer | None,
-                 cluster: tuple[Heartbeat, WakeupListener] | None) -> None:
+                 cluster: tuple[Heartbeat, WakeupListener] | None,
+                 scheduler: Scheduler) -> None:
         self.store, self.service, self.dispatcher = store, service, dispatcher
         self.sender, self.app, self.http = sender, app, http
         self.cluster = cluster  # on a shared database only
+        self.scheduler = scheduler
 
 
 class Server:
@@ -119,7 +122,10 @@ class Server:
         if store.is_shared:
             cluster = (Heartbeat(store, config.db.heartbeat_s, dispatcher.notify),
                        WakeupListener(store.url, dispatcher.notify))
-        return _Parts(store, service, dispatcher, sender, app, http, cluster)
+        scheduler = Scheduler(store, {task_class.name: task_class.schedule
+                                      for task_class in self.registry
+                                      if task_class.schedule is not None}, dispatcher.notify)
+        return _Parts(store, service, dispatcher, sender, app, http, cluster, scheduler)
 
     def _timeout_of(self, record: TaskRecord) -> float | None:
         """A run's time limit: its submit's own, else its task's, else none."""
@@ -146,6 +152,7 @@ class Server:
         if parts.cluster is not None:
             for thread in parts.cluster:
                 thread.start()
+        parts.scheduler.start()
         limits = self.config.limits
         logger.info("server started: %s, limits %d in total%s", parts.store.dialect,
                     limits.global_limit, "".join(f", {name} {limit}"
@@ -232,6 +239,7 @@ class Server:
         # Intake first (not the reverse of start order): no new work may arrive while the
         # running tasks use their grace.
         parts.service.close()
+        parts.scheduler.stop()
         if parts.http is not None:
             parts.http.stop(STOP_WAIT_S)
         finished = parts.dispatcher.stop(grace_s)

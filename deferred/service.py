@@ -13,7 +13,7 @@ from .config import LimitsConfig
 from .errors import (BadRequestError, InvalidParamsError, NotFoundError, ShuttingDownError)
 from .interfaces import TaskStore, TaskType
 from .jsontext import encode_json
-from .records import Outcome, StoredFile, TaskRecord, TaskStatus
+from .records import Outcome, StoredFile, TaskRecord, TaskStatus, utcnow
 from .scheduling import SubmitOptions
 from .registry import TaskRegistry
 from .waiters import Waiters
@@ -153,9 +153,14 @@ class LocalTaskService:
 
     def task_types(self) -> list[TaskType]:
         """The registered tasks, by name."""
+        now = utcnow()
         return [TaskType(name=task_class.name, description=task_class.description,
                          json_schema=task_class.json_schema,
-                         limit=self._limits.names.get(task_class.name))
+                         limit=self._limits.names.get(task_class.name),
+                         schedule=None if task_class.schedule is None
+                         else task_class.schedule.describe(),
+                         next_run_at=None if task_class.schedule is None
+                         else task_class.schedule.next_after(now))
                 for task_class in self._registry]
 
     def read_file(self, token: str) -> tuple[StoredFile, bytes]:

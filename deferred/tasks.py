@@ -8,9 +8,10 @@ import sys
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, NoReturn, TypeVar, overload
 
-from .errors import TaskDefinitionError
+from .errors import DeferredError, TaskDefinitionError
 from .registry import TaskRegistry, check_task_name, default_registry
 from .retries import RetryPolicy
+from .schedules import Schedule
 from .validation import (ParamSpec, ParamsValidator, check_params_object,
                          check_schema_matches_run)
 
@@ -43,6 +44,11 @@ class BaseTask:
     retry_policy: ClassVar[RetryPolicy] = RetryPolicy()
     # Seconds a run may take before it is marked TIMED_OUT and asked to stop (None: no limit).
     timeout_s: ClassVar[float | None] = None
+    # Periodic tasks: submitted by the server every `every_s` seconds, or on a crontab line
+    # (`cron = "15,30 7 * * *"`, UTC), with params {}.
+    every_s: ClassVar[float | None] = None
+    cron: ClassVar[str | None] = None
+    schedule: ClassVar[Schedule | None] = None
 
     def __init_subclass__(cls, registry: TaskRegistry | None = None, abstract: bool = False,
                           **kwargs: Any) -> None:
@@ -90,7 +96,8 @@ class BaseTask:
         return params
 
 
-TASK_OPTIONS = ("retries", "retry_backoff_s", "retry_max_delay_s", "retry_on", "timeout_s")
+TASK_OPTIONS = ("retries", "retry_backoff_s", "retry_max_delay_s", "retry_on", "timeout_s",
+                "every_s", "cron")
 
 
 def _prepare(cls: type[BaseTask]) -> None:
@@ -117,12 +124,19 @@ def _prepare(cls: type[BaseTask]) -> None:
             timeout_s, (int, float)) or timeout_s <= 0):
         raise TaskDefinitionError(f"timeout_s must be a number of seconds above 0, got "
                                   f"{timeout_s!r}", where=f"task {name!r}")
+    cls.schedule = Schedule.of(cls.every_s, cls.cron, where=f"task {name!r}")
     cls.param_spec = ParamSpec.of(_run_signature(cls), name)
     if cls.json_schema is not None:
         cls.params_validator = ParamsValidator(name, cls.json_schema)
         check_schema_matches_run(name, cls.params_validator, cls.param_spec)
     else:
         cls.params_validator = None
+    if cls.schedule is not None:
+        try:
+            cls.check_params({})
+        except DeferredError as exc:
+            raise TaskDefinitionError(f"a periodic task runs with params {{}}, which it does "
+                                      f"not accept ({exc})", where=f"task {name!r}") from None
     if "description" not in cls.__dict__:
         cls.description = inspect.cleandoc(cls.__dict__.get("__doc__") or "")
     if "origin" not in cls.__dict__:
@@ -229,7 +243,8 @@ def task(name: Any = None, *, json_schema: Mapping[str, Any] | None = None,
 
     The name defaults to the function's name; the description is its docstring. Bare
     `@deferred.task` works too. `options` are the class attributes a `BaseTask` may set:
-    `retries`, `retry_backoff_s`, `retry_max_delay_s`, `retry_on`, `timeout_s`. Raises
+    `retries`, `retry_backoff_s`, `retry_max_delay_s`, `retry_on`, `timeout_s`, `every_s`,
+    `cron`. Raises
     `TaskDefinitionError` or `InvalidSchemaError` at definition.
     """
     unknown = sorted(set(options) - set(TASK_OPTIONS))

@@ -136,7 +136,10 @@ def task_types_json(task_types: Sequence[TaskType], global_limit: int) -> dict[s
     """`GET /api/task-types`: the registered tasks with their limits."""
     return {
         "task_types": [{"name": item.name, "description": item.description,
-                        "json_schema": item.json_schema, "limit": item.limit}
+                        "json_schema": item.json_schema, "limit": item.limit,
+                        **({"schedule": item.schedule,
+                            "next_run_at": timestamp_json(item.next_run_at)}
+                           if item.schedule is not None else {})}
                        for item in task_types],
         "limits": {"global": global_limit},
     }

@@ -107,6 +107,13 @@ task_attempts = sa.Table(
     sa.Column("error_message", sa.Text),
 )
 
+firings = sa.Table(
+    "deferred_firings", metadata,
+    sa.Column("schedule", sa.String(100), primary_key=True),  # the periodic task's name
+    sa.Column("fire_at", UtcDateTime, primary_key=True),
+    sa.Column("task_id", sa.Integer, sa.ForeignKey("deferred_tasks.id", ondelete="SET NULL")),
+)
+
 servers = sa.Table(
     "deferred_servers", metadata,
     sa.Column("id", sa.String(64), primary_key=True),
@@ -161,8 +168,13 @@ def _add_timeouts(conn: sa.Connection) -> None:
     _add_columns(conn, timeout_columns())
 
 
+def _add_firings(conn: sa.Connection) -> None:
+    """Version 7: one row per firing of a periodic task."""
+    firings.create(conn, checkfirst=True)
+
+
 UPGRADES: Sequence[Upgrade] = (_add_outbox, _add_servers, _add_scheduling,
-                               _add_attempts_and_progress, _add_timeouts)
+                               _add_attempts_and_progress, _add_timeouts, _add_firings)
 """`UPGRADES[n]` takes a database from version n + 1 to n + 2, in one transaction."""
 
 SCHEMA_VERSION = 1 + len(UPGRADES)

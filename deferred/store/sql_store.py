@@ -27,7 +27,7 @@ from .engine import database_errors, make_engine
 from .group_commit import GroupCommitter
 from .lock import SqliteServerLock
 from .rows import attempt_from_row, group_files, record_from_row, stored_file_from_row
-from .schema import ensure_schema, task_attempts, task_files, tasks
+from .schema import ensure_schema, firings, task_attempts, task_files, tasks
 from .statements import build_hot_statements
 
 logger = logging.getLogger(__name__)
@@ -364,6 +364,34 @@ class SqlTaskStore:
                                               tasks.c.status == TaskStatus.RUNNING.value)
                          .values(cancel_requested=True))
         return self.get(task_id)
+
+    def fire(self, name: str, fire_at: datetime.datetime) -> bool:
+        """Submit the firing `fire_at` of the periodic task `name` (params {}), unless some
+        server already did: the task and its firing row commit together. True if stored."""
+        now = utcnow()
+        exists = sa.select(firings.c.task_id).where(firings.c.schedule == name,
+                                                    firings.c.fire_at == fire_at)
+        try:
+            with self._write("fire a periodic task") as conn:
+                if conn.execute(exists).first() is not None:
+                    return False
+                task_id = conn.execute(tasks.insert().returning(tasks.c.id), {
+                    "name": name, "params": "{}", "email": None, "created_at": now,
+                    "status": TaskStatus.QUEUED.value, "attempts": 0, "priority": 0,
+                    "sort_key": now.timestamp(), "cancel_requested": False}).scalar_one()
+                conn.execute(firings.insert().values(schedule=name, fire_at=fire_at,
+                                                     task_id=task_id))
+                if self.is_shared:
+                    cluster.notify(conn)
+        except StoreRejectedError:  # another server stored this firing in between
+            return False
+        return True
+
+    def last_firing(self, name: str) -> datetime.datetime | None:
+        """The time of the latest stored firing of the periodic task `name`."""
+        with self._read("read the firings") as conn:
+            return conn.execute(sa.select(sa.func.max(firings.c.fire_at))
+                                .where(firings.c.schedule == name)).scalar_one()
 
     def cancel_requests(self, task_ids: Sequence[int]) -> list[int]:
         """Which of these records, running here, were asked to stop."""

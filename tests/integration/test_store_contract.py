@@ -203,9 +203,10 @@ def test_a_newer_database_is_refused_naming_both_versions(sqlite_url):
     SqlTaskStore(DbConfig(url=sqlite_url)).close()
     engine = sa.create_engine(sqlite_url)
     with engine.begin() as conn:
-        conn.execute(schema_version.update().values(version=7))
+        conn.execute(schema_version.update().values(version=SCHEMA_VERSION + 5))
     engine.dispose()
-    with pytest.raises(DatabaseVersionError, match=f"version 7, newer than version {SCHEMA_VERSION}"):
+    with pytest.raises(DatabaseVersionError, match=f"version {SCHEMA_VERSION + 5}, newer than "
+                                                   f"version {SCHEMA_VERSION}"):
         SqlTaskStore(DbConfig(url=sqlite_url))
 
 
@@ -408,3 +409,13 @@ def test_cancel_ends_a_queued_record_and_flags_a_running_one(store):
     assert store.claim({"a": 1}, 1) == []  # a cancelled record is never claimed
     assert store.cancel(10**9) is None
     assert running.id == claimed.id
+
+
+def test_a_firing_of_a_periodic_task_is_stored_once(store):
+    fire_at = datetime.datetime(2030, 1, 1, 7, 15, tzinfo=datetime.timezone.utc)
+    assert store.last_firing("report") is None
+    assert store.fire("report", fire_at) is True
+    assert store.fire("report", fire_at) is False  # another server, or a second try
+    assert store.last_firing("report") == fire_at
+    [record] = store.list()
+    assert (record.name, record.params, record.status) == ("report", {}, TaskStatus.QUEUED)

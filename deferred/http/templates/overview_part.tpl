@@ -20,6 +20,11 @@
         % if item.description:
         <div class="help">{{item.description}}</div>
         % end
+        % if item.schedule:
+        <div class="schedule">⟳ {{item.schedule}}, next
+% include('_time', moment=item.next_run_at)
+        </div>
+        % end
       </td>
       <td class="schema-summary">
         % summary = ui.schema_summary(item.json_schema)
