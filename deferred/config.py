@@ -58,6 +58,7 @@ def config_schema() -> dict[str, Any]:
                          "retry_max_delay_s": {"type": "number", "exclusiveMinimum": 0},
                          "max_attachment_bytes": {"type": "integer", "minimum": 0}}},
             "shutdown_grace_s": seconds,
+            "retention_s": {"type": "number", "exclusiveMinimum": 0},
             "max_result_bytes": positive_int,
         },
     }
@@ -129,6 +130,9 @@ class Config:
     http: HttpConfig = dataclasses.field(default_factory=HttpConfig)
     smtp: SmtpConfig = dataclasses.field(default_factory=SmtpConfig)
     shutdown_grace_s: float = 10.0
+    # Finished tasks (with their files) are deleted this long after they finish; None keeps
+    # them for ever. A task's own `ttl_s` overrides it.
+    retention_s: float | None = None
     max_result_bytes: int = 100 * 1024 * 1024
 
 
@@ -177,6 +181,7 @@ def parse_config(raw: Any, *, source: str = "config") -> Config:
         http=_with_ints(HttpConfig(**http), "port", "max_body_bytes"),
         smtp=_with_ints(SmtpConfig(**smtp), "port", "max_attempts", "max_attachment_bytes"),
         shutdown_grace_s=float(raw.get("shutdown_grace_s", Config.shutdown_grace_s)),
+        retention_s=float(raw["retention_s"]) if "retention_s" in raw else None,
         max_result_bytes=int(raw.get("max_result_bytes", Config.max_result_bytes)),
     )
 

@@ -145,6 +145,7 @@ class TaskType:
     limit: int | None
     schedule: str | None = None  # a periodic task's rule, `every 60 s` or `cron ...`
     next_run_at: datetime.datetime | None = None  # its next firing
+    keep_s: float | None = None  # how long its finished runs are kept (None: for ever)
 
 
 class TaskService(Protocol):

@@ -25,6 +25,7 @@ from .quotas import Quotas
 from .records import Outcome, TaskRecord, TaskStatus
 from .registry import TaskRegistry, default_registry
 from .runner import run_record
+from .retention import Retention
 from .scheduler import Scheduler
 from .scheduling import submit_options
 from .service import LocalTaskService
@@ -42,11 +43,11 @@ class _Parts:
     def __init__(self, store: SqlTaskStore, service: LocalTaskService, dispatcher: Dispatcher,
                  sender: OutboxSender, app: Any, http: HttpServer | None,
                  cluster: tuple[Heartbeat, WakeupListener] | None,
-                 scheduler: Scheduler) -> None:
+                 scheduler: Scheduler, retention: Retention) -> None:
         self.store, self.service, self.dispatcher = store, service, dispatcher
         self.sender, self.app, self.http = sender, app, http
         self.cluster = cluster  # on a shared database only
-        self.scheduler = scheduler
+        self.scheduler, self.retention = scheduler, retention
 
 
 class Server:
@@ -107,7 +108,8 @@ class Server:
         dispatcher = Dispatcher(store, quotas, functools.partial(
             run_record, self.registry, max_result_bytes=config.max_result_bytes),
             direct_start=not store.is_shared, timeout_of=self._timeout_of)
-        service = LocalTaskService(store, self.registry, config.limits, dispatcher)
+        service = LocalTaskService(store, self.registry, config.limits, dispatcher,
+                                   retention_s=config.retention_s)
         # Waiting submits must leave request threads free for everything else.
         app = make_app(service, config.http, max_waiting=HTTP_THREADS - 8)
         http = None
@@ -125,7 +127,11 @@ class Server:
         scheduler = Scheduler(store, {task_class.name: task_class.schedule
                                       for task_class in self.registry
                                       if task_class.schedule is not None}, dispatcher.notify)
-        return _Parts(store, service, dispatcher, sender, app, http, cluster, scheduler)
+        retention = Retention(store, config.retention_s, {
+            task_class.name: task_class.ttl_s for task_class in self.registry
+            if task_class.ttl_s is not None})
+        return _Parts(store, service, dispatcher, sender, app, http, cluster, scheduler,
+                      retention)
 
     def _timeout_of(self, record: TaskRecord) -> float | None:
         """A run's time limit: its submit's own, else its task's, else none."""
@@ -153,6 +159,7 @@ class Server:
             for thread in parts.cluster:
                 thread.start()
         parts.scheduler.start()
+        parts.retention.start()
         limits = self.config.limits
         logger.info("server started: %s, limits %d in total%s", parts.store.dialect,
                     limits.global_limit, "".join(f", {name} {limit}"
@@ -240,6 +247,7 @@ class Server:
         # running tasks use their grace.
         parts.service.close()
         parts.scheduler.stop()
+        parts.retention.stop()
         if parts.http is not None:
             parts.http.stop(STOP_WAIT_S)
         finished = parts.dispatcher.stop(grace_s)

@@ -38,8 +38,9 @@ class LocalTaskService:
     wakes waiters when the dispatcher reports finished records."""
 
     def __init__(self, store: TaskStore, registry: TaskRegistry, limits: LimitsConfig,
-                 starter: TaskStarter) -> None:
+                 starter: TaskStarter, *, retention_s: float | None = None) -> None:
         self._store, self._registry, self._limits = store, registry, limits
+        self._retention_s = retention_s
         self._starter = starter
         self._waiters = Waiters()
         self._closing = threading.Event()
@@ -160,7 +161,8 @@ class LocalTaskService:
                          schedule=None if task_class.schedule is None
                          else task_class.schedule.describe(),
                          next_run_at=None if task_class.schedule is None
-                         else task_class.schedule.next_after(now))
+                         else task_class.schedule.next_after(now),
+                         keep_s=task_class.ttl_s or self._retention_s)
                 for task_class in self._registry]
 
     def read_file(self, token: str) -> tuple[StoredFile, bytes]:

@@ -48,6 +48,9 @@ class BaseTask:
     # (`cron = "15,30 7 * * *"`, UTC), with params {}.
     every_s: ClassVar[float | None] = None
     cron: ClassVar[str | None] = None
+    # Finished runs of this task are deleted this long after they finish (autotask's `ttl`),
+    # in place of the server's `retention_s`.
+    ttl_s: ClassVar[float | None] = None
     schedule: ClassVar[Schedule | None] = None
 
     def __init_subclass__(cls, registry: TaskRegistry | None = None, abstract: bool = False,
@@ -97,7 +100,7 @@ class BaseTask:
 
 
 TASK_OPTIONS = ("retries", "retry_backoff_s", "retry_max_delay_s", "retry_on", "timeout_s",
-                "every_s", "cron")
+                "every_s", "cron", "ttl_s")
 
 
 def _prepare(cls: type[BaseTask]) -> None:
@@ -119,11 +122,12 @@ def _prepare(cls: type[BaseTask]) -> None:
             else (cls.retry_on,))
     except TaskDefinitionError as exc:
         raise TaskDefinitionError(exc.message, where=f"task {name!r}: {exc.where}") from None
-    timeout_s = cls.timeout_s
-    if timeout_s is not None and (isinstance(timeout_s, bool) or not isinstance(
-            timeout_s, (int, float)) or timeout_s <= 0):
-        raise TaskDefinitionError(f"timeout_s must be a number of seconds above 0, got "
-                                  f"{timeout_s!r}", where=f"task {name!r}")
+    for option in ("timeout_s", "ttl_s"):
+        value = getattr(cls, option)
+        if value is not None and (isinstance(value, bool) or not isinstance(
+                value, (int, float)) or value <= 0):
+            raise TaskDefinitionError(f"{option} must be a number of seconds above 0, got "
+                                      f"{value!r}", where=f"task {name!r}")
     cls.schedule = Schedule.of(cls.every_s, cls.cron, where=f"task {name!r}")
     cls.param_spec = ParamSpec.of(_run_signature(cls), name)
     if cls.json_schema is not None:
@@ -244,7 +248,7 @@ def task(name: Any = None, *, json_schema: Mapping[str, Any] | None = None,
     The name defaults to the function's name; the description is its docstring. Bare
     `@deferred.task` works too. `options` are the class attributes a `BaseTask` may set:
     `retries`, `retry_backoff_s`, `retry_max_delay_s`, `retry_on`, `timeout_s`, `every_s`,
-    `cron`. Raises
+    `cron`, `ttl_s`. Raises
     `TaskDefinitionError` or `InvalidSchemaError` at definition.
     """
     unknown = sorted(set(options) - set(TASK_OPTIONS))

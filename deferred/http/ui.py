@@ -4,6 +4,7 @@ page, with HTML fragments the pages poll to stay live. Handlers close over a `Ta
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import functools
 import logging
 import urllib.parse
@@ -195,14 +196,25 @@ class UiRoutes:
             set_csrf_cookie(response, token, secure=bottle.request.urlparts.scheme == "https")
         return response
 
+    def _keep_until(self, record: TaskRecord) -> datetime.datetime | None:
+        """When a finished record will be deleted (None: never, or not finished)."""
+        kind = next((item for item in self._service.task_types() if item.name == record.name),
+                    None)
+        if kind is None or kind.keep_s is None or record.finished_at is None:
+            return None
+        return record.finished_at + datetime.timedelta(seconds=kind.keep_s)
+
     def task_page(self, task_id: int) -> Any:
         """`GET /tasks/{id}`: everything the record holds, and a cancel button while it
         has not finished."""
-        return self._with_csrf("task", record=self._record(task_id))
+        record = self._record(task_id)
+        return self._with_csrf("task", record=record, keep_until=self._keep_until(record))
 
     def task_part(self, task_id: int) -> Any:
         """The live section of a task's page."""
-        return self._with_csrf("task_part", record=self._record(task_id))
+        record = self._record(task_id)
+        return self._with_csrf("task_part", record=record,
+                               keep_until=self._keep_until(record))
 
     def cancel(self, task_id: int) -> Any:
         """`POST /tasks/{id}/cancel` (the task page's button): cancel, then back to it."""

@@ -27,7 +27,7 @@ from .engine import database_errors, make_engine
 from .group_commit import GroupCommitter
 from .lock import SqliteServerLock
 from .rows import attempt_from_row, group_files, record_from_row, stored_file_from_row
-from .schema import ensure_schema, firings, task_attempts, task_files, tasks
+from .schema import ensure_schema, firings, outbox, task_attempts, task_files, tasks
 from .statements import build_hot_statements
 
 logger = logging.getLogger(__name__)
@@ -386,6 +386,33 @@ class SqlTaskStore:
         except StoreRejectedError:  # another server stored this firing in between
             return False
         return True
+
+    def delete_finished(self, finished_before: datetime.datetime, *,
+                        names: Sequence[str] | None = None,
+                        except_names: Sequence[str] = (), limit: int = 500) -> int:
+        """Delete up to `limit` records that finished before `finished_before` (of `names`
+        when given, none of `except_names`), with their files and history; a record whose
+        email is still to be sent is kept. Returns how many were deleted."""
+        terminal = [status.value for status in TaskStatus if status.is_terminal]
+        mailing = sa.select(outbox.c.task_id).where(
+            outbox.c.status.in_([EmailStatus.PENDING.value, EmailStatus.SENDING.value]))
+        doomed = (sa.select(tasks.c.id)
+                  .where(tasks.c.status.in_(terminal), tasks.c.finished_at < finished_before,
+                         tasks.c.id.not_in(mailing))
+                  .order_by(tasks.c.id).limit(limit))
+        if names is not None:
+            doomed = doomed.where(tasks.c.name.in_(list(names)))
+        if except_names:
+            doomed = doomed.where(tasks.c.name.not_in(list(except_names)))
+        with self._write("delete old finished tasks") as conn:
+            ids = list(conn.execute(doomed).scalars())
+            if not ids:
+                return 0
+            for table in (task_files, task_attempts, outbox):  # not left to the database's
+                conn.execute(table.delete().where(table.c.task_id.in_(ids)))  # cascade
+            conn.execute(firings.update().where(firings.c.task_id.in_(ids))
+                         .values(task_id=None))
+            return conn.execute(tasks.delete().where(tasks.c.id.in_(ids))).rowcount
 
     def last_firing(self, name: str) -> datetime.datetime | None:
         """The time of the latest stored firing of the periodic task `name`."""

@@ -419,3 +419,20 @@ def test_a_firing_of_a_periodic_task_is_stored_once(store):
     assert store.last_firing("report") == fire_at
     [record] = store.list()
     assert (record.name, record.params, record.status) == ("report", {}, TaskStatus.QUEUED)
+
+
+def test_old_finished_records_are_deleted_in_batches_with_their_files(store):
+    old = [store.add("a", {"i": i}, running=True) for i in range(5)]
+    store.finish([succeeded(record, files=[ResultFile("f.txt", b"x")]) for record in old])
+    mailed = store.add("a", {}, email="a@example.com", running=True)
+    store.finish([succeeded(mailed)])  # its email is still pending: kept
+    other = store.add("b", {}, running=True)
+    store.finish([succeeded(other)])
+    queued = store.add("a", {})
+    later = utcnow() + datetime.timedelta(seconds=1)
+    assert store.delete_finished(later, names=["a"], limit=3) == 3
+    assert store.delete_finished(later, names=["a"], limit=3) == 2
+    assert store.delete_finished(later, names=["a"]) == 0
+    assert {record.id for record in store.list()} == {mailed.id, other.id, queued.id}
+    assert store.delete_finished(later, except_names=["a"]) == 1
+    assert store.delete_finished(utcnow() - datetime.timedelta(days=1)) == 0

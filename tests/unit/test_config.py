@@ -66,7 +66,7 @@ def test_integral_floats_become_ints():
      "$.http.prot: unknown key (allowed: host, port, public_url, sync_wait_s, "
      "max_body_bytes)"),
     ({"dbs": {}}, "$.dbs: unknown key (allowed: db, limits, http, smtp, shutdown_grace_s, "
-                  "max_result_bytes)"),
+                  "retention_s, max_result_bytes)"),
     ({"http": {"port": 70000}}, "$.http.port: 70000 is greater than the maximum of 65535"),
     ({"http": {"port": True}}, "$.http.port: True is not of type 'integer'"),
     ({"smtp": {"security": "tls"}}, "$.smtp.security: 'tls' is not one of"),

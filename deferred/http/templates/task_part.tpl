@@ -38,6 +38,11 @@
     <dt>Priority</dt><dd>{{record.priority}}</dd>
     % end
     <dt>Attempts</dt><dd>{{record.attempts}}</dd>
+    % if keep_until is not None:
+    <dt>Kept until</dt><dd>
+% include('_time', moment=keep_until)
+ <span class="muted">{{ui.exact_time(keep_until)}}, then deleted with its files</span></dd>
+    % end
     % if record.owner:
     <dt>Server</dt><dd><code>{{record.owner}}</code></dd>
     % end
