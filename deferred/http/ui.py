@@ -14,10 +14,12 @@ from typing import Any
 import bottle
 
 from ..config import HttpConfig
-from ..errors import DeferredError, InternalError, InvalidParamsError, NotFoundError
+from ..errors import (BadRequestError, DeferredError, InternalError, InvalidParamsError,
+                      NotFoundError)
 from ..interfaces import TaskService, TaskType
 from ..jsontext import parse_json
 from ..records import TaskRecord, TaskStatus
+from ..scheduling import submit_options
 from . import pages
 from .forms import build_form
 from .formhtml import render_form
@@ -246,8 +248,9 @@ class UiRoutes:
         name = (bottle.request.query.getunicode("task") or "").strip()
         return self._launch_form(name, params_text="", email="")
 
-    def _launch_form(self, name: str, *, params_text: str, email: str,
-                     error: DeferredError | None = None) -> bottle.HTTPResponse:
+    def _launch_form(self, name: str, *, params_text: str, email: str, delay_s: str = "",
+                     priority: str = "", error: DeferredError | None = None
+                     ) -> bottle.HTTPResponse:
         task_types = self._service.task_types()
         chosen = next((item for item in task_types if item.name == name), None)
         if name and chosen is None:
@@ -255,7 +258,7 @@ class UiRoutes:
         return self._with_csrf(
             "launch", 200 if error is None else error.http_status, task_types=task_types,
             chosen=chosen, form_html=launch_form_html(chosen), params_text=params_text,
-            email=email, error=error)
+            email=email, delay_s=delay_s, priority=priority, error=error)
 
     def launch(self) -> Any:
         """`POST /launch` (the raw-JSON form, which works without JavaScript): submit, then
@@ -271,13 +274,17 @@ class UiRoutes:
 
         check_csrf(bottle.request.cookies, field(CSRF_FIELD))
         name, params_text, email = field("task_name").strip(), field("params"), field("email")
+        delay_s, priority = field("delay_s").strip(), field("priority").strip()
         try:
             params = parse_json(params_text, where="params") if params_text.strip() else {}
             if not isinstance(params, dict):
                 raise InvalidParamsError("params must be a JSON object", where="$")
-            record = self._service.submit(name, params, email.strip() or None)
+            options = submit_options(delay_s=form_number(delay_s, "delay_s"),
+                                     priority=form_number(priority, "priority"))
+            record = self._service.submit(name, params, email.strip() or None, options)
         except DeferredError as exc:
-            return self._launch_form(name, params_text=params_text, email=email, error=exc)
+            return self._launch_form(name, params_text=params_text, email=email,
+                                     delay_s=delay_s, priority=priority, error=exc)
         root = urllib.parse.quote(environ.get("SCRIPT_NAME", "").rstrip("/"))
         return bottle.HTTPResponse(status=303, headers={"Location": f"{root}/tasks/{record.id}"})
 
@@ -302,3 +309,14 @@ def launch_form_html(task_type: TaskType | None) -> str:
     if task_type is None:
         return ""
     return render_form(build_form(task_type.json_schema), id_prefix="param")
+
+
+def form_number(text: str, field: str) -> int | float | None:
+    """A number typed in a form field, None when empty. Raises `BadRequestError`."""
+    if not text:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise BadRequestError(f"{text!r} is not a number", where=field) from None
+    return int(value) if value.is_integer() and "." not in text else value

@@ -337,3 +337,21 @@ def test_a_failed_task_runs_again_from_its_page_and_lists_its_attempts(server, b
     wait_until(lambda: handle.record.attempts == 2 and handle.ready)
     text = visible_text(browser.get(f"/tasks/{handle.id}")[2])
     assert "Attempts # Ended When Error 1 failed" in text and "2 failed" in text
+
+
+def test_the_launch_form_can_delay_and_prioritise_a_task(server, browser):
+    page = browser.get("/launch?task=echo")[2]
+    status, headers, _ = browser.post_form("/launch", {
+        "csrf_token": csrf_of(page), "task_name": "echo", "params": '{"text": "later"}',
+        "email": "", "delay_s": "3600", "priority": "2"})
+    assert status == 303
+    record = server.cancel(int(headers["location"].rsplit("/", 1)[1])).record
+    assert record.priority == 2 and record.run_at is not None
+    assert record.status.value == "CANCELLED"  # it was still waiting for its time
+    status, _, page = browser.post_form("/launch", {
+        "csrf_token": csrf_of(page), "task_name": "echo", "params": '{"text": "x"}',
+        "email": "", "delay_s": "", "priority": "5000"})
+    assert status == 400
+    error = re.search(r'id="priority-error" role="alert" >([^<]*)<', page)
+    assert html.unescape(error.group(1)) == "priority: must be from -1000 to 1000, got 5000"
+    assert 'value="5000"' in page

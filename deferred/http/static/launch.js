@@ -21,7 +21,8 @@
     }
 
     function clearErrors() {
-      for (const slot of [paramsError, emailError, formError]) {
+      for (const slot of [paramsError, emailError, formError,
+                          ...form.querySelectorAll(".more-options .field-error")]) {
         slot.textContent = "";
         slot.hidden = true;
       }
@@ -84,6 +85,11 @@
       } else if (where === "email") {
         show(emailError, message);
         email.setAttribute("aria-invalid", "true");
+      } else if (where === "body.delay_s" || where === "body.priority") {
+        const name = where.slice(5);
+        form.querySelector(".more-options").open = true;
+        show(form.querySelector("#" + name + "-error"), message);
+        form.elements[name].setAttribute("aria-invalid", "true");
       } else {
         show(formError, "error " + answer.error_code + ": " + message);
       }
@@ -101,6 +107,10 @@
       }
       const body = {task_name: form.elements.task_name.value, params: params, wait: 0};
       if (email.value.trim()) body.email = email.value.trim();
+      for (const name of ["delay_s", "priority"]) {
+        const input = form.elements[name];
+        if (input && input.value.trim() !== "") body[name] = Number(input.value);
+      }
       submit.disabled = true;
       try {
         const response = await fetch(form.dataset.api, {

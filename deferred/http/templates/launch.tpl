@@ -2,7 +2,8 @@
 % where = getattr(error, 'where', '') if error is not None else ''
 % params_error = error is not None and (where.startswith('$') or where == 'params')
 % email_error = error is not None and where == 'email'
-% other_error = error is not None and not params_error and not email_error
+% option_error = error is not None and where in ('delay_s', 'body.delay_s', 'priority', 'body.priority')
+% other_error = error is not None and not params_error and not email_error and not option_error
 <section class="card" aria-labelledby="launch-heading">
   <div class="card-head"><h1 id="launch-heading">Launch a task</h1></div>
   <div class="launch">
@@ -50,6 +51,19 @@
           <input type="email" id="email" name="email" value="{{email}}" autocomplete="email" aria-describedby="email-error">
           <p class="field-error" id="email-error" role="alert" {{!'' if email_error else 'hidden'}}>{{str(error) if email_error else ''}}</p>
         </div>
+        <details class="more-options" {{!'open' if (delay_s or priority) else ''}}>
+          <summary>Later, or first</summary>
+          <div class="field">
+            <label for="delay_s">Start after (seconds) <span class="muted">(optional)</span></label>
+            <input type="number" id="delay_s" name="delay_s" min="0" step="any" value="{{delay_s}}" aria-describedby="delay_s-error">
+            <p class="field-error" id="delay_s-error" role="alert" {{!'' if error is not None and where in ('delay_s', 'body.delay_s') else 'hidden'}}>{{str(error) if error is not None and where in ('delay_s', 'body.delay_s') else ''}}</p>
+          </div>
+          <div class="field">
+            <label for="priority">Priority <span class="muted">(higher first; default 0)</span></label>
+            <input type="number" id="priority" name="priority" min="-1000" max="1000" step="1" value="{{priority}}" aria-describedby="priority-error">
+            <p class="field-error" id="priority-error" role="alert" {{!'' if error is not None and where in ('priority', 'body.priority') else 'hidden'}}>{{str(error) if error is not None and where in ('priority', 'body.priority') else ''}}</p>
+          </div>
+        </details>
         <p class="form-error" id="form-error" role="alert" {{!'' if other_error else 'hidden'}}>{{('error ' + str(int(error.code)) + ': ' + str(error)) if other_error else ''}}</p>
         <div class="actions"><button type="submit" class="primary">Run {{chosen.name}}</button></div>
       </form>
