@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime
 import sqlite3
 import threading
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
