@@ -21,8 +21,21 @@ if TYPE_CHECKING:
 __all__ = [
     "BaseTask", "Config", "DeferredError", "ErrorCode", "Result", "ResultFile", "Server",
     "TaskCancelledError", "TaskContext", "TaskFunction", "TaskHandle", "TaskRegistry",
-    "current", "default_registry", "load_config", "parse_config", "run_cli", "task",
+    "chain", "current", "default_registry", "load_config", "parse_config", "run_cli", "task",
 ]
+
+
+def chain(*steps: Any, email: str | None = None,
+          registry: TaskRegistry | None = None) -> Any:
+    """Run tasks one after another, each starting once the one before succeeded, on the
+    server running in this process: `deferred.chain(("fetch", {"url": u}), ("parse", {}))`.
+    A step may also be a task itself (`fetch`) or `(task, params)`. Returns the first task's
+    handle. Raises `NoServerError`, and what a submit raises, naming the step."""
+    named = []
+    for step in steps:
+        name, params = (step, None) if not isinstance(step, tuple) else (step[0], step[1])
+        named.append((getattr(name, "name", name), params))
+    return (registry or default_registry).submit_chain(named, email)
 
 
 def __getattr__(name: str) -> Any:

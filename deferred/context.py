@@ -8,7 +8,10 @@ import contextvars
 import math
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+from .errors import NoServerError
 
 PROGRESS_EVERY_S = 0.2
 
@@ -22,8 +25,10 @@ class TaskContext:
     """One run of a task, as the task itself sees it."""
 
     def __init__(self, task_id: int | None, name: str, attempt: int,
-                 report: Callable[[float, str | None], object] | None = None) -> None:
+                 report: Callable[[float, str | None], object] | None = None,
+                 submit: Callable[..., int] | None = None) -> None:
         self.task_id, self.name, self.attempt = task_id, name, attempt
+        self._submit = submit
         self._cancel = threading.Event()
         self._report = report
         self._reported_at = -math.inf
@@ -50,6 +55,14 @@ class TaskContext:
     def cancel_requested(self) -> bool:
         """True once someone asked this run to stop (`POST /api/tasks/{id}/cancel`)."""
         return self._cancel.is_set()
+
+    def submit(self, task_name: str, params: Mapping[str, Any] | None = None,
+               **options: Any) -> int:
+        """Submit a follow-up task (its record links to this one); its id. `options` as
+        `Server.submit` takes them. Raises `NoServerError` outside a server."""
+        if self._submit is None:
+            raise NoServerError("follow-up tasks need a server: this run is not on one")
+        return self._submit(self, task_name, params, options)
 
     def check_cancelled(self) -> None:
         """Raise `TaskCancelledError` if this run was asked to stop: call it between steps."""

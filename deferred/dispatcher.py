@@ -61,9 +61,16 @@ class Dispatcher:
         self._queued_in_flight = 0  # queued inserts not yet committed
         self._drained_lock = threading.Lock()
         self._timeout_of = timeout_of
+        # Set by the server once its service exists (follow-up tasks go through it).
+        self._submit_follow_up: Callable[..., int] | None = None
         self._contexts: dict[int, TaskContext] = {}  # of the tasks running here
         self._contexts_lock = threading.Lock()
         self._cancel_checked_at = 0.0
+
+    def set_follow_up_submitter(self, submit: Callable[..., int]) -> None:
+        """How a running task submits follow-ups: `submit(context, name, params, options)`
+        returning the new task's id (before start)."""
+        self._submit_follow_up = submit
 
     def add_finished_listener(self, listener: Callable[[Sequence[Outcome]], None]) -> None:
         """Call `listener` with each batch of outcomes once it is committed (before start)."""
@@ -257,7 +264,8 @@ class Dispatcher:
 
     def _submit_to_pool(self, record: TaskRecord) -> None:
         context = TaskContext(record.id, record.name, record.attempts,
-                              functools.partial(self._report_progress, record))
+                              functools.partial(self._report_progress, record),
+                              self._submit_follow_up)
         if record.cancel_requested:
             context.request_cancel()
         limit_s = self._timeout_of(record)

@@ -8,7 +8,7 @@ import datetime
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
-from .records import (EmailStatus, Outcome, PendingEmail, StoredFile, TaskError, TaskRecord,
+from .records import (ChainStep, EmailStatus, Outcome, PendingEmail, StoredFile, TaskError, TaskRecord,
                       TaskStatus)
 from .scheduling import SubmitOptions
 
@@ -35,7 +35,8 @@ class TaskStore(Protocol):
     def add(self, name: str, params: Mapping[str, Any], email: str | None = None, *,
             running: bool = False, run_at: datetime.datetime | None = None,
             priority: int = 0, idempotency_key: str | None = None,
-            timeout_s: float | None = None) -> TaskRecord:
+            timeout_s: float | None = None, parent_id: int | None = None,
+            chain_next: Sequence[ChainStep] = ()) -> TaskRecord:
         """Store a new record, queued (not before `run_at`) or (`running`) already running
         here; return it. A used `idempotency_key` returns the record stored under it."""
 

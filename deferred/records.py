@@ -85,6 +85,14 @@ class PendingEmail:
 
 
 @dataclasses.dataclass(frozen=True)
+class ChainStep:
+    """A task of a chain still to be submitted: its name and params."""
+
+    task_name: str
+    params: Mapping[str, Any]
+
+
+@dataclasses.dataclass(frozen=True)
 class Progress:
     """What a running task last said of its progress: a percentage and a message."""
 
@@ -128,6 +136,9 @@ class TaskRecord:
     idempotency_key: str | None = None
     progress: Progress | None = None
     timeout_s: float | None = None  # this submit's own time limit (else the task's)
+    parent_id: int | None = None  # the task that submitted it, or ran before it in a chain
+    chain_next: tuple[ChainStep, ...] = ()  # submitted, in order, once it succeeds
+    children: tuple[int, ...] = ()  # the tasks it submitted or that followed it (from `get`)
     history: tuple[Attempt, ...] = ()  # earlier attempts and how they ended (from `get`)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .errors import NoServerError, TaskDefinitionError, UnknownTaskError
@@ -78,6 +78,17 @@ class TaskRegistry:
             raise NoServerError(f"cannot submit {task_name!r}: no server is running in this "
                                 "process (start deferred.Server first)")
         return server.submit(task_name, params, **options)
+
+    def submit_chain(self, steps: Sequence[tuple[str, Mapping[str, Any] | None]],
+                     email: str | None = None) -> Any:
+        """Submit a chain to the attached server; the first task's handle. Raises
+        `NoServerError`."""
+        with self._lock:
+            server = self._server
+        if server is None:
+            raise NoServerError("cannot submit a chain: no server is running in this "
+                                "process (start deferred.Server first)")
+        return server.chain(*steps, email=email)
 
     def register(self, task_class: type[BaseTask]) -> None:
         """Add a task class under its `name`. Raises `TaskDefinitionError` if it is taken."""

@@ -24,6 +24,7 @@ class SubmitOptions:
     priority: int = 0
     idempotency_key: str | None = None
     timeout_s: float | None = None  # overrides the task's own `timeout_s`
+    parent_id: int | None = None  # a follow-up: the task that submitted it
 
     @property
     def is_delayed(self) -> bool:

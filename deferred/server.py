@@ -3,6 +3,7 @@ them."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import functools
 import logging
@@ -119,6 +120,7 @@ class Server:
         sender = OutboxSender(store, SmtpMailer(config.smtp), config.smtp,
                               functools.partial(self._base_url, http))
         dispatcher.add_finished_listener(service.on_finished)
+        dispatcher.set_follow_up_submitter(functools.partial(_submit_follow_up, service))
         dispatcher.add_finished_listener(functools.partial(_wake_for_email, sender))
         cluster = None
         if store.is_shared:
@@ -221,6 +223,14 @@ class Server:
                                  idempotency_key=idempotency_key, timeout_s=timeout_s)
         return TaskHandle(service, service.submit(task_name, params, email, options))
 
+    def chain(self, *steps: tuple[str, Mapping[str, Any] | None],
+              email: str | None = None) -> TaskHandle:
+        """Run tasks one after another, each once the one before succeeded:
+        `server.chain(("fetch", {"url": u}), ("parse", {}))`. All are checked now; returns
+        the first one's handle (each record links to the one before)."""
+        service = self._require().service
+        return TaskHandle(service, service.submit_chain(list(steps), email))
+
     def retry(self, task_id: int) -> TaskHandle:
         """Queue a failed or cancelled task again, keeping its history. Raises
         `NotFoundError` and `BadRequestError`."""
@@ -311,3 +321,12 @@ def _wake_for_email(sender: OutboxSender, outcomes: Sequence[Outcome]) -> None:
     # Most batches carry no email: waking the mailer for them would cost it a transaction.
     if any(outcome.email for outcome in outcomes):
         sender.notify()
+
+
+def _submit_follow_up(service: LocalTaskService, context: Any, task_name: str,
+                      params: Mapping[str, Any] | None, options: Mapping[str, Any]) -> int:
+    # A follow-up is linked to the task that submitted it.
+    options = dict(options)
+    email = options.pop("email", None)
+    checked = dataclasses.replace(submit_options(**options), parent_id=context.task_id)
+    return service.submit(task_name, params, email, checked).id

@@ -10,10 +10,11 @@ from typing import Any, Protocol
 
 from .addresses import check_email_address
 from .config import LimitsConfig
-from .errors import (BadRequestError, InvalidParamsError, NotFoundError, ShuttingDownError)
+from .errors import (BadRequestError, DeferredError, InvalidParamsError, NotFoundError,
+                     ShuttingDownError)
 from .interfaces import TaskStore, TaskType
 from .jsontext import encode_json
-from .records import Outcome, StoredFile, TaskRecord, TaskStatus, utcnow
+from .records import ChainStep, Outcome, StoredFile, TaskRecord, TaskStatus, utcnow
 from .scheduling import SubmitOptions
 from .registry import TaskRegistry
 from .waiters import Waiters
@@ -47,8 +48,32 @@ class LocalTaskService:
         self.global_limit = limits.global_limit
         self.server_id = store.server_id
 
+    def submit_chain(self, steps: Sequence[tuple[str, Any]], email: str | None = None,
+                     options: SubmitOptions | None = None) -> TaskRecord:
+        """Submit a chain: the first step now, each next one once the one before succeeded
+        (a step that fails ends the chain). Every step is checked now. Returns the first
+        record. Raises what `submit` raises, naming the step, and `BadRequestError` for an
+        empty chain."""
+        if not steps:
+            raise BadRequestError("a chain needs at least one task", where="steps")
+        checked = []
+        for index, (task_name, params) in enumerate(steps):
+            try:
+                if not isinstance(task_name, str):
+                    raise BadRequestError("task_name must be a string", where="task_name")
+                task_class = self._registry.get(task_name)
+                checked.append(ChainStep(task_name, task_class.check_params(
+                    {} if params is None else params)))
+            except DeferredError as exc:
+                raise type(exc)(exc.message, where=f"steps[{index}]"
+                                + (f".{exc.where}" if exc.where else "")) from None
+        first, *rest = checked
+        return self.submit(first.task_name, dict(first.params), email, options,
+                           chain_next=tuple(rest))
+
     def submit(self, task_name: str, params: Any, email: str | None = None,
-               options: SubmitOptions | None = None) -> TaskRecord:
+               options: SubmitOptions | None = None, *,
+               chain_next: Sequence[ChainStep] = ()) -> TaskRecord:
         """Check and store a task record; return it once committed (with an idempotency key
         already used: the record stored under it). Raises `UnknownTaskError`,
         `InvalidParamsError`, `BadRequestError`, `ShuttingDownError` or a store error."""
@@ -67,7 +92,8 @@ class LocalTaskService:
             email = check_email_address(email)
         scheduling = {"run_at": options.run_at, "priority": options.priority,
                       "idempotency_key": options.idempotency_key,
-                      "timeout_s": options.timeout_s}
+                      "timeout_s": options.timeout_s, "parent_id": options.parent_id,
+                      "chain_next": chain_next}
         # With a slot free and nothing older waiting, the task is stored already running and
         # starts at once: one commit instead of a queued insert and a claim. Not a delayed
         # one, nor one that may repeat an earlier submit.

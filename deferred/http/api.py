@@ -16,8 +16,8 @@ from ..config import HttpConfig
 from ..errors import BadRequestError, InvalidJsonError, NotFoundError, StoreUnavailableError
 from ..scheduling import submit_options
 from ..interfaces import TaskService
-from .jsonbody import (check_json_content_type, not_json_error, parse_submit, read_body,
-                       wait_seconds)
+from .jsonbody import (check_json_content_type, not_json_error, parse_chain, parse_submit,
+                       read_body, wait_seconds)
 from .jsonerrors import JsonErrorPlugin, error_response, install_error_pages, json_response
 from .listquery import next_cursor, parse_list_query
 from .representation import (accepted_answer, content_disposition, record_json, submit_answer,
@@ -63,6 +63,7 @@ def make_api_app(service: TaskService, config: HttpConfig, *,
     app.route("/api/tasks/<task_id:int>", "GET", routes.get_task)
     app.route("/api/tasks/<task_id:int>/cancel", "POST", routes.cancel_task)
     app.route("/api/tasks/<task_id:int>/retry", "POST", routes.retry_task)
+    app.route("/api/chains", "POST", routes.submit_chain)
     app.route("/api/tasks", "GET", routes.list_tasks)
     app.route("/api/task-types", "GET", routes.task_types)
     app.route("/results/<token>", "GET", routes.result_file)
@@ -129,6 +130,17 @@ class ApiRoutes:
         if not 1 <= task_id <= _LARGEST_ID:
             raise NotFoundError(f"no task with id {task_id}", where="task_id")
         return record_json(self._service.cancel(task_id), self._base_url())
+
+    def submit_chain(self) -> Any:
+        """`POST /api/chains`: `{"steps": [{"task_name", "params"}, ...], "email"?}`; each
+        step starts once the one before succeeded. Answers the first task's id at once."""
+        environ = bottle.request.environ
+        check_same_origin(environ, self._config.public_url)
+        check_json_content_type(environ.get("CONTENT_TYPE", ""))
+        steps, email = parse_chain(read_body(environ, self._config.max_body_bytes))
+        record = self._service.submit_chain(steps, email)
+        return {"status": "OK", "task_id": record.id,
+                "url": f"{self._base_url()}/api/tasks/{record.id}"}
 
     def retry_task(self, task_id: int) -> Any:
         """`POST /api/tasks/{id}/retry`: queue a failed or cancelled task again."""

@@ -140,6 +140,32 @@ def parse_submit(body: bytes) -> SubmitRequest:
                          email=email, wait_s=_parse_wait(raw.get("wait")), options=options)
 
 
+def parse_chain(body: bytes) -> tuple[list[tuple[str, Any]], str | None]:
+    """Parse `{"steps": [{"task_name", "params"?}, ...], "email"?}`: the steps and the email.
+    Raises `InvalidJsonError` or `BadRequestError` naming the key."""
+    raw = parse_json_object(body, where="body")
+    unknown = [key for key in raw if key not in ("steps", "email")]
+    if unknown:
+        raise BadRequestError(f"unknown key {unknown[0]!r} (allowed: steps, email)",
+                              where="body")
+    steps = raw.get("steps")
+    if not isinstance(steps, list):
+        raise BadRequestError(f"must be a list of {{\"task_name\", \"params\"}}, got "
+                              f"{json_type_name(steps)}", where="body.steps")
+    parsed = []
+    for index, step in enumerate(steps):
+        if not isinstance(step, dict) or set(step) - {"task_name", "params"} \
+                or "task_name" not in step:
+            raise BadRequestError('must be {"task_name", "params"}',
+                                  where=f"body.steps[{index}]")
+        parsed.append((step["task_name"], step.get("params")))
+    email = raw.get("email")
+    if email is not None and not isinstance(email, str):
+        raise BadRequestError(f"must be a string, got {json_type_name(email)}",
+                              where="body.email")
+    return parsed, email
+
+
 def _parse_wait(wait: Any) -> float | None:
     if wait is None:
         return None

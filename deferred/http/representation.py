@@ -66,6 +66,10 @@ def record_json(record: TaskRecord, base_url: str) -> dict[str, Any]:
         "owner": record.owner,
         "email": record.email,
         "email_delivery": email_delivery_json(record),
+        "parent_id": record.parent_id,
+        "children": list(record.children),
+        "chain_next": [{"task_name": step.task_name, "params": step.params}
+                       for step in record.chain_next],
         "priority": record.priority,
         "run_at": timestamp_json(record.run_at),
         "cancel_requested": record.cancel_requested,

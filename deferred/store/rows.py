@@ -8,7 +8,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from ..records import Attempt, Progress, StoredFile, TaskError, TaskRecord, TaskStatus
+from ..records import (Attempt, ChainStep, Progress, StoredFile, TaskError, TaskRecord,
+                       TaskStatus)
 
 
 def stored_file_from_row(row: sa.Row[Any]) -> StoredFile:
@@ -30,6 +31,7 @@ def record_from_row(row: sa.Row[Any], files: Sequence[StoredFile] = ()) -> TaskR
         started_at=row.started_at, finished_at=row.finished_at, files=tuple(files),
         run_at=row.run_at, priority=row.priority, cancel_requested=bool(row.cancel_requested),
         idempotency_key=row.idempotency_key, timeout_s=row.timeout_s,
+        parent_id=row.parent_id, chain_next=chain_from_json(row.chain_next),
         progress=None if row.progress_percent is None else Progress(row.progress_percent,
                                                                     row.progress_message))
 
@@ -48,3 +50,18 @@ def group_files(rows: Iterable[sa.Row[Any]]) -> dict[int, list[StoredFile]]:
     for row in sorted(rows, key=lambda row: (row.task_id, row.position)):
         grouped.setdefault(row.task_id, []).append(stored_file_from_row(row))
     return grouped
+
+
+def chain_from_json(text: str | None) -> tuple[ChainStep, ...]:
+    """The stored steps of a chain (a JSON list of `{"task_name", "params"}`)."""
+    if not text:
+        return ()
+    return tuple(ChainStep(step["task_name"], step["params"]) for step in json.loads(text))
+
+
+def chain_to_json(steps: Sequence[ChainStep]) -> str | None:
+    """Steps of a chain as stored; None for none."""
+    if not steps:
+        return None
+    return json.dumps([{"task_name": step.task_name, "params": dict(step.params)}
+                       for step in steps], ensure_ascii=False, separators=(",", ":"))

@@ -33,6 +33,12 @@ def timeout_columns() -> list[sa.Column[object]]:
     return [sa.Column("timeout_s", sa.Float)]
 
 
+def chain_columns() -> list[sa.Column[object]]:
+    """The columns of schema version 8: follow-up tasks and chains."""
+    return [sa.Column("parent_id", sa.Integer),  # the task that submitted or preceded it
+            sa.Column("chain_next", sa.Text)]  # JSON: the steps to submit once it succeeds
+
+
 def progress_columns() -> list[sa.Column[object]]:
     """The columns of schema version 5: what a running task last said of its progress."""
     return [sa.Column("progress_percent", sa.Float),
@@ -57,10 +63,12 @@ tasks = sa.Table(
     *scheduling_columns(),
     *progress_columns(),
     *timeout_columns(),
+    *chain_columns(),
     sa.Index("ix_deferred_tasks_status_id", "status", "id"),
     sa.Index("ix_deferred_tasks_name_id", "name", "id"),
     sa.Index("ix_deferred_tasks_status_sort", "status", "sort_key", "id"),
     sa.Index("ix_deferred_tasks_idempotency", "idempotency_key", unique=True),
+    sa.Index("ix_deferred_tasks_parent", "parent_id"),
     sqlite_autoincrement=True,  # ids are never reused, even after deletes
 )
 
@@ -173,8 +181,16 @@ def _add_firings(conn: sa.Connection) -> None:
     firings.create(conn, checkfirst=True)
 
 
+def _add_chains(conn: sa.Connection) -> None:
+    """Version 8: follow-up tasks and chains."""
+    _add_columns(conn, chain_columns())
+    next(index for index in tasks.indexes if index.name == "ix_deferred_tasks_parent"
+         ).create(conn)
+
+
 UPGRADES: Sequence[Upgrade] = (_add_outbox, _add_servers, _add_scheduling,
-                               _add_attempts_and_progress, _add_timeouts, _add_firings)
+                               _add_attempts_and_progress, _add_timeouts, _add_firings,
+                               _add_chains)
 """`UPGRADES[n]` takes a database from version n + 1 to n + 2, in one transaction."""
 
 SCHEMA_VERSION = 1 + len(UPGRADES)

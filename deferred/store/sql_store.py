@@ -18,8 +18,8 @@ import sqlalchemy as sa
 
 from ..config import DbConfig, LimitsConfig
 from ..jsontext import encode_json
-from ..records import (EmailStatus, Outcome, PendingEmail, StoredFile, TaskRecord, TaskStatus,
-                       utcnow)
+from ..records import (ChainStep, EmailStatus, Outcome, PendingEmail, StoredFile,
+                       TaskRecord, TaskStatus, utcnow)
 from . import cluster
 from .controls import PRIORITY_STEP_S, TaskControls
 from . import outbox as outbox_sql
@@ -27,7 +27,8 @@ from ..errors import StoreRejectedError
 from .engine import database_errors, make_engine
 from .group_commit import GroupCommitter
 from .lock import SqliteServerLock
-from .rows import attempt_from_row, group_files, record_from_row, stored_file_from_row
+from .rows import (attempt_from_row, chain_from_json, chain_to_json, group_files,
+                   record_from_row, stored_file_from_row)
 from .schema import ensure_schema, task_attempts, task_files, tasks
 from .statements import build_hot_statements
 
@@ -116,7 +117,8 @@ class SqlTaskStore(TaskControls):
     def add(self, name: str, params: Mapping[str, Any], email: str | None = None, *,
             running: bool = False, run_at: datetime.datetime | None = None,
             priority: int = 0, idempotency_key: str | None = None,
-            timeout_s: float | None = None) -> TaskRecord:
+            timeout_s: float | None = None, parent_id: int | None = None,
+            chain_next: Sequence[ChainStep] = ()) -> TaskRecord:
         """Store a new record and return it, committed: queued (not to start before `run_at`
         when given), or with `running` already running here (the caller holds a free slot
         for it, so it skips the queue). With an `idempotency_key` already stored, nothing is
@@ -131,7 +133,8 @@ class SqlTaskStore(TaskControls):
             "status": TaskStatus.QUEUED.value, "attempts": 0, "owner": None, "started_at": None,
             "run_at": run_at, "priority": priority, "idempotency_key": idempotency_key,
             "sort_key": (run_at or now).timestamp() - priority * PRIORITY_STEP_S,
-            "cancel_requested": False, "timeout_s": timeout_s}
+            "cancel_requested": False, "timeout_s": timeout_s, "parent_id": parent_id,
+            "chain_next": chain_to_json(chain_next)}
         if running:
             values.update(status=TaskStatus.RUNNING.value, attempts=1, owner=self.server_id,
                           started_at=now)
@@ -225,7 +228,7 @@ class SqlTaskStore(TaskControls):
         running = {row.id: row for row in conn.execute(
             self._hot.running_here,
             {"ids": [outcome.task_id for outcome in outcomes], "owner": self.server_id})}
-        current = []
+        current, follow_ups = [], []
         for outcome in outcomes:
             row = running.get(outcome.task_id)
             if row is None or row.attempts != outcome.attempt:
@@ -233,6 +236,12 @@ class SqlTaskStore(TaskControls):
                                "dropped", outcome.task_id, outcome.attempt)
             else:
                 current.append((outcome, row.email))
+                if outcome.status is TaskStatus.SUCCEEDED and row.chain_next:
+                    follow_ups.append(next_in_chain(row, utcnow()))
+        if follow_ups:  # the next step of a chain commits with the success before it
+            conn.execute(tasks.insert(), follow_ups)
+            if self.is_shared:
+                cluster.notify(conn)
         if not current:
             return
         conn.execute(self._hot.insert_attempt, [{
@@ -356,8 +365,10 @@ class SqlTaskStore(TaskControls):
             history = conn.execute(sa.select(task_attempts)
                                    .where(task_attempts.c.task_id == task_id)
                                    .order_by(task_attempts.c.id)).all()
+            children = conn.execute(sa.select(tasks.c.id).where(tasks.c.parent_id == task_id)
+                                    .order_by(tasks.c.id)).scalars().all()
         return dataclasses.replace(record_from_row(row, group_files(files).get(task_id, [])),
-                                   email_delivery=delivery,
+                                   email_delivery=delivery, children=tuple(children),
                                    history=tuple(attempt_from_row(item) for item in history))
 
     def list(self, *, status: TaskStatus | None = None, name: str | None = None,
@@ -430,6 +441,16 @@ class SqlTaskStore(TaskControls):
         if self._lock is not None:
             self._lock.release()
             self._lock = None
+
+
+def next_in_chain(row: sa.Row[Any], now: datetime.datetime) -> dict[str, Any]:
+    """The row of a chain's next step, queued now, after the step in `row` succeeded."""
+    first, *rest = chain_from_json(row.chain_next)
+    return {"name": first.task_name, "params": encode_json(first.params), "email": None,
+            "created_at": now, "status": TaskStatus.QUEUED.value, "attempts": 0,
+            "priority": row.priority,
+            "sort_key": now.timestamp() - row.priority * PRIORITY_STEP_S,
+            "cancel_requested": False, "parent_id": row.id, "chain_next": chain_to_json(rest)}
 
 
 def text_matches(text: str, *, ignore_case_by_like: bool) -> sa.ColumnElement[bool]:

@@ -55,7 +55,8 @@ def build_hot_statements() -> HotStatements:
                               attempts=tasks.c.attempts + 1, progress_percent=None,
                               progress_message=None)
                       .returning(*tasks.c)),
-        running_here=(sa.select(tasks.c.id, tasks.c.attempts, tasks.c.email)
+        running_here=(sa.select(tasks.c.id, tasks.c.attempts, tasks.c.email,
+                                tasks.c.chain_next, tasks.c.priority)
                       .where(tasks.c.id.in_(sa.bindparam("ids", expanding=True)),
                              tasks.c.status == RUNNING, tasks.c.owner == sa.bindparam("owner"))
                       .with_for_update()),

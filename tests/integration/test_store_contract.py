@@ -17,7 +17,7 @@ from deferred.errors import (ConfigError, DatabaseVersionError, ServerAlreadyRun
 from deferred.records import EmailStatus, Outcome, TaskError, TaskStatus, utcnow
 from deferred.result import ResultFile
 from deferred.store import SqlTaskStore
-from deferred.store.schema import (SCHEMA_VERSION, ensure_schema, metadata,
+from deferred.store.schema import (SCHEMA_VERSION, chain_columns, ensure_schema, metadata,
                                    progress_columns, scheduling_columns, schema_version,
                                    task_files, tasks, timeout_columns)
 
@@ -330,7 +330,7 @@ def test_a_version_1_database_is_upgraded_to_the_latest(sqlite_url):
     engine = sa.create_engine(sqlite_url)
     with engine.begin() as conn:  # the tables of version 1, as it created them
         added_later = {column.name for column in (*scheduling_columns(), *progress_columns(),
-                                                   *timeout_columns())}
+                                                   *timeout_columns(), *chain_columns())}
         sa.Table(tasks.name, sa.MetaData(), *(
             sa.Column(column.name, column.type, primary_key=column.primary_key,
                       nullable=column.nullable)

@@ -37,6 +37,19 @@
     % if record.priority:
     <dt>Priority</dt><dd>{{record.priority}}</dd>
     % end
+    % if record.parent_id is not None:
+    <dt>After</dt><dd><a href="{{root}}/tasks/{{record.parent_id}}">#{{record.parent_id}}</a></dd>
+    % end
+    % if record.children:
+    <dt>Then</dt><dd>
+    % for child in record.children:
+      <a href="{{root}}/tasks/{{child}}">#{{child}}</a>
+    % end
+    </dd>
+    % end
+    % if record.chain_next:
+    <dt>Chain</dt><dd>next, once this succeeds: {{' → '.join(step.task_name for step in record.chain_next)}}</dd>
+    % end
     <dt>Attempts</dt><dd>{{record.attempts}}</dd>
     % if keep_until is not None:
     <dt>Kept until</dt><dd>
