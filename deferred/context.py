@@ -56,6 +56,11 @@ class TaskContext:
         """True once someone asked this run to stop (`POST /api/tasks/{id}/cancel`)."""
         return self._cancel.is_set()
 
+    def detach(self) -> None:
+        """In a child process: no progress reports or follow-ups through the parent's
+        connections."""
+        self._report, self._submit = None, None
+
     def submit(self, task_name: str, params: Mapping[str, Any] | None = None,
                **options: Any) -> int:
         """Submit a follow-up task (its record links to this one); its id. `options` as

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import functools
 import logging
 import time
 import traceback
@@ -11,6 +12,7 @@ from typing import Any
 
 from .context import TaskCancelledError, TaskContext, running
 from .errors import DeferredError, InvalidResultError, one_line
+from .isolation import TaskProcessError, run_in_process
 from .records import Outcome, TaskError, TaskRecord, TaskStatus, utcnow
 from .registry import TaskRegistry
 from .result import Result, ResultFile, encode_result
@@ -54,15 +56,21 @@ def _run(registry: TaskRegistry, record: TaskRecord, context: TaskContext,
         task_class = registry.get(record.name)
         params = task_class.check_params(dict(record.params))
         with running(context):
-            value: Any = task_class().run(**params)
+            if task_class.isolation == "process":
+                value: Any = run_in_process(functools.partial(_call, task_class, params),
+                                            context)
+            else:
+                value = task_class().run(**params)
         result_json = encode_result(value.msg if isinstance(value, Result) else value)
         files = value.files if isinstance(value, Result) else ()
         check_result_size(result_json, files, max_result_bytes)
     except BaseException as exc:  # a worker thread never sees KeyboardInterrupt
         message = f"error {int(exc.code)}: {exc}" if isinstance(exc, DeferredError) else one_line(exc)
+        type_name = getattr(exc, "type_name", type(exc).__name__)[:200]
         logger.info("task %s (%s) failed in %.3fs: %s: %s", record.id, record.name,
-                    time.monotonic() - clock, type(exc).__name__, message)
-        error = TaskError(type(exc).__name__[:200], message, traceback.format_exc())
+                    time.monotonic() - clock, type_name, message)
+        error = TaskError(type_name, message,
+                          getattr(exc, "child_traceback", "") or traceback.format_exc())
         retry_at = _retry_time(task_class, record, exc)
         return Outcome(record.id, record.attempts,
                        TaskStatus.FAILED if retry_at is None else TaskStatus.QUEUED,
@@ -74,13 +82,22 @@ def _run(registry: TaskRegistry, record: TaskRecord, context: TaskContext,
                    files=files, started_at=started, finished_at=utcnow(), email=record.email)
 
 
+def _call(task_class: type[BaseTask], params: dict[str, Any]) -> Any:
+    return task_class().run(**params)
+
+
 def _retry_time(task_class: type[BaseTask] | None, record: TaskRecord, exc: BaseException
                 ) -> datetime.datetime | None:
     """When a failed attempt runs again under its task's retry policy, or None."""
     if task_class is None or isinstance(exc, (DeferredError, TaskCancelledError)):
         return None  # a mistake in the params or the result does not get better by waiting
     policy = task_class.retry_policy
-    if not policy.should_retry(record.attempts, exc):
+    if isinstance(exc, TaskProcessError):  # raised in a child: matched by the type's name
+        named = any(kind is Exception or kind.__name__ == exc.type_name
+                    for kind in policy.retry_on)
+        if not (named and record.attempts <= policy.retries):
+            return None
+    elif not policy.should_retry(record.attempts, exc):
         return None
     delay_s = policy.delay_s(record.attempts)
     logger.info("task %s (%s) runs again in %.1fs (attempt %d of %d)", record.id,

@@ -51,6 +51,8 @@ class BaseTask:
     # Finished runs of this task are deleted this long after they finish (autotask's `ttl`),
     # in place of the server's `retention_s`.
     ttl_s: ClassVar[float | None] = None
+    # "process": each run in a child process, killed on cancel or past `timeout_s`.
+    isolation: ClassVar[str] = "thread"
     schedule: ClassVar[Schedule | None] = None
 
     def __init_subclass__(cls, registry: TaskRegistry | None = None, abstract: bool = False,
@@ -100,7 +102,7 @@ class BaseTask:
 
 
 TASK_OPTIONS = ("retries", "retry_backoff_s", "retry_max_delay_s", "retry_on", "timeout_s",
-                "every_s", "cron", "ttl_s")
+                "every_s", "cron", "ttl_s", "isolation")
 
 
 def _prepare(cls: type[BaseTask]) -> None:
@@ -128,6 +130,9 @@ def _prepare(cls: type[BaseTask]) -> None:
                 value, (int, float)) or value <= 0):
             raise TaskDefinitionError(f"{option} must be a number of seconds above 0, got "
                                       f"{value!r}", where=f"task {name!r}")
+    if cls.isolation not in ("thread", "process"):
+        raise TaskDefinitionError(f"isolation must be 'thread' or 'process', got "
+                                  f"{cls.isolation!r}", where=f"task {name!r}")
     cls.schedule = Schedule.of(cls.every_s, cls.cron, where=f"task {name!r}")
     cls.param_spec = ParamSpec.of(_run_signature(cls), name)
     if cls.json_schema is not None:
@@ -248,7 +253,7 @@ def task(name: Any = None, *, json_schema: Mapping[str, Any] | None = None,
     The name defaults to the function's name; the description is its docstring. Bare
     `@deferred.task` works too. `options` are the class attributes a `BaseTask` may set:
     `retries`, `retry_backoff_s`, `retry_max_delay_s`, `retry_on`, `timeout_s`, `every_s`,
-    `cron`, `ttl_s`. Raises
+    `cron`, `ttl_s`, `isolation`. Raises
     `TaskDefinitionError` or `InvalidSchemaError` at definition.
     """
     unknown = sorted(set(options) - set(TASK_OPTIONS))
