@@ -55,6 +55,8 @@ def _run(registry: TaskRegistry, record: TaskRecord, context: TaskContext,
     try:
         task_class = registry.get(record.name)
         params = task_class.check_params(dict(record.params))
+        if task_class.percent is not None:
+            _start_percent(task_class, params, context)
         with running(context):
             if task_class.isolation == "process":
                 value: Any = run_in_process(functools.partial(_call, task_class, params),
@@ -80,6 +82,19 @@ def _run(registry: TaskRegistry, record: TaskRecord, context: TaskContext,
                 time.monotonic() - clock)
     return Outcome(record.id, record.attempts, TaskStatus.SUCCEEDED, result_json=result_json,
                    files=files, started_at=started, finished_at=utcnow(), email=record.email)
+
+
+def _start_percent(task_class: type[BaseTask], params: dict[str, Any],
+                   context: TaskContext) -> None:
+    """Report the progress a task's `percent` function gives for its params."""
+    percent = task_class.__dict__.get("percent") or task_class.percent
+    try:
+        value = percent(**params)  # type: ignore[misc]
+        if value is not None:
+            context.progress(max(0.0, min(100.0, float(value))))
+    except Exception as exc:  # a progress figure is never worth failing the task for
+        logger.warning("percent() of task %s (%s) failed: %s", context.task_id,
+                       task_class.name, one_line(exc))
 
 
 def _call(task_class: type[BaseTask], params: dict[str, Any]) -> Any:

@@ -53,6 +53,9 @@ class BaseTask:
     ttl_s: ClassVar[float | None] = None
     # "process": each run in a child process, killed on cancel or past `timeout_s`.
     isolation: ClassVar[str] = "thread"
+    # openATTIC's style: a function of the task's params giving its progress in percent,
+    # called when a run starts (pure: it may be called more than once, or never).
+    percent: ClassVar[Callable[..., float] | None] = None
     schedule: ClassVar[Schedule | None] = None
 
     def __init_subclass__(cls, registry: TaskRegistry | None = None, abstract: bool = False,
@@ -102,7 +105,7 @@ class BaseTask:
 
 
 TASK_OPTIONS = ("retries", "retry_backoff_s", "retry_max_delay_s", "retry_on", "timeout_s",
-                "every_s", "cron", "ttl_s", "isolation")
+                "every_s", "cron", "ttl_s", "isolation", "percent")
 
 
 def _prepare(cls: type[BaseTask]) -> None:
@@ -130,6 +133,9 @@ def _prepare(cls: type[BaseTask]) -> None:
                 value, (int, float)) or value <= 0):
             raise TaskDefinitionError(f"{option} must be a number of seconds above 0, got "
                                       f"{value!r}", where=f"task {name!r}")
+    if cls.percent is not None and not callable(cls.percent):
+        raise TaskDefinitionError(f"percent must be a function of the params, got "
+                                  f"{type(cls.percent).__name__}", where=f"task {name!r}")
     if cls.isolation not in ("thread", "process"):
         raise TaskDefinitionError(f"isolation must be 'thread' or 'process', got "
                                   f"{cls.isolation!r}", where=f"task {name!r}")
@@ -253,7 +259,7 @@ def task(name: Any = None, *, json_schema: Mapping[str, Any] | None = None,
     The name defaults to the function's name; the description is its docstring. Bare
     `@deferred.task` works too. `options` are the class attributes a `BaseTask` may set:
     `retries`, `retry_backoff_s`, `retry_max_delay_s`, `retry_on`, `timeout_s`, `every_s`,
-    `cron`, `ttl_s`, `isolation`. Raises
+    `cron`, `ttl_s`, `isolation`, `percent`. Raises
     `TaskDefinitionError` or `InvalidSchemaError` at definition.
     """
     unknown = sorted(set(options) - set(TASK_OPTIONS))

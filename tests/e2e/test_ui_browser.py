@@ -599,3 +599,28 @@ def test_the_task_list_filters_by_status_type_and_text(page: Page, server):
     page.wait_for_url(server.url + "/tasks")
     expect(page.get_by_label("Text")).to_have_value("")
     expect(page.get_by_label("Status")).to_have_value("finished")
+
+
+# Issue 8 in the browser: a delayed launch, its cancel button, and "Run again"
+
+def test_a_delayed_launch_is_cancelled_then_run_again_from_its_page(page: Page, server):
+    page.goto(server.url + "/launch?task=echo")
+    page.locator('button[data-tab="json"]').click()
+    page.locator("#params").fill(json.dumps({"text": "in an hour"}))
+    page.locator("summary", has_text="Later, or first").click()
+    page.locator("#delay_s").fill("3600")
+    page.locator("#priority").fill("3")
+    page.get_by_role("button", name="Run echo").click()
+
+    task_id = task_id_of(page)
+    expect(detail(page)).to_have_attribute("data-status", "QUEUED")
+    expect(detail(page)).to_contain_text("Not before")
+    expect(detail(page)).to_contain_text("Priority3")
+    save_screenshot(page, "delayed")
+    page.get_by_role("button", name="Cancel").click()
+    expect(detail(page)).to_have_attribute("data-status", "CANCELLED")
+    page.get_by_role("button", name="Run again").click()
+    expect(detail(page)).to_have_attribute("data-status", "SUCCEEDED")
+    expect(detail(page).locator("pre.result")).to_have_text("in an hour")
+    assert finished(server, task_id)["attempts"] == 1
+    save_screenshot(page, "run-again", phone=True)

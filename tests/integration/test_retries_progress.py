@@ -157,3 +157,32 @@ def test_a_task_past_its_time_limit_is_timed_out_and_keeps_its_slot_until_it_ret
     finally:
         slow_registry.release.set()
         server.stop(grace_s=10)
+
+
+def test_a_percent_function_of_the_params_sets_the_progress_when_a_run_starts(tmp_path):
+    registry = TaskRegistry()
+
+    @deferred.task(name="countdown", registry=registry,
+                   percent=lambda total, remaining: 100 * (total - remaining) / total)
+    def countdown(total, remaining):
+        if remaining:  # openATTIC's style: each step submits the next one
+            deferred.current().submit("countdown", {"total": total,
+                                                    "remaining": remaining - 1})
+        return remaining
+
+    server = deferred.Server({"db": {"url": f"sqlite+pysqlite:///{tmp_path / 'tasks.db'}"}},
+                             registry)
+    server.start(listen=False)
+    try:
+        first = server.submit("countdown", {"total": 4, "remaining": 3})
+        first.wait(10)
+        assert first.record.progress.percent == 25.0
+        second = server.submit("countdown", {"total": 4, "remaining": 0})
+        second.wait(10)
+        assert second.record.progress.percent == 100.0
+    finally:
+        server.stop()
+    with pytest.raises(TaskDefinitionError, match="percent must be a function"):
+        @deferred.task(name="bad", registry=TaskRegistry(), percent=50)
+        def bad():
+            pass
