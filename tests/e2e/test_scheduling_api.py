@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime
 import signal
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -149,3 +150,34 @@ def test_a_retry_back_off_survives_a_restart(servers, tmp_path):
     assert [item["attempt"] for item in record["history"]] == [1, 2]
     assert record["history"][0]["error"]["message"] == "the first attempt always fails"
     assert started_keys(tmp_path) == ["flaky", "flaky"]
+
+
+def firing_times(cwd: Path) -> list[datetime.datetime]:
+    connection = sqlite3.connect(cwd / "deferred.db")
+    try:
+        rows = connection.execute("SELECT fire_at FROM deferred_firings ORDER BY fire_at")
+        return [datetime.datetime.fromisoformat(text).replace(tzinfo=datetime.timezone.utc)
+                for (text,) in rows.fetchall()]
+    finally:
+        connection.close()
+
+
+def test_a_periodic_task_missed_while_the_server_was_down_runs_once_at_restart(
+        servers, tmp_path):
+    tasks_file = Path(__file__).with_name("periodic_tasks.py")
+    server = ServerProcess(tasks_file, tmp_path, {"shutdown_grace_s": 1}).start()
+    servers.append(server)
+    wait_until(lambda: firing_times(tmp_path), timeout_s=10)
+    server.signal(signal.SIGTERM)
+    assert server.wait_exit() == 0
+    last_before = firing_times(tmp_path)[-1]
+    # Down for more than two slots of 2 s: the missed ones must not all run.
+    wait_until(lambda: datetime.datetime.now(datetime.timezone.utc)
+               > last_before + datetime.timedelta(seconds=6.5), timeout_s=15, step_s=0.1)
+    restarted_at = datetime.datetime.now(datetime.timezone.utc)
+    servers.append(ServerProcess(tasks_file, tmp_path, {"shutdown_grace_s": 1}).start())
+    wait_until(lambda: firing_times(tmp_path)[-1] > last_before, timeout_s=10)
+    missed = [moment for moment in firing_times(tmp_path)
+              if last_before < moment <= restarted_at]
+    assert len(missed) == 1, missed  # the latest missed slot, once
+    assert restarted_at - missed[0] < datetime.timedelta(seconds=2)
