@@ -165,6 +165,13 @@ class Dispatcher:
         if self._thread.is_alive():
             self._thread.join(JOIN_S)  # it never waits on task code: a claim at most
         finished = self._quotas.wait_until_idle(grace_s)
+        if not finished:
+            # Out of grace: ask every run to stop, which kills the child of a process-
+            # isolated one at once (a thread can only be asked).
+            with self._contexts_lock:
+                running = list(self._contexts.values())
+            for context in running:
+                context.request_cancel()
         self._flush()
         self._pool.shutdown(wait=finished, cancel_futures=True)
         return finished
@@ -278,7 +285,7 @@ class Dispatcher:
             self._pool.submit(self._run_and_release, record, context)
         except RuntimeError:  # the pool is shut down: the row stays RUNNING, run at restart
             with self._contexts_lock:
-                self._contexts.pop(record.id, None)
+                self._forget(record.id, context)
             self._quotas.release(record.name)
             logger.warning("task %s claimed while stopping; it runs at the next start",
                            record.id)
@@ -308,18 +315,28 @@ class Dispatcher:
         return still_pending
 
     def _run_and_release(self, record: TaskRecord, context: TaskContext) -> None:
+        outcome: Outcome | None = None
         try:
             outcome = self._run(record, context)  # run() never raises
-            if context.timed_out:  # its TIMED_OUT outcome was stored already
+        finally:
+            # Under the lock: `_time_out_overdue` times out only registered contexts, so
+            # either this outcome or the TIMED_OUT one is stored, never both.
+            with self._contexts_lock:
+                self._forget(record.id, context)
+                timed_out = context.timed_out
+            if timed_out:
                 logger.warning("task %s (%s) returned after its time limit; its outcome is "
                                "dropped and its slot free again", record.id, record.name)
-            else:
+            elif outcome is not None:
                 self._finished.put(outcome)
-        finally:
-            with self._contexts_lock:
-                self._contexts.pop(record.id, None)
             self._quotas.release(record.name)
             self.notify()
+
+    def _forget(self, task_id: int, context: TaskContext) -> None:
+        """Drop a run's context (the lock held): only its own, not a newer run's of the same
+        task (a timed-out run retried while its thread still runs)."""
+        if self._contexts.get(task_id) is context:
+            del self._contexts[task_id]
 
     def _take_finished(self) -> list[Outcome]:
         outcomes = []

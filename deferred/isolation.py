@@ -22,9 +22,11 @@ class TaskProcessError(Exception):
     """The task raised in its child process (or the process died): its type's name, its
     one-line message and its traceback, as the child saw them."""
 
-    def __init__(self, type_name: str, message: str, child_traceback: str) -> None:
+    def __init__(self, type_name: str, message: str, child_traceback: str,
+                 type_names: tuple[str, ...] = ()) -> None:
         super().__init__(message)
         self.type_name, self.child_traceback = type_name, child_traceback
+        self.type_names = type_names or (type_name,)  # its class and every base, by name
 
 
 def run_in_process(call: Callable[[], Any], context: TaskContext) -> Any:
@@ -38,7 +40,12 @@ def run_in_process(call: Callable[[], Any], context: TaskContext) -> Any:
     receiver, sender = forking.Pipe(duplex=False)
     child = forking.Process(target=_child_main, args=(call, sender, context),
                             name=f"deferred-task-{context.task_id}")
-    child.start()
+    try:
+        child.start()
+    except BaseException:
+        sender.close()
+        receiver.close()
+        raise
     sender.close()
     try:
         while not receiver.poll(POLL_S):
@@ -61,7 +68,8 @@ def run_in_process(call: Callable[[], Any], context: TaskContext) -> Any:
         if child.is_alive():
             child.kill()
             child.join(JOIN_S)
-        child.close()
+        if not child.is_alive():  # close() refuses a process that still runs
+            child.close()
     if kind == "result":  # a Result, sent as its parts (it is immutable, so not picklable)
         message, files = payload
         return Result(message, files=files)
@@ -81,7 +89,8 @@ def _child_main(call: Callable[[], Any], sender: Any, context: TaskContext) -> N
                                        if isinstance(value, Result) else ("ok", value))
         except BaseException as exc:
             answer = ("error", (type(exc).__name__[:200], one_line(exc),
-                                traceback.format_exc()))
+                                traceback.format_exc(),
+                                tuple(kind.__name__ for kind in type(exc).__mro__)))
         try:
             sender.send(answer)
         except Exception as exc:  # the value cannot be pickled

@@ -107,9 +107,8 @@ def _retry_time(task_class: type[BaseTask] | None, record: TaskRecord, exc: Base
     if task_class is None or isinstance(exc, (DeferredError, TaskCancelledError)):
         return None  # a mistake in the params or the result does not get better by waiting
     policy = task_class.retry_policy
-    if isinstance(exc, TaskProcessError):  # raised in a child: matched by the type's name
-        named = any(kind is Exception or kind.__name__ == exc.type_name
-                    for kind in policy.retry_on)
+    if isinstance(exc, TaskProcessError):  # raised in a child: matched by class names
+        named = any(kind.__name__ in exc.type_names for kind in policy.retry_on)
         if not (named and record.attempts <= policy.retries):
             return None
     elif not policy.should_retry(record.attempts, exc):

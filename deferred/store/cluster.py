@@ -55,11 +55,11 @@ def leave(conn: sa.Connection, server_id: str) -> None:
 
 def _dead_owner(owner: sa.ColumnElement[str], server_id: str, lease_s: float
                 ) -> sa.ColumnElement[bool]:
-    """An owner other than us with no heartbeat newer than the lease."""
+    """No owner, or an owner other than us with no heartbeat newer than the lease."""
     fresh = (sa.select(servers.c.id)
              .where(servers.c.heartbeat_at > sa.func.now() - sa.func.make_interval(
                  0, 0, 0, 0, 0, 0, sa.literal(lease_s, sa.Float))))
-    return sa.and_(owner != server_id, sa.or_(owner.is_(None), owner.not_in(fresh)))
+    return sa.or_(owner.is_(None), sa.and_(owner != server_id, owner.not_in(fresh)))
 
 
 def requeue_orphans(conn: sa.Connection, server_id: str, lease_s: float) -> list[sa.Row]:

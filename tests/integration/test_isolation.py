@@ -30,6 +30,13 @@ def server(tmp_path: Path) -> Iterator[deferred.Server]:
         time.sleep(seconds)  # no cancel check: only a kill stops it
         return "woke"
 
+    @deferred.task(name="refused", registry=registry, isolation="process", retries=1,
+                   retry_backoff_s=0.01, retry_on=(OSError,))
+    def refused():
+        if deferred.current().attempt == 1:
+            raise ConnectionRefusedError("not yet")  # a subclass of OSError
+        return "second time"
+
     @deferred.task(name="crash", registry=registry, isolation="process")
     def crash(how):
         if how == "raise":
@@ -79,3 +86,9 @@ def test_isolation_is_checked_when_the_task_is_defined():
         @deferred.task(name="odd", registry=TaskRegistry(), isolation="container")
         def odd():
             pass
+
+
+def test_retry_on_matches_a_subclass_raised_in_the_process(server):
+    handle = server.submit("refused")
+    assert handle.wait(20) == "second time"
+    assert handle.record.attempts == 2
