@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from .context import TaskContext
+from .metrics import Metrics
 from .errors import StoreFullError, StoreUnavailableError, one_line
 from .interfaces import TaskStore
 from .quotas import Quotas
@@ -44,8 +45,8 @@ class Dispatcher:
     def __init__(self, store: TaskStore, quotas: Quotas,
                  run: Callable[[TaskRecord, TaskContext], Outcome], *, poll_s: float = POLL_S,
                  direct_start: bool = True,
-                 timeout_of: Callable[[TaskRecord], float | None] = lambda record: None
-                 ) -> None:
+                 timeout_of: Callable[[TaskRecord], float | None] = lambda record: None,
+                 metrics: Metrics | None = None) -> None:
         self._store, self._quotas, self._run = store, quotas, run
         self._poll_s = poll_s
         # Off when servers share the database: only a claim can count the cluster's quotas.
@@ -61,6 +62,7 @@ class Dispatcher:
         self._queued_in_flight = 0  # queued inserts not yet committed
         self._drained_lock = threading.Lock()
         self._timeout_of = timeout_of
+        self._metrics = metrics or Metrics()
         # Set by the server once its service exists (follow-up tasks go through it).
         self._submit_follow_up: Callable[..., int] | None = None
         self._contexts: dict[int, TaskContext] = {}  # of the tasks running here
@@ -233,6 +235,7 @@ class Dispatcher:
             limit_s = context.deadline_s or 0.0
             logger.warning("task %s (%s) timed out after %.1fs; asked to stop, its slot stays "
                            "taken until it returns", context.task_id, context.name, limit_s)
+            self._metrics.task_finished(context.name, TaskStatus.TIMED_OUT.value, limit_s)
             outcomes.append(Outcome(
                 context.task_id or 0, context.attempt, TaskStatus.TIMED_OUT,
                 error=TaskError("TimeoutError", f"the task ran longer than its time limit of "
@@ -281,6 +284,7 @@ class Dispatcher:
         context.email = record.email
         with self._contexts_lock:
             self._contexts[record.id] = context
+        self._metrics.task_started(record.name)
         try:
             self._pool.submit(self._run_and_release, record, context)
         except RuntimeError:  # the pool is shut down: the row stays RUNNING, run at restart
@@ -328,6 +332,8 @@ class Dispatcher:
                 logger.warning("task %s (%s) returned after its time limit; its outcome is "
                                "dropped and its slot free again", record.id, record.name)
             elif outcome is not None:
+                self._metrics.task_finished(record.name, outcome.status.value,
+                                            _duration_s(outcome))
                 self._finished.put(outcome)
             self._quotas.release(record.name)
             self.notify()
@@ -358,3 +364,9 @@ class Dispatcher:
                              "again at the next start")
             return
         self._on_finished(outcomes)
+
+
+def _duration_s(outcome: Outcome) -> float | None:
+    if outcome.started_at is None or outcome.finished_at is None:
+        return None
+    return max(0.0, (outcome.finished_at - outcome.started_at).total_seconds())

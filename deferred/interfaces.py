@@ -98,6 +98,9 @@ class TaskStore(Protocol):
     def pending_counts(self) -> dict[tuple[str, TaskStatus], int]:
         """How many records are queued and running, per task name."""
 
+    def outbox_counts(self) -> dict[str, int]:
+        """How many result emails are in each state."""
+
     def is_reachable(self) -> bool:
         """True if the database answers."""
 
@@ -178,6 +181,9 @@ class TaskService(Protocol):
 
     def pending_counts(self) -> Mapping[tuple[str, TaskStatus], int]:
         """How many records are queued and running, per task name, on every server."""
+
+    def metrics_text(self) -> str:
+        """The Prometheus text exposition of this server's metrics."""
 
     def task_types(self) -> list[TaskType]:
         """The registered tasks, by name."""

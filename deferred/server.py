@@ -22,6 +22,7 @@ from .heartbeat import Heartbeat
 from .http import HttpServer, make_app
 from .mail import SmtpMailer
 from .mailing import OutboxSender
+from .metrics import Metrics
 from .quotas import Quotas
 from .records import Outcome, TaskRecord, TaskStatus
 from .registry import TaskRegistry, default_registry
@@ -105,12 +106,13 @@ class Server:
                            "arrive twice")
         self._warn_about_unknown_queued(store)
         config = self.config
+        metrics = Metrics()
         quotas = Quotas(config.limits.pool_size, config.limits.names, self.registry.names())
         dispatcher = Dispatcher(store, quotas, functools.partial(
             run_record, self.registry, max_result_bytes=config.max_result_bytes),
-            direct_start=not store.is_shared, timeout_of=self._timeout_of)
+            direct_start=not store.is_shared, timeout_of=self._timeout_of, metrics=metrics)
         service = LocalTaskService(store, self.registry, config.limits, dispatcher,
-                                   retention_s=config.retention_s)
+                                   retention_s=config.retention_s, metrics=metrics)
         # Waiting submits must leave request threads free for everything else.
         app = make_app(service, config.http, max_waiting=HTTP_THREADS - 8)
         http = None

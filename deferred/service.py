@@ -14,6 +14,7 @@ from .errors import (BadRequestError, DeferredError, InvalidParamsError, NotFoun
                      ShuttingDownError)
 from .interfaces import TaskStore, TaskType
 from .jsontext import encode_json
+from .metrics import Metrics
 from .records import ChainStep, Outcome, StoredFile, TaskRecord, TaskStatus, utcnow
 from .scheduling import SubmitOptions
 from .registry import TaskRegistry
@@ -39,9 +40,11 @@ class LocalTaskService:
     wakes waiters when the dispatcher reports finished records."""
 
     def __init__(self, store: TaskStore, registry: TaskRegistry, limits: LimitsConfig,
-                 starter: TaskStarter, *, retention_s: float | None = None) -> None:
+                 starter: TaskStarter, *, retention_s: float | None = None,
+                 metrics: Metrics | None = None) -> None:
         self._store, self._registry, self._limits = store, registry, limits
         self._retention_s = retention_s
+        self._metrics = metrics or Metrics()
         self._starter = starter
         self._waiters = Waiters()
         self._closing = threading.Event()
@@ -97,6 +100,7 @@ class LocalTaskService:
         # With a slot free and nothing older waiting, the task is stored already running and
         # starts at once: one commit instead of a queued insert and a claim. Not a delayed
         # one, nor one that may repeat an earlier submit.
+        self._metrics.task_submitted(task_name)
         if (options.is_delayed or options.idempotency_key is not None
                 or not self._starter.try_reserve(task_name)):
             self._starter.expect_queued()
@@ -177,6 +181,17 @@ class LocalTaskService:
     def pending_counts(self) -> Mapping[tuple[str, TaskStatus], int]:
         """How many records are queued and running, per task name, on every server."""
         return self._store.pending_counts()
+
+    def metrics_text(self) -> str:
+        """This server's counters and histograms, and the cluster's queues, in Prometheus'
+        text format."""
+        pending = {(name, status.value): count
+                   for (name, status), count in self._store.pending_counts().items()}
+        limits = {task_class.name: self._limits.names.get(task_class.name)
+                  for task_class in self._registry}
+        return self._metrics.render(pending=pending, limits=limits,
+                                    global_limit=self._limits.global_limit,
+                                    outbox=self._store.outbox_counts())
 
     def task_types(self) -> list[TaskType]:
         """The registered tasks, by name."""

@@ -68,6 +68,7 @@ def make_api_app(service: TaskService, config: HttpConfig, *,
     app.route("/api/task-types", "GET", routes.task_types)
     app.route("/results/<token>", "GET", routes.result_file)
     app.route("/healthz", "GET", routes.health)
+    app.route("/metrics", "GET", routes.metrics)
     return app
 
 
@@ -172,6 +173,12 @@ class ApiRoutes:
             "Content-Security-Policy": "default-src 'none'; sandbox",
             "Cache-Control": "private, max-age=0",
         })
+
+    def metrics(self) -> Any:
+        """`GET /metrics`: Prometheus' text format, straight from the server."""
+        return bottle.HTTPResponse(self._service.metrics_text().encode("utf-8"), 200, headers={
+            "Content-Type": "text/plain; version=0.0.4; charset=utf-8",
+            "Cache-Control": "no-store"})
 
     def health(self) -> Any:
         """`GET /healthz`: 200 while the server takes work, else 503."""

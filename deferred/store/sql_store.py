@@ -29,7 +29,7 @@ from .group_commit import GroupCommitter
 from .lock import SqliteServerLock
 from .rows import (attempt_from_row, chain_from_json, chain_to_json, group_files,
                    record_from_row, stored_file_from_row)
-from .schema import ensure_schema, task_attempts, task_files, tasks
+from .schema import ensure_schema, outbox, task_attempts, task_files, tasks
 from .statements import build_hot_statements
 
 logger = logging.getLogger(__name__)
@@ -411,6 +411,13 @@ class SqlTaskStore(TaskControls):
                 .where(tasks.c.status.in_(unfinished))
                 .group_by(tasks.c.name, tasks.c.status)).all()
         return {(name, TaskStatus(status)): count for name, status, count in rows}
+
+    def outbox_counts(self) -> dict[str, int]:
+        """How many result emails are in each state (PENDING, SENDING, SENT, FAILED)."""
+        with self._read("count emails") as conn:
+            rows = conn.execute(sa.select(outbox.c.status, sa.func.count())
+                                .group_by(outbox.c.status)).all()
+        return {status: count for status, count in rows}
 
     def read_file(self, token: str) -> tuple[StoredFile, bytes] | None:
         """A result file and its content by its token, or None."""
