@@ -4,35 +4,22 @@ and queues again the running tasks of servers whose heartbeat has gone stale."""
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 
+from .background import BackgroundThread
 from .interfaces import TaskStore
 
 logger = logging.getLogger(__name__)
 
-JOIN_S = 30.0
 
-
-class Heartbeat:
+class Heartbeat(BackgroundThread):
     """The `deferred-heartbeat` thread: every `interval_s`, a heartbeat, then a look for
     orphans; `on_requeued` is called when some were queued again (to wake the dispatcher)."""
 
     def __init__(self, store: TaskStore, interval_s: float,
                  on_requeued: Callable[[], None]) -> None:
+        super().__init__("deferred-heartbeat")
         self._store, self._interval_s, self._on_requeued = store, interval_s, on_requeued
-        self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="deferred-heartbeat")
-
-    def start(self) -> None:
-        """Start the thread."""
-        self._thread.start()
-
-    def stop(self) -> None:
-        """Stop the thread and wait for it (a heartbeat in progress at most)."""
-        self._stopping.set()
-        if self._thread.is_alive():
-            self._thread.join(JOIN_S)
 
     def _loop(self) -> None:
         while not self._stopping.wait(self._interval_s):

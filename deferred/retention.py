@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import datetime
 import logging
-import threading
 from collections.abc import Mapping, Sequence
 from typing import Protocol
 
+from .background import BackgroundThread
 from .records import utcnow
 
 logger = logging.getLogger(__name__)
@@ -17,7 +17,6 @@ logger = logging.getLogger(__name__)
 EVERY_S = 60.0
 BATCH = 500
 BETWEEN_BATCHES_S = 0.05  # lets the dispatcher's transactions in between
-JOIN_S = 30.0
 
 
 class PurgingStore(Protocol):
@@ -28,16 +27,15 @@ class PurgingStore(Protocol):
                         except_names: Sequence[str] = (), limit: int = 500) -> int: ...
 
 
-class Retention:
+class Retention(BackgroundThread):
     """Deletes finished tasks past their keep time: `ttls` (task name to seconds) for the
     tasks that set one, `default_s` (None: for ever) for the others."""
 
     def __init__(self, store: PurgingStore, default_s: float | None,
                  ttls: Mapping[str, float], every_s: float = EVERY_S) -> None:
+        super().__init__("deferred-retention")
         self._store, self._default_s, self._ttls = store, default_s, dict(ttls)
         self._every_s = every_s
-        self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="deferred-retention")
 
     @property
     def is_needed(self) -> bool:
@@ -47,13 +45,7 @@ class Retention:
     def start(self) -> None:
         """Start the thread, if anything is ever deleted."""
         if self.is_needed:
-            self._thread.start()
-
-    def stop(self) -> None:
-        """Stop the thread and wait for it (one batch at most)."""
-        self._stopping.set()
-        if self._thread.is_alive():
-            self._thread.join(JOIN_S)
+            super().start()
 
     def _loop(self) -> None:
         while not self._stopping.is_set():

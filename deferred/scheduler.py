@@ -6,17 +6,16 @@ from __future__ import annotations
 
 import datetime
 import logging
-import threading
 from collections.abc import Callable, Mapping
 from typing import Protocol
 
+from .background import BackgroundThread
 from .records import utcnow
 from .schedules import Schedule
 
 logger = logging.getLogger(__name__)
 
 RETRY_S = 1.0
-JOIN_S = 30.0
 
 
 class FiringStore(Protocol):
@@ -26,28 +25,21 @@ class FiringStore(Protocol):
     def last_firing(self, name: str) -> datetime.datetime | None: ...
 
 
-class Scheduler:
+class Scheduler(BackgroundThread):
     """Fires `schedules` (task name to `Schedule`) through `store.fire`; after downtime a
     missed firing runs once at start, not once per missed slot. `on_fired` is called after
     a firing was stored here (to wake the dispatcher)."""
 
     def __init__(self, store: FiringStore, schedules: Mapping[str, Schedule],
                  on_fired: Callable[[], None]) -> None:
+        super().__init__("deferred-scheduler")
         self._store, self._schedules, self._on_fired = store, dict(schedules), on_fired
-        self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="deferred-scheduler")
         self._next: dict[str, datetime.datetime] = {}
 
     def start(self) -> None:
         """Start the thread (nothing to do without schedules)."""
         if self._schedules:
-            self._thread.start()
-
-    def stop(self) -> None:
-        """Stop the thread and wait for it."""
-        self._stopping.set()
-        if self._thread.is_alive():
-            self._thread.join(JOIN_S)
+            super().start()
 
     def next_firings(self) -> dict[str, datetime.datetime]:
         """When each schedule fires next (for the UI)."""

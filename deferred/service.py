@@ -100,20 +100,22 @@ class LocalTaskService:
         # With a slot free and nothing older waiting, the task is stored already running and
         # starts at once: one commit instead of a queued insert and a claim. Not a delayed
         # one, nor one that may repeat an earlier submit.
-        self._metrics.task_submitted(task_name)
         if (options.is_delayed or options.idempotency_key is not None
                 or not self._starter.try_reserve(task_name)):
             self._starter.expect_queued()
             try:
-                return self._store.add(task_name, params, email, **scheduling)
+                record = self._store.add(task_name, params, email, **scheduling)
             finally:
                 self._starter.queued_stored()
-        try:
-            record = self._store.add(task_name, params, email, running=True, **scheduling)
-        except BaseException:
-            self._starter.cancel_reservation(task_name)
-            raise
-        self._starter.start_reserved(record)
+        else:
+            try:
+                record = self._store.add(task_name, params, email, running=True,
+                                         **scheduling)
+            except BaseException:
+                self._starter.cancel_reservation(task_name)
+                raise
+            self._starter.start_reserved(record)
+        self._metrics.task_submitted(task_name)  # once stored: a refused submit is no submit
         return record
 
     def wait(self, task_id: int, timeout_s: float) -> TaskRecord:

@@ -10,7 +10,6 @@ import pwd
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 from pathlib import Path
@@ -20,6 +19,7 @@ import psycopg
 from psycopg import sql
 
 from polling import wait_until
+from ports import free_port
 
 HOST = "127.0.0.1"
 MAJOR_VERSION = 15
@@ -43,13 +43,6 @@ DURABLE_SETTINGS = {name: value for name, value in SETTINGS.items() if name != "
 
 class PostgresServerError(Exception):
     """The test PostgreSQL could not be found, set up or started; the message says why."""
-
-
-def free_port() -> int:
-    """A loopback port nobody listens on now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((HOST, 0))
-        return int(probe.getsockname()[1])
 
 
 def find_bindir(candidates: list[Path] | None = None) -> Path:

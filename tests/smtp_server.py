@@ -7,7 +7,6 @@ import dataclasses
 import email
 import email.policy
 import shutil
-import socket
 import ssl
 import subprocess
 from email.message import EmailMessage
@@ -16,16 +15,9 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+from ports import free_port  # noqa: F401 (the SMTP tests import it from here)
 
 HOST = "127.0.0.1"
-
-
-def free_port() -> int:
-    """A loopback port nobody listens on now (aiosmtpd cannot take port 0: its start-up
-    check would dial port 0)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((HOST, 0))
-        return int(probe.getsockname()[1])
 
 
 class RecordingHandler:

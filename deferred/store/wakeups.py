@@ -5,39 +5,27 @@ as the fallback: a lost notification costs at most one poll."""
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 
 import sqlalchemy as sa
 
+from ..background import BackgroundThread
 from .cluster import WAKE_CHANNEL
 
 logger = logging.getLogger(__name__)
 
 RECONNECT_S = 1.0
 WAIT_S = 0.5  # how often the loop looks at its stop flag
-JOIN_S = 10.0
 
 
-class WakeupListener:
+class WakeupListener(BackgroundThread):
     """The `deferred-listener` thread: its own autocommit connection, `LISTEN`, and a call to
     `on_wake` for every notification (and after each reconnect, in case one was missed)."""
 
     def __init__(self, url: sa.URL, on_wake: Callable[[], None]) -> None:
+        super().__init__("deferred-listener")
         self._conninfo = url.set(drivername="postgresql").render_as_string(hide_password=False)
         self._on_wake = on_wake
-        self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="deferred-listener")
-
-    def start(self) -> None:
-        """Start the thread."""
-        self._thread.start()
-
-    def stop(self) -> None:
-        """Stop the thread and wait for it."""
-        self._stopping.set()
-        if self._thread.is_alive():
-            self._thread.join(JOIN_S)
 
     def _loop(self) -> None:
         import psycopg  # only servers on PostgreSQL need the driver

@@ -6,11 +6,12 @@ import os
 import subprocess
 import sys
 import textwrap
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import pytest
 from browser import browser_log, chromium, page  # noqa: F401 (fixtures for the browser tests)
+from serverproc import ServerProcess
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_TASKS = PROJECT_ROOT / "sample_tasks.py"
@@ -57,3 +58,13 @@ def write_tasks_file(tmp_path: Path) -> WriteTasksFile:
         return path
 
     return write
+
+
+@pytest.fixture
+def servers() -> Iterator[list[ServerProcess]]:
+    """A list the test appends the `ServerProcess`es it starts to; each is stopped at the
+    end (terminated, then killed if it will not go)."""
+    started: list[ServerProcess] = []
+    yield started
+    for server in started:
+        server.stop()

@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime
 import json
 import re
-import socket
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -14,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+import ports
+from cli_output import user_error_message
 from serverproc import PROJECT_ROOT, ServerProcess, wait_until
 
 RunCli = Callable[..., subprocess.CompletedProcess[str]]
@@ -40,19 +41,7 @@ def no_server_variable(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def free_port() -> int:
     """A loopback port nobody listens on (it was free a moment ago)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def user_error_message(proc: subprocess.CompletedProcess[str], code: int) -> str:
-    """Check the shape of a reported user mistake and return its message."""
-    assert "Traceback" not in proc.stdout + proc.stderr
-    assert (proc.returncode, proc.stdout) == (2, ""), proc.stderr
-    prefix = f"deferred: error {code}: "
-    assert proc.stderr.startswith(prefix) and proc.stderr.endswith("\n"), proc.stderr
-    assert len(proc.stderr.splitlines()) == 1, proc.stderr
-    return proc.stderr[len(prefix):-1]
+    return ports.free_port()
 
 
 def submitted_id(proc: subprocess.CompletedProcess[str]) -> int:

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from cli_output import user_error_message
 
 RunCli = Callable[..., subprocess.CompletedProcess[str]]
 
@@ -22,16 +23,6 @@ SAMPLE_TASK_SUMMARIES = {
 
 FORBIDDEN_TOP_LEVEL = ("sqlalchemy", "bottle", "waitress")
 FORBIDDEN_DEFERRED = ("deferred.server", "deferred.http", "deferred.store", "deferred.mail")
-
-
-def user_error_message(proc: subprocess.CompletedProcess[str], code: int) -> str:
-    """Check the shape of a reported user mistake and return its message."""
-    assert "Traceback" not in proc.stdout + proc.stderr
-    assert (proc.returncode, proc.stdout) == (2, ""), proc.stderr
-    prefix = f"deferred: error {code}: "
-    assert proc.stderr.startswith(prefix) and proc.stderr.endswith("\n"), proc.stderr
-    assert len(proc.stderr.splitlines()) == 1, proc.stderr
-    return proc.stderr[len(prefix):-1]
 
 
 # --- results -------------------------------------------------------------------------------

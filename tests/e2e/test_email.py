@@ -37,14 +37,6 @@ if __name__ == '__main__':
 
 
 @pytest.fixture
-def servers() -> Iterator[list[ServerProcess]]:
-    started: list[ServerProcess] = []
-    yield started
-    for server in started:
-        server.stop()
-
-
-@pytest.fixture
 def smtp_servers() -> Iterator[list[SmtpTestServer]]:
     started: list[SmtpTestServer] = []
     yield started

@@ -6,7 +6,6 @@ import json
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,14 +14,6 @@ from serverproc import PROJECT_ROOT, ServerProcess
 
 SAMPLE_TASKS = PROJECT_ROOT / "sample_tasks.py"
 DEFERRED = Path(sys.executable).with_name("deferred")
-
-
-@pytest.fixture
-def servers() -> Iterator[list[ServerProcess]]:
-    started: list[ServerProcess] = []
-    yield started
-    for server in started:
-        server.stop()
 
 
 def run(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:

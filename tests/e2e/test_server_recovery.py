@@ -6,7 +6,6 @@ from __future__ import annotations
 import collections
 import signal
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,14 +13,6 @@ import pytest
 from serverproc import ServerProcess, wait_until
 
 PROBE_TASKS = Path(__file__).with_name("probe_tasks.py")
-
-
-@pytest.fixture
-def servers(tmp_path: Path) -> Iterator[list[ServerProcess]]:
-    started: list[ServerProcess] = []
-    yield started
-    for server in started:
-        server.stop()
 
 
 def start(servers: list[ServerProcess], cwd: Path, **config: object) -> ServerProcess:
