@@ -16,8 +16,9 @@ import deferred
 @deferred.task(name='multiprint',
                json_schema={'type': 'object',
                             'properties': {
-                                'msg': {'type': 'string'},
-                                'count': {'type': 'integer', 'minimum': 1}},
+                                'msg': {'type': 'string', 'maxLength': 1000},
+                                'count': {'type': 'integer', 'minimum': 1,
+                                          'maximum': 10000}},  # bounds the result's size
                             'required': ['msg']})
 def multi_print(msg, count=1):
     """Repeat a message, one line per repetition."""

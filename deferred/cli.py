@@ -21,6 +21,7 @@ from .client import CLIENT_COMMANDS, add_client_parsers, run_client_command
 from .context import TaskContext, running
 from .errors import BadRequestError, DeferredError, ErrorCode, one_line
 from .jsontext import parse_json
+from .logformat import LOG_FORMATS, LOG_LEVELS, make_formatter
 from .registry import RESERVED_NAMES, TaskRegistry, default_registry
 from .result import Result, result_text
 from .result_files import prepare_result_dir, save_result_files
@@ -30,8 +31,6 @@ from .tasks import BaseTask
 logger = logging.getLogger(__name__)
 
 EXIT_OK, EXIT_TASK_FAILED, EXIT_USER_ERROR, EXIT_INTERNAL = 0, 1, 2, 70
-LOG_FORMAT = "%(asctime)s %(levelname)s [%(threadName)s] %(name)s: %(message)s"
-LOG_LEVELS = ("debug", "info", "warning", "error")
 
 
 class _ArgumentParser(argparse.ArgumentParser):
@@ -72,6 +71,10 @@ def _build_parsers(registry: TaskRegistry, prog: str | None
     parser.add_argument("--log-level", choices=LOG_LEVELS, default="warning",
                         help="how much to log on stderr (default: warning; info for "
                              "runserver)")
+    parser.add_argument("--log-format", choices=LOG_FORMATS, default="text",
+                        help="text: one readable line per record (default); json: one JSON "
+                             "object per line, with a task's id, name, attempt, duration and "
+                             "status as fields")
     commands = parser.add_subparsers(dest="command", metavar="TASK", title="tasks",
                                      parser_class=_ArgumentParser)
     task_parsers = {}
@@ -115,7 +118,7 @@ def _command_name(argv: Sequence[str]) -> str | None:
     for token in tokens:
         if token == "--":
             return next(tokens, None)
-        if token == "--log-level":
+        if token in ("--log-level", "--log-format"):
             next(tokens, None)
         elif not token.startswith("-"):
             return token
@@ -218,27 +221,37 @@ def main(argv: Sequence[str] | None = None, registry: TaskRegistry | None = None
         return EXIT_INTERNAL
 
 
-def configure_logging(level: str = "warning") -> None:
-    """Log to stderr with thread names; only the command line calls this."""
-    logging.basicConfig(level=level.upper(), format=LOG_FORMAT, stream=sys.stderr)
+def configure_logging(level: str = "warning", log_format: str = "text") -> None:
+    """Log to stderr, as text with thread names or as JSON lines; only the command line
+    calls this."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(make_formatter(log_format))
+    logging.basicConfig(level=level.upper(), handlers=[handler])
+    if log_format == "json":
+        logging.captureWarnings(True)  # a warning's lines would break one object per line
 
 
 def run_cli(registry: TaskRegistry | None = None, argv: Sequence[str] | None = None, *,
             prog: str | None = None) -> NoReturn:
     """The entry point of a tasks file: `if __name__ == '__main__': deferred.run_cli()`."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    configure_logging(_log_level(argv))
+    default_level = "info" if _command_name(argv) == "runserver" else "warning"
+    configure_logging(_option_value(argv, "--log-level", LOG_LEVELS, default_level),
+                      _option_value(argv, "--log-format", LOG_FORMATS, "text"))
     sys.exit(main(argv, registry, prog=prog or os.path.basename(sys.argv[0]) or None))
 
 
-def _log_level(argv: Sequence[str]) -> str:
-    default = "info" if _command_name(argv) == "runserver" else "warning"
+def _option_value(argv: Sequence[str], option: str, choices: Sequence[str], default: str
+                  ) -> str:
+    """A logging option's value (the last one given, as argparse takes it), read before
+    argparse judges it."""
+    found = default
     for index, token in enumerate(argv):
-        if token == "--log-level" and index + 1 < len(argv):
+        if token == option and index + 1 < len(argv):
             value = argv[index + 1]
-        elif token.startswith("--log-level="):
+        elif token.startswith(option + "="):
             value = token.partition("=")[2]
         else:
             continue
-        return value if value in LOG_LEVELS else default
-    return default
+        found = value if value in choices else default
+    return found

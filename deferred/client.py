@@ -24,6 +24,8 @@ logger = logging.getLogger(__name__)
 CLIENT_COMMANDS = frozenset({"submit", "status", "cancel"})
 DEFAULT_SERVER = "http://127.0.0.1:5000"
 SERVER_VARIABLE = "DEFERRED_SERVER"
+TOKEN_VARIABLE = "DEFERRED_TOKEN"  # an environment variable: a token on the command line
+# would show in `ps` and in shell history
 REQUEST_TIMEOUT_S = 30.0  # beyond the wait a submit asks for
 FIRST_POLL_S, LONGEST_POLL_S = 0.1, 1.0
 _UNFINISHED = ("QUEUED", "RUNNING")
@@ -32,7 +34,7 @@ _UNFINISHED = ("QUEUED", "RUNNING")
 _OPTION_OF_FIELD = {"body.delay_s": "--delay-s", "body.run_at": "--run-at",
                     "body.priority": "--priority", "body.idempotency_key": "--idempotency-key",
                     "body.email": "--email", "email": "--email",
-                    "body.timeout_s": "--timeout-s"}
+                    "body.timeout_s": "--timeout-s", "Authorization": TOKEN_VARIABLE}
 _FAILED = ("FAILED", "TIMED_OUT")  # statuses that exit 1: the task did not succeed
 
 
@@ -141,7 +143,8 @@ def run_client_command(args: argparse.Namespace, params: Any, *, runserver_hint:
     """Do what `args.command` (one of `CLIENT_COMMANDS`) says, with `params` for `submit`.
     False when the task failed. Raises `DeferredError`: the server's own refusal, or
     `NoServerError` when no deferred server answers at the URL."""
-    client = ApiClient(server_url(args.server, environ), runserver_hint)
+    client = ApiClient(server_url(args.server, environ), runserver_hint,
+                       token=environ.get(TOKEN_VARIABLE) or None)
     if args.command == "submit":
         return _submit(client, args, params, stdout, stderr)
     if args.command == "status":
@@ -242,9 +245,11 @@ class ApiClient:
     `NoServerError` when nothing answers there or what answers is not a deferred server.
     """
 
-    def __init__(self, base_url: str, runserver_hint: str) -> None:
+    def __init__(self, base_url: str, runserver_hint: str, *, token: str | None = None
+                 ) -> None:
         self.base_url = base_url
         self._runserver_hint = runserver_hint
+        self._token = token
 
     def submit(self, body: Mapping[str, Any], wait_s: float) -> dict[str, Any]:
         """`POST /api/tasks`. A failed task is an answer (error code 200 with its task_id),
@@ -293,6 +298,8 @@ class ApiClient:
         import urllib.request
 
         headers = {"Accept": "application/json"}
+        if self._token:
+            headers["Authorization"] = f"Bearer {self._token.strip()}"
         data = None
         if body is not None:
             data = json.dumps(body, ensure_ascii=False).encode("utf-8")

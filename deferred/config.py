@@ -15,6 +15,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError, best_match
 
+from .credentials import ROLE_LABELS, Role, is_password_hash
 from .errors import ConfigError, InvalidJsonError
 from .formats import make_format_checker
 from .jsontext import parse_json
@@ -57,11 +58,27 @@ def config_schema() -> dict[str, Any]:
                          "retry_backoff_s": {"type": "number", "exclusiveMinimum": 0},
                          "retry_max_delay_s": {"type": "number", "exclusiveMinimum": 0},
                          "max_attachment_bytes": {"type": "integer", "minimum": 0}}},
+            "auth": _auth_schema(),
             "shutdown_grace_s": seconds,
             "retention_s": {"type": "number", "exclusiveMinimum": 0},
             "max_result_bytes": positive_int,
         },
     }
+
+
+def _auth_schema() -> dict[str, Any]:
+    name = {"type": "string", "minLength": 1, "maxLength": 100}
+    role = {"enum": list(ROLE_LABELS)}
+    return {"type": "object", "additionalProperties": False, "properties": {
+        "tokens": {"type": "array", "items": {
+            "type": "object", "additionalProperties": False, "required": ["name", "hash"],
+            "properties": {"name": name, "role": role,
+                           "hash": {"type": "string", "pattern": "^sha256:[0-9a-f]{64}$"}}}},
+        "users": {"type": "array", "items": {
+            "type": "object", "additionalProperties": False, "required": ["name", "password"],
+            "properties": {"name": name, "role": role,
+                           "password": {"type": "string"}}}},
+        "session_ttl_s": {"type": "number", "minimum": 60}}}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -122,6 +139,40 @@ class SmtpConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class ApiToken:
+    """`auth.tokens[]`: an API token, by the hash `token_hash()` makes of it."""
+
+    name: str
+    role: Role
+    hash: str = dataclasses.field(repr=False)
+
+
+@dataclasses.dataclass(frozen=True)
+class UserAccount:
+    """`auth.users[]`: a user who logs in to the UI, by the hash of their password."""
+
+    name: str
+    role: Role
+    password_hash: str = dataclasses.field(repr=False)
+
+
+@dataclasses.dataclass(frozen=True)
+class AuthConfig:
+    """`auth`: who may use the server. With no token and no user, auth is off, which is
+    allowed on a loopback address only (or with `insecure`, set by `runserver --insecure`)."""
+
+    tokens: tuple[ApiToken, ...] = ()
+    users: tuple[UserAccount, ...] = ()
+    session_ttl_s: float = 12 * 3600.0
+    insecure: bool = False  # never read from the file: only the command line sets it
+
+    @property
+    def enabled(self) -> bool:
+        """True when requests must carry credentials."""
+        return bool(self.tokens or self.users)
+
+
+@dataclasses.dataclass(frozen=True)
 class Config:
     """The whole configuration."""
 
@@ -129,6 +180,7 @@ class Config:
     limits: LimitsConfig = dataclasses.field(default_factory=LimitsConfig)
     http: HttpConfig = dataclasses.field(default_factory=HttpConfig)
     smtp: SmtpConfig = dataclasses.field(default_factory=SmtpConfig)
+    auth: AuthConfig = dataclasses.field(default_factory=AuthConfig)
     shutdown_grace_s: float = 10.0
     # Finished tasks (with their files) are deleted this long after they finish; None keeps
     # them for ever. A task's own `ttl_s` overrides it.
@@ -180,10 +232,34 @@ def parse_config(raw: Any, *, source: str = "config") -> Config:
             workers=int(limits["workers"]) if "workers" in limits else None),
         http=_with_ints(HttpConfig(**http), "port", "max_body_bytes"),
         smtp=_with_ints(SmtpConfig(**smtp), "port", "max_attempts", "max_attachment_bytes"),
+        auth=_auth(raw.get("auth", {}), source),
         shutdown_grace_s=float(raw.get("shutdown_grace_s", Config.shutdown_grace_s)),
         retention_s=float(raw["retention_s"]) if "retention_s" in raw else None,
         max_result_bytes=int(raw.get("max_result_bytes", Config.max_result_bytes)),
     )
+
+
+def _auth(raw: Mapping[str, Any], source: str) -> AuthConfig:
+    tokens = tuple(ApiToken(item["name"], Role.from_label(item.get("role", "read")),
+                            item["hash"]) for item in raw.get("tokens", []))
+    users = tuple(UserAccount(item["name"], Role.from_label(item.get("role", "read")),
+                              item["password"]) for item in raw.get("users", []))
+    for kind, entries in (("tokens", tokens), ("users", users)):
+        seen: set[str] = set()
+        for index, entry in enumerate(entries):
+            if entry.name in seen:
+                raise ConfigError(f"$.auth.{kind}[{index}].name: {entry.name!r} is used twice",
+                                  where=source)
+            seen.add(entry.name)
+    hashes = [token.hash for token in tokens]
+    if len(set(hashes)) != len(hashes):
+        raise ConfigError("$.auth.tokens: two tokens have the same hash", where=source)
+    for index, user in enumerate(users):
+        if not is_password_hash(user.password_hash):
+            raise ConfigError(f"$.auth.users[{index}].password: not a password hash; make "
+                              "one with `python -m deferred.credentials user`", where=source)
+    return AuthConfig(tokens=tokens, users=users,
+                      session_ttl_s=float(raw.get("session_ttl_s", AuthConfig.session_ttl_s)))
 
 
 def _with_ints(value: Any, *fields: str) -> Any:

@@ -10,7 +10,8 @@ from pathlib import Path
 from .cli import EXIT_USER_ERROR, run_cli
 from .errors import DeferredError, ErrorCode
 
-USAGE = "usage: deferred TASKS_FILE [--log-level LEVEL] {TASK,runserver,help} ..."
+USAGE = ("usage: deferred TASKS_FILE [--log-level LEVEL] [--log-format text|json] "
+         "{TASK,runserver,submit,status,cancel,help} ...")
 
 
 def _load_tasks_file(path: Path) -> None:

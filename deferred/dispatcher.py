@@ -17,6 +17,7 @@ from .errors import StoreFullError, StoreUnavailableError, one_line
 from .interfaces import TaskStore
 from .quotas import Quotas
 from .records import Outcome, TaskError, TaskRecord, TaskStatus, utcnow
+from .runner import log_finished, log_started
 
 logger = logging.getLogger(__name__)
 
@@ -233,14 +234,15 @@ class Dispatcher:
         for context in overdue:
             context.request_cancel()
             limit_s = context.deadline_s or 0.0
-            logger.warning("task %s (%s) timed out after %.1fs; asked to stop, its slot stays "
-                           "taken until it returns", context.task_id, context.name, limit_s)
             self._metrics.task_finished(context.name, TaskStatus.TIMED_OUT.value, limit_s)
-            outcomes.append(Outcome(
+            outcome = Outcome(
                 context.task_id or 0, context.attempt, TaskStatus.TIMED_OUT,
                 error=TaskError("TimeoutError", f"the task ran longer than its time limit of "
                                                 f"{limit_s:g}s (timeout_s)"),
-                finished_at=utcnow(), email=context.email))
+                finished_at=utcnow(), email=context.email)
+            log_finished(context.name, outcome, now - (context.deadline or now) + limit_s,
+                         "asked to stop, its slot stays taken until it returns")
+            outcomes.append(outcome)
         return outcomes
 
     def _until_deadline_s(self, wait_s: float) -> float:
@@ -320,6 +322,8 @@ class Dispatcher:
 
     def _run_and_release(self, record: TaskRecord, context: TaskContext) -> None:
         outcome: Outcome | None = None
+        log_started(record.id, record.name, record.attempts)
+        clock = time.monotonic()
         try:
             outcome = self._run(record, context)  # run() never raises
         finally:
@@ -332,6 +336,7 @@ class Dispatcher:
                 logger.warning("task %s (%s) returned after its time limit; its outcome is "
                                "dropped and its slot free again", record.id, record.name)
             elif outcome is not None:
+                log_finished(record.name, outcome, time.monotonic() - clock)
                 self._metrics.task_finished(record.name, outcome.status.value,
                                             _duration_s(outcome))
                 self._finished.put(outcome)

@@ -38,12 +38,21 @@ class ErrorCode(enum.IntEnum):
     MAIL_DELIVERY = 600
     STORE_REJECTED = 504
     CROSS_ORIGIN = 109
+    UNAUTHORIZED = 110
+    FORBIDDEN = 111
+    TOO_MANY_ATTEMPTS = 112
     INTERNAL = 999
 
 
 def one_line(exc: BaseException) -> str:
     """An exception's message on one line, for logs and answers."""
     return " | ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+
+
+def shown(text: str) -> str:
+    """Text from a request as a message or a log line shows it: as it is when printable, else
+    with Python's escapes (no quotes), so that no request can break or forge a line."""
+    return text if text.isprintable() else repr(text)[1:-1]
 
 
 class DeferredError(Exception):
@@ -71,6 +80,13 @@ class BadRequestError(DeferredError):
     """The request or command line is malformed (wrong shape, missing or unknown argument)."""
 
     code, http_status = ErrorCode.BAD_REQUEST, 400
+
+
+class ConflictError(BadRequestError):
+    """The request is well formed, but the task's status does not allow it (a retry of a task
+    that has not failed): the bad-request code, with HTTP 409."""
+
+    http_status = 409
 
 
 class UnknownTaskError(DeferredError):
@@ -125,6 +141,24 @@ class CrossOriginError(DeferredError):
     """A browser sent the request from another site, or a form without its security token."""
 
     code, http_status = ErrorCode.CROSS_ORIGIN, 403
+
+
+class UnauthorizedError(DeferredError):
+    """The request carries no valid credentials (token, session or password)."""
+
+    code, http_status = ErrorCode.UNAUTHORIZED, 401
+
+
+class ForbiddenError(DeferredError):
+    """The credentials are valid, but their role does not allow this action."""
+
+    code, http_status = ErrorCode.FORBIDDEN, 403
+
+
+class TooManyAttemptsError(DeferredError):
+    """Too many failed logins from one address; it must wait before trying again."""
+
+    code, http_status = ErrorCode.TOO_MANY_ATTEMPTS, 429
 
 
 class TaskFailedError(DeferredError):

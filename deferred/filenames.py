@@ -10,6 +10,8 @@ MAX_NAME_BYTES = 255
 DEFAULT_NAME = "file"
 _SEPARATORS = re.compile(r"[/\\]")
 _DOTS = re.compile(r"\.{2,}")
+_LEADING = re.compile(r"\A[\s.]+")  # any kind of space: str.strip() would take it later
+_TRAILING = re.compile(r"[\s.]+\Z")
 _WINDOWS_RESERVED = frozenset(
     ["CON", "PRN", "AUX", "NUL"] + [f"COM{i}" for i in range(1, 10)]
     + [f"LPT{i}" for i in range(1, 10)])
@@ -28,7 +30,7 @@ def _truncate(name: str, limit_bytes: int) -> str:
     if not dot or not stem or len(ext.encode("utf-8")) > 16:
         stem, ext, dot = name, "", ""
     room = limit_bytes - len((dot + ext).encode("utf-8"))
-    stem = stem.encode("utf-8")[:room].decode("utf-8", errors="ignore").rstrip(". ")
+    stem = _TRAILING.sub("", stem.encode("utf-8")[:room].decode("utf-8", errors="ignore"))
     return stem + dot + ext
 
 
@@ -42,7 +44,7 @@ def safe_file_name(name: str) -> str:
     name = "".join(char for char in name if not _is_unsafe_char(char))
     name = _SEPARATORS.sub("_", name)
     name = _DOTS.sub(".", name)
-    name = name.strip().lstrip(".").rstrip(". ")
+    name = _TRAILING.sub("", _LEADING.sub("", name))
     if name.split(".")[0].upper() in _WINDOWS_RESERVED:
         name = "_" + name
     name = _truncate(name, MAX_NAME_BYTES)

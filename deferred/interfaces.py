@@ -10,6 +10,7 @@ from typing import Any, Protocol
 
 from .records import (ChainStep, EmailStatus, Outcome, PendingEmail, StoredFile, TaskError, TaskRecord,
                       TaskStatus)
+from .audit import Actor, AuditAction, AuditEntry
 from .scheduling import SubmitOptions
 
 
@@ -36,15 +37,16 @@ class TaskStore(Protocol):
             running: bool = False, run_at: datetime.datetime | None = None,
             priority: int = 0, idempotency_key: str | None = None,
             timeout_s: float | None = None, parent_id: int | None = None,
-            chain_next: Sequence[ChainStep] = ()) -> TaskRecord:
+            chain_next: Sequence[ChainStep] = (), actor: Actor | None = None) -> TaskRecord:
         """Store a new record, queued (not before `run_at`) or (`running`) already running
-        here; return it. A used `idempotency_key` returns the record stored under it."""
+        here; return it. A used `idempotency_key` returns the record stored under it. The
+        `actor`'s audit entry commits with the record."""
 
     def set_progress(self, task_id: int, attempt: int, percent: float,
                      message: str | None) -> bool:
         """Record a running task's progress; False if that attempt no longer runs here."""
 
-    def retry(self, task_id: int) -> TaskRecord | None:
+    def retry(self, task_id: int, actor: Actor | None = None) -> TaskRecord | None:
         """Queue a FAILED or CANCELLED record again, keeping its history."""
 
     def cancel_requests(self, task_ids: Sequence[int]) -> list[int]:
@@ -53,7 +55,7 @@ class TaskStore(Protocol):
     def next_run_at(self) -> datetime.datetime | None:
         """When the earliest delayed queued record becomes due, if any is not yet."""
 
-    def cancel(self, task_id: int) -> TaskRecord | None:
+    def cancel(self, task_id: int, actor: Actor | None = None) -> TaskRecord | None:
         """Cancel a queued record at once, or ask a running one to stop; the record (None if
         there is none). A finished record is left as it is."""
 
@@ -104,6 +106,24 @@ class TaskStore(Protocol):
     def is_reachable(self) -> bool:
         """True if the database answers."""
 
+    def record_audit(self, actor: Actor, action: AuditAction, *, task_id: int | None = None,
+                     task_name: str | None = None, detail: str = "") -> None:
+        """Write one audit entry (logins and logouts; changes write theirs themselves)."""
+
+    def audit_entries(self, *, limit: int, before_id: int | None = None,
+                      task_id: int | None = None) -> list[AuditEntry]:
+        """Audit entries, newest first."""
+
+    def open_session(self, token_hash: str, principal: str, role: str,
+                     expires_at: datetime.datetime) -> None:
+        """Store a login session by the hash of its cookie."""
+
+    def find_session(self, token_hash: str) -> tuple[str, str] | None:
+        """A live session's (principal, role), None if unknown or expired."""
+
+    def close_session(self, token_hash: str) -> None:
+        """Forget a session."""
+
     def close(self) -> None:
         """Release connections and locks."""
 
@@ -152,6 +172,20 @@ class TaskType:
     keep_s: float | None = None  # how long its finished runs are kept (None: for ever)
 
 
+@dataclasses.dataclass(frozen=True)
+class Health:
+    """What `GET /healthz` checks: the server takes work, runs it, and its store answers."""
+
+    stopping: bool  # shutting down: no new work
+    dispatcher_alive: bool  # the thread that starts tasks runs
+    store_reachable: bool  # a trivial query on the database succeeded just now
+
+    @property
+    def is_healthy(self) -> bool:
+        """True when all is well."""
+        return not self.stopping and self.dispatcher_alive and self.store_reachable
+
+
 class TaskService(Protocol):
     """What the HTTP app needs: submitting, waiting, reading. Raises `DeferredError`s."""
 
@@ -159,13 +193,21 @@ class TaskService(Protocol):
     server_id: str  # this server's id, the `owner` of the records it runs
 
     def submit(self, task_name: str, params: Any, email: str | None = None,
-               options: SubmitOptions | None = None) -> TaskRecord:
-        """Validate and store a task record; return it once it is committed."""
+               options: SubmitOptions | None = None, *,
+               actor: Actor | None = None) -> TaskRecord:
+        """Validate and store a task record (and the `actor`'s audit entry with it); return
+        it once it is committed."""
 
-    def cancel(self, task_id: int) -> TaskRecord:
+    def submit_chain(self, steps: Sequence[tuple[str, Any]], email: str | None = None,
+                     options: SubmitOptions | None = None, *,
+                     actor: Actor | None = None) -> TaskRecord:
+        """Submit a chain: the first step now, each next one once the one before
+        succeeded. Returns the first record."""
+
+    def cancel(self, task_id: int, actor: Actor | None = None) -> TaskRecord:
         """Cancel a queued task, or ask a running one to stop. Raises `NotFoundError`."""
 
-    def retry(self, task_id: int) -> TaskRecord:
+    def retry(self, task_id: int, actor: Actor | None = None) -> TaskRecord:
         """Run a failed or cancelled task again. Raises `NotFoundError`, `BadRequestError`."""
 
     def wait(self, task_id: int, timeout_s: float) -> TaskRecord:
@@ -193,3 +235,24 @@ class TaskService(Protocol):
 
     def is_healthy(self) -> bool:
         """True when the server accepts work."""
+
+    def health(self) -> Health:
+        """What is checked for `GET /healthz`, each part on its own (the store is queried)."""
+
+    def record_audit(self, actor: Actor, action: AuditAction, *, task_id: int | None = None,
+                     task_name: str | None = None, detail: str = "") -> None:
+        """Write one audit entry (logins and logouts)."""
+
+    def audit_entries(self, *, limit: int, before_id: int | None = None,
+                      task_id: int | None = None) -> list[AuditEntry]:
+        """Audit entries, newest first."""
+
+    def open_session(self, token_hash: str, principal: str, role: str,
+                     expires_at: datetime.datetime) -> None:
+        """Store a login session by the hash of its cookie."""
+
+    def find_session(self, token_hash: str) -> tuple[str, str] | None:
+        """A live session's (principal, role), None if unknown or expired."""
+
+    def close_session(self, token_hash: str) -> None:
+        """Forget a session."""

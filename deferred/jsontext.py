@@ -3,13 +3,31 @@
 from __future__ import annotations
 
 import json
+import math
 from typing import Any, NoReturn
 
 from .errors import InvalidJsonError
 
+MAX_INT_DIGITS = 4300  # Python's own limit on converting text to int
+
 
 def _reject_constant(name: str) -> NoReturn:
     raise ValueError(f"{name} is not valid JSON")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):  # 1e999 is valid JSON grammar, but no float holds it
+        raise ValueError(f"the number {text[:20]} is out of range")
+    return value
+
+
+def _bounded_int(text: str) -> int:
+    digits = len(text.lstrip("-"))
+    if digits > MAX_INT_DIGITS:  # int() would refuse it with advice meant for programmers
+        raise ValueError(f"an integer of {digits} digits is too long (at most "
+                         f"{MAX_INT_DIGITS})")
+    return int(text)
 
 
 def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -22,13 +40,17 @@ def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 
 def parse_json(text: str | bytes, *, where: str) -> Any:
-    """Parse `text` as strict JSON: no NaN or Infinity, no duplicate keys.
+    """Parse `text` as strict JSON: no NaN or Infinity (nor a number too large for a float),
+    no duplicate keys.
 
     Raises `InvalidJsonError` naming `where`, with the line and column of the problem.
     """
     try:
-        return json.loads(text, parse_constant=_reject_constant,
-                          object_pairs_hook=_no_duplicate_keys)
+        if isinstance(text, bytes):
+            # json.loads() would decode with "surrogatepass", taking bytes that are no UTF-8.
+            text = text.decode(json.detect_encoding(text))
+        return json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float,
+                          parse_int=_bounded_int, object_pairs_hook=_no_duplicate_keys)
     except json.JSONDecodeError as exc:
         raise InvalidJsonError(
             f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}", where=where
@@ -37,7 +59,7 @@ def parse_json(text: str | bytes, *, where: str) -> Any:
         raise InvalidJsonError(f"invalid JSON: not UTF-8 text ({exc.reason})",
                                where=where) from None
     except (ValueError, RecursionError) as exc:
-        # ValueError: our hooks, or an integer over Python's digit limit.
+        # ValueError: our hooks.
         reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
         raise InvalidJsonError(f"invalid JSON: {reason}", where=where) from None
 

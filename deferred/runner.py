@@ -6,7 +6,6 @@ import dataclasses
 import datetime
 import functools
 import logging
-import time
 import traceback
 from typing import Any
 
@@ -31,6 +30,37 @@ def check_result_size(result_json: str, files: tuple[ResultFile, ...], limit_byt
                                  "(max_result_bytes)", where="result")
 
 
+def log_started(task_id: int, name: str, attempt: int) -> None:
+    """The line (INFO) that says a run starts; `extra=` carries its fields for the JSON log."""
+    if logger.isEnabledFor(logging.INFO):
+        logger.info("task %s (%s) attempt %d started", task_id, name, attempt,
+                    extra={"task_id": task_id, "task_name": name, "attempt": attempt})
+
+
+def log_finished(name: str, outcome: Outcome, duration_s: float, note: str = "") -> None:
+    """The line that says how a run ended: INFO (WARNING for a time-out), with its status
+    (FAILED, and when, for a failure that will be retried), duration and error."""
+    status = TaskStatus.FAILED if outcome.status is TaskStatus.QUEUED else outcome.status
+    level = logging.WARNING if status is TaskStatus.TIMED_OUT else logging.INFO
+    if not logger.isEnabledFor(level):
+        return
+    text = "task %s (%s) attempt %d %s in %.3fs"
+    args: list[Any] = [outcome.task_id, name, outcome.attempt, status.value, duration_s]
+    extra: dict[str, Any] = {"task_id": outcome.task_id, "task_name": name,
+                             "attempt": outcome.attempt, "duration_s": round(duration_s, 6),
+                             "status": status.value}
+    if outcome.error is not None:
+        extra["error"] = f"{outcome.error.type}: {outcome.error.message}"
+        text, args = text + ": %s", [*args, extra["error"]]
+    if outcome.retry_at is not None:
+        extra["retry_at"] = outcome.retry_at.isoformat(timespec="milliseconds").replace(
+            "+00:00", "Z")
+        text, args = text + "; will retry at %s", [*args, extra["retry_at"]]
+    if note:
+        text, args = text + "; %s", [*args, note]
+    logger.log(level, text, *args, extra=extra)
+
+
 def run_record(registry: TaskRegistry, record: TaskRecord, context: TaskContext | None = None,
                *, max_result_bytes: int = DEFAULT_MAX_RESULT_BYTES) -> Outcome:
     """Run the record's task with its params and return what happened; never raises.
@@ -42,15 +72,13 @@ def run_record(registry: TaskRegistry, record: TaskRecord, context: TaskContext 
     context = context or TaskContext(record.id, record.name, record.attempts)
     outcome = _run(registry, record, context, max_result_bytes)
     if context.cancel_requested:
-        logger.info("task %s (%s) was cancelled", record.id, record.name)
         return dataclasses.replace(outcome, status=TaskStatus.CANCELLED, retry_at=None)
     return outcome
 
 
 def _run(registry: TaskRegistry, record: TaskRecord, context: TaskContext,
          max_result_bytes: int) -> Outcome:
-    started, clock = record.started_at or utcnow(), time.monotonic()
-    logger.info("task %s (%s) started, attempt %d", record.id, record.name, record.attempts)
+    started = record.started_at or utcnow()
     task_class = None
     try:
         task_class = registry.get(record.name)
@@ -69,8 +97,6 @@ def _run(registry: TaskRegistry, record: TaskRecord, context: TaskContext,
     except BaseException as exc:  # a worker thread never sees KeyboardInterrupt
         message = f"error {int(exc.code)}: {exc}" if isinstance(exc, DeferredError) else one_line(exc)
         type_name = getattr(exc, "type_name", type(exc).__name__)[:200]
-        logger.info("task %s (%s) failed in %.3fs: %s: %s", record.id, record.name,
-                    time.monotonic() - clock, type_name, message)
         error = TaskError(type_name, message,
                           getattr(exc, "child_traceback", "") or traceback.format_exc())
         retry_at = _retry_time(task_class, record, exc)
@@ -78,8 +104,6 @@ def _run(registry: TaskRegistry, record: TaskRecord, context: TaskContext,
                        TaskStatus.FAILED if retry_at is None else TaskStatus.QUEUED,
                        error=error, started_at=started, finished_at=utcnow(),
                        email=record.email, retry_at=retry_at)
-    logger.info("task %s (%s) succeeded in %.3fs", record.id, record.name,
-                time.monotonic() - clock)
     return Outcome(record.id, record.attempts, TaskStatus.SUCCEEDED, result_json=result_json,
                    files=files, started_at=started, finished_at=utcnow(), email=record.email)
 
@@ -114,6 +138,6 @@ def _retry_time(task_class: type[BaseTask] | None, record: TaskRecord, exc: Base
     elif not policy.should_retry(record.attempts, exc):
         return None
     delay_s = policy.delay_s(record.attempts)
-    logger.info("task %s (%s) runs again in %.1fs (attempt %d of %d)", record.id,
-                record.name, delay_s, record.attempts + 1, policy.retries + 1)
+    logger.debug("task %s (%s) runs again in %.1fs (attempt %d of %d)", record.id,
+                 record.name, delay_s, record.attempts + 1, policy.retries + 1)
     return utcnow() + datetime.timedelta(seconds=delay_s)

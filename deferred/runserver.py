@@ -13,6 +13,7 @@ from typing import TextIO
 
 from .config import Config, load_config
 from .errors import BadRequestError
+from .logformat import LOG_FORMATS, LOG_LEVELS
 from .registry import TaskRegistry
 
 logger = logging.getLogger(__name__)
@@ -36,6 +37,17 @@ def add_runserver_parser(commands: argparse._SubParsersAction) -> None:  # type:
                      help="how many tasks run at once in total (default: limits.global, 8)")
     sub.add_argument("--limit", action="append", default=[], metavar="TASK=N", type=_name_limit,
                      help="how many tasks of one name run at once; may be repeated")
+    sub.add_argument("--insecure", action="store_true",
+                     help="listen on an address other than loopback with no authentication "
+                          "(anyone who reaches it can run tasks); logged as a warning")
+    # Also taken before the command, like every command's; the value is read before argparse
+    # runs (see cli.run_cli), so these only make the options known here.
+    sub.add_argument("--log-level", choices=LOG_LEVELS, default=argparse.SUPPRESS,
+                     help="how much to log on stderr (default: info)")
+    sub.add_argument("--log-format", choices=LOG_FORMATS, default=argparse.SUPPRESS,
+                     help="text (default) or json: one JSON object per line, a task's start "
+                          "and end lines with task_id, task_name, attempt, duration_s and "
+                          "status")
 
 
 def _port(text: str) -> int:
@@ -84,7 +96,10 @@ def server_config(args: argparse.Namespace) -> Config:
         names = dict(limits.names)
         names.update(args.limit)
         limits = dataclasses.replace(limits, names=types.MappingProxyType(names))
-    return dataclasses.replace(config, http=http, limits=limits)
+    auth = config.auth
+    if args.insecure:
+        auth = dataclasses.replace(auth, insecure=True)
+    return dataclasses.replace(config, http=http, limits=limits, auth=auth)
 
 
 def run_server(args: argparse.Namespace, registry: TaskRegistry, stdout: TextIO) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import unicodedata
 from typing import Any
 
 from .errors import BadRequestError
@@ -79,12 +80,18 @@ def _start_time(delay_s: Any, run_at: Any) -> datetime.datetime | None:
                               "+02:00", where="run_at")
     if run_at - utcnow() > datetime.timedelta(seconds=MAX_DELAY_S):
         raise BadRequestError("is more than ten years away", where="run_at")
-    return run_at.astimezone(datetime.timezone.utc)
+    try:
+        return run_at.astimezone(datetime.timezone.utc)
+    except OverflowError:  # 0001-01-01T00:00:00+14:00 is before year 1 in UTC
+        raise BadRequestError(f"{run_at.isoformat()} is out of range in UTC",
+                              where="run_at") from None
 
 
 def _priority(priority: Any) -> int:
     if priority is None:
         return 0
+    if isinstance(priority, float) and priority.is_integer():
+        priority = int(priority)  # JSON has one number type: 5.0 is the whole number 5
     if isinstance(priority, bool) or not isinstance(priority, int):
         raise BadRequestError(f"must be a whole number, got {json_type_name(priority)}",
                               where="priority")
@@ -99,5 +106,9 @@ def _key(key: Any) -> str | None:
         return None
     if not isinstance(key, str) or not 1 <= len(key) <= MAX_KEY_CHARS:
         raise BadRequestError(f"must be a text of 1 to {MAX_KEY_CHARS} characters",
+                              where="idempotency_key")
+    # A lone surrogate cannot be encoded for the database, and PostgreSQL holds no NUL.
+    if any(unicodedata.category(char) in ("Cc", "Cs") for char in key):
+        raise BadRequestError("must not hold control characters or lone surrogates",
                               where="idempotency_key")
     return key

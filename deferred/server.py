@@ -16,6 +16,8 @@ from types import FrameType
 from typing import Any
 
 from .config import Config, parse_config
+from .credentials import is_loopback
+from .errors import ConfigError
 from .dispatcher import Dispatcher
 from .handle import TaskHandle
 from .heartbeat import Heartbeat
@@ -52,6 +54,25 @@ class _Parts:
         self.scheduler, self.retention = scheduler, retention
 
 
+def check_exposure(config: Config) -> None:
+    """Refuse to listen beyond this machine without auth. Raises `ConfigError`.
+
+    On a loopback address only local users reach the server, and it may run open. Anywhere
+    else it needs `auth` tokens or users, unless `auth.insecure` (`runserver --insecure`)
+    says the operator knows; that is logged as loudly as we can."""
+    host = config.http.host
+    if config.auth.enabled or is_loopback(host):
+        return
+    if config.auth.insecure:
+        logger.warning("INSECURE: listening on %s with no authentication (--insecure): anyone "
+                       "who reaches this address can run, cancel and read every task", host)
+        return
+    raise ConfigError(f"{host!r} is not a loopback address, and no API tokens or users are "
+                      "configured: anyone who reaches it could run tasks. Add tokens or users "
+                      "under \"auth\" (python -m deferred.credentials makes them), listen on "
+                      "127.0.0.1, or pass --insecure", where="http.host")
+
+
 class Server:
     """A durable task server: tasks submitted over HTTP or from Python are stored, run on a
     thread pool under the configured quotas, and started again after a crash.
@@ -80,6 +101,8 @@ class Server:
             if self._parts is not None:
                 raise RuntimeError("the server is already started")
             self._warn_about_unknown_limits()
+            if listen:
+                check_exposure(self.config)
             self.registry.attach_server(self)
             try:
                 store = SqlTaskStore(self.config.db, exclusive=True, limits=self.config.limits)
@@ -114,7 +137,7 @@ class Server:
         service = LocalTaskService(store, self.registry, config.limits, dispatcher,
                                    retention_s=config.retention_s, metrics=metrics)
         # Waiting submits must leave request threads free for everything else.
-        app = make_app(service, config.http, max_waiting=HTTP_THREADS - 8)
+        app = make_app(service, config.http, config.auth, max_waiting=HTTP_THREADS - 8)
         http = None
         if listen:
             http = HttpServer(app, config.http.host, config.http.port, threads=HTTP_THREADS,

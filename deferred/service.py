@@ -3,16 +3,18 @@
 
 from __future__ import annotations
 
+import datetime
 import threading
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from .addresses import check_email_address
+from .audit import Actor, AuditAction, AuditEntry
 from .config import LimitsConfig
-from .errors import (BadRequestError, DeferredError, InvalidParamsError, NotFoundError,
-                     ShuttingDownError)
-from .interfaces import TaskStore, TaskType
+from .errors import (BadRequestError, ConflictError, DeferredError, InvalidParamsError,
+                     NotFoundError, ShuttingDownError)
+from .interfaces import Health, TaskStore, TaskType
 from .jsontext import encode_json
 from .metrics import Metrics
 from .records import ChainStep, Outcome, StoredFile, TaskRecord, TaskStatus, utcnow
@@ -52,7 +54,8 @@ class LocalTaskService:
         self.server_id = store.server_id
 
     def submit_chain(self, steps: Sequence[tuple[str, Any]], email: str | None = None,
-                     options: SubmitOptions | None = None) -> TaskRecord:
+                     options: SubmitOptions | None = None, *,
+                     actor: Actor | None = None) -> TaskRecord:
         """Submit a chain: the first step now, each next one once the one before succeeded
         (a step that fails ends the chain). Every step is checked now. Returns the first
         record. Raises what `submit` raises, naming the step, and `BadRequestError` for an
@@ -72,13 +75,13 @@ class LocalTaskService:
                                 + (f".{exc.where}" if exc.where else "")) from None
         first, *rest = checked
         return self.submit(first.task_name, dict(first.params), email, options,
-                           chain_next=tuple(rest))
+                           chain_next=tuple(rest), actor=actor)
 
     def submit(self, task_name: str, params: Any, email: str | None = None,
                options: SubmitOptions | None = None, *,
-               chain_next: Sequence[ChainStep] = ()) -> TaskRecord:
+               chain_next: Sequence[ChainStep] = (), actor: Actor | None = None) -> TaskRecord:
         """Check and store a task record; return it once committed (with an idempotency key
-        already used: the record stored under it). Raises `UnknownTaskError`,
+        already used: the record stored under it), with the `actor`'s audit entry. Raises `UnknownTaskError`,
         `InvalidParamsError`, `BadRequestError`, `ShuttingDownError` or a store error."""
         options = options or SubmitOptions()
         if self._closing.is_set():
@@ -96,7 +99,7 @@ class LocalTaskService:
         scheduling = {"run_at": options.run_at, "priority": options.priority,
                       "idempotency_key": options.idempotency_key,
                       "timeout_s": options.timeout_s, "parent_id": options.parent_id,
-                      "chain_next": chain_next}
+                      "chain_next": chain_next, "actor": actor}
         # With a slot free and nothing older waiting, the task is stored already running and
         # starts at once: one commit instead of a queued insert and a claim. Not a delayed
         # one, nor one that may repeat an earlier submit.
@@ -141,11 +144,11 @@ class LocalTaskService:
             raise NotFoundError(f"no task with id {task_id}", where="task_id")
         return record
 
-    def cancel(self, task_id: int) -> TaskRecord:
+    def cancel(self, task_id: int, actor: Actor | None = None) -> TaskRecord:
         """Cancel a queued (or delayed) task at once; ask a running one to stop (it sees the
         request through `deferred.current()`). A finished task is left as it is. Raises
         `NotFoundError`."""
-        record = self._store.cancel(task_id)
+        record = self._store.cancel(task_id, actor)
         if record is None:
             raise NotFoundError(f"no task with id {task_id}", where="task_id")
         if record.status is TaskStatus.CANCELLED:
@@ -154,7 +157,7 @@ class LocalTaskService:
             self._starter.request_cancel(task_id)
         return record
 
-    def retry(self, task_id: int) -> TaskRecord:
+    def retry(self, task_id: int, actor: Actor | None = None) -> TaskRecord:
         """Queue a FAILED or CANCELLED task again (its history kept). Raises `NotFoundError`,
         and `BadRequestError` for a task in any other status."""
         if self._closing.is_set():
@@ -162,15 +165,14 @@ class LocalTaskService:
         before = self.get(task_id)
         self._starter.expect_queued()  # no direct start may overtake it
         try:
-            record = self._store.retry(task_id)
+            record = self._store.retry(task_id, actor)
         finally:
             self._starter.queued_stored()
         if record is None:
             raise NotFoundError(f"no task with id {task_id}", where="task_id")
         if record.status is not TaskStatus.QUEUED:
-            raise BadRequestError(f"task {task_id} is {before.status}: only a failed, "
-                                  "cancelled or timed-out task can be retried",
-                                  where="task_id")
+            raise ConflictError(f"task {task_id} is {before.status}: only a failed, "
+                                "cancelled or timed-out task can be retried", where="task_id")
         return record
 
     def list_tasks(self, *, status: TaskStatus | None = None, task_name: str | None = None,
@@ -217,8 +219,37 @@ class LocalTaskService:
 
     def is_healthy(self) -> bool:
         """True when the server takes work, runs it, and its database answers."""
-        return (not self._closing.is_set() and self._starter.is_alive()
-                and self._store.is_reachable())
+        return self.health().is_healthy
+
+    def health(self) -> Health:
+        """Each part of `is_healthy`; the store is asked even while stopping, so that an
+        operator sees both."""
+        return Health(stopping=self._closing.is_set(), dispatcher_alive=self._starter.is_alive(),
+                      store_reachable=self._store.is_reachable())
+
+    def record_audit(self, actor: Actor, action: AuditAction, *, task_id: int | None = None,
+                     task_name: str | None = None, detail: str = "") -> None:
+        """Write one audit entry (logins and logouts)."""
+        self._store.record_audit(actor, action, task_id=task_id, task_name=task_name,
+                                 detail=detail)
+
+    def audit_entries(self, *, limit: int, before_id: int | None = None,
+                      task_id: int | None = None) -> list[AuditEntry]:
+        """Audit entries, newest first."""
+        return self._store.audit_entries(limit=limit, before_id=before_id, task_id=task_id)
+
+    def open_session(self, token_hash: str, principal: str, role: str,
+                     expires_at: datetime.datetime) -> None:
+        """Store a login session by the hash of its cookie."""
+        self._store.open_session(token_hash, principal, role, expires_at)
+
+    def find_session(self, token_hash: str) -> tuple[str, str] | None:
+        """A live session's (principal, role), None if unknown or expired."""
+        return self._store.find_session(token_hash)
+
+    def close_session(self, token_hash: str) -> None:
+        """Forget a session."""
+        self._store.close_session(token_hash)
 
     def close(self) -> None:
         """Take no new work and let every waiter answer now."""

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import inspect
-from collections.abc import Mapping
+import re
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from jsonschema import Draft202012Validator
-from jsonschema.exceptions import best_match
-from jsonschema.validators import validator_for
+from jsonschema.exceptions import ValidationError, best_match
+from jsonschema.validators import extend, validator_for
 
 from .errors import InvalidParamsError, InvalidSchemaError, TaskDefinitionError
 from .formats import make_format_checker
@@ -98,7 +100,7 @@ class ParamsValidator:
                 f"got {top_type!r}", where=where)
         self.schema = schema
         self._task_name = task_name
-        self._validator = validator_class(
+        self._validator = _with_ecma_pattern(validator_class)(
             schema, format_checker=make_format_checker(validator_class.FORMAT_CHECKER))
 
     def validate(self, params: Mapping[str, Any]) -> None:
@@ -115,6 +117,50 @@ class ParamsValidator:
         """The names under the schema's top-level `properties`."""
         properties = self.schema.get("properties", {})
         return tuple(properties) if isinstance(properties, Mapping) else ()
+
+
+def ecma_pattern(pattern: str) -> str:
+    """`pattern` for Python's `re`, with `$` meaning the end of the text as in JSON Schema
+    (ECMA-262): Python's `$` also matches before a final newline, so `"abc\\n"` would pass
+    `"^[a-z]+$"`. A `$` escaped or inside a character class stays as it is."""
+    parts, index, in_class = [], 0, False
+    while index < len(pattern):
+        char = pattern[index]
+        if char == "\\":
+            parts.append(pattern[index:index + 2])
+            index += 2
+            continue
+        if in_class:
+            in_class = char != "]"
+        elif char == "[":
+            in_class, end = True, index + 1
+            end += pattern.startswith("^", end)
+            end += pattern.startswith("]", end, end + 1)  # "[]a]": a "]" first is literal
+            parts.append(pattern[index:end])
+            index = end
+            continue
+        elif char == "$":
+            char = r"\Z"
+        parts.append(char)
+        index += 1
+    return "".join(parts)
+
+
+@functools.lru_cache(maxsize=512)
+def _compiled_pattern(pattern: str) -> re.Pattern[str]:
+    return re.compile(ecma_pattern(pattern))
+
+
+def _pattern_keyword(validator: Any, pattern: str, instance: Any,
+                     schema: Mapping[str, Any]) -> Iterator[ValidationError]:
+    if validator.is_type(instance, "string") and not _compiled_pattern(pattern).search(instance):
+        yield ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+@functools.lru_cache(maxsize=None)
+def _with_ecma_pattern(validator_class: Any) -> Any:
+    """The draft's validator class with `pattern` read as JSON Schema means it."""
+    return extend(validator_class, {"pattern": _pattern_keyword})
 
 
 def check_schema_matches_run(task_name: str, validator: ParamsValidator,

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import bottle
 
-from ..config import HttpConfig
+from ..config import AuthConfig, HttpConfig
 from ..interfaces import TaskService
 from .api import make_api_app
+from .auth import Authenticator
 from .security import add_security_headers
 from .serving import HttpServer
 from .ui import make_ui_app
@@ -19,12 +20,16 @@ from .ui import make_ui_app
 __all__ = ["HttpServer", "make_app"]
 
 
-def make_app(service: TaskService, config: HttpConfig, *, max_waiting: int = 24
-             ) -> bottle.Bottle:
+def make_app(service: TaskService, config: HttpConfig, auth: AuthConfig | None = None, *,
+             max_waiting: int = 24) -> bottle.Bottle:
     """The WSGI app of the server: the JSON API (`/api/...`, `POST /`, `/results/...`,
     `/healthz`) and the web UI (`GET /`, `/tasks`, `/launch`, `/static/...`), every answer
-    with the security headers. At most `max_waiting` submits wait for their results at once."""
-    app = make_api_app(service, config, max_waiting=max_waiting)
-    app.merge(make_ui_app(service, config))  # the UI's routes keep the UI app's plugin
+    with the security headers, every route behind the access check of `auth` (no auth: open
+    to all, which the server allows on a loopback address only). At most `max_waiting`
+    submits wait for their results at once."""
+    authenticator = Authenticator(auth or AuthConfig(), service)
+    app = make_api_app(service, config, authenticator, max_waiting=max_waiting)
+    # The UI's routes keep the UI app's plugins.
+    app.merge(make_ui_app(service, config, authenticator))
     app.add_hook("after_request", add_security_headers)
     return app

@@ -13,15 +13,20 @@ from typing import Any
 import bottle
 
 from ..config import HttpConfig
-from ..errors import BadRequestError, InvalidJsonError, NotFoundError, StoreUnavailableError
+from ..credentials import Role
+from ..errors import (BadRequestError, DeferredError, InternalError, InvalidJsonError,
+                      NotFoundError, ShuttingDownError, StoreUnavailableError)
 from ..scheduling import submit_options
 from ..interfaces import TaskService
 from .jsonbody import (check_json_content_type, not_json_error, parse_chain, parse_submit,
                        read_body, wait_seconds)
-from .jsonerrors import JsonErrorPlugin, error_response, install_error_pages, json_response
-from .listquery import next_cursor, parse_list_query
-from .representation import (accepted_answer, content_disposition, record_json, submit_answer,
-                             task_types_json)
+from .jsonerrors import JsonErrorPlugin, install_error_pages, json_response
+from .auth import (CAPABILITY, PUBLIC, AccessPlugin, Authenticator, current_actor,
+                   refusal_response)
+from .listquery import next_cursor, parse_audit_query, parse_list_query
+from .openapi import build_openapi, package_version
+from .representation import (accepted_answer, audit_json, content_disposition, record_json,
+                             submit_answer, task_types_json)
 from .security import check_same_origin
 
 logger = logging.getLogger(__name__)
@@ -46,29 +51,36 @@ def request_base_url(environ: Mapping[str, Any], public_url: str | None) -> str:
     return f"{scheme}://{host}{script_name}"
 
 
-def make_api_app(service: TaskService, config: HttpConfig, *,
+def make_api_app(service: TaskService, config: HttpConfig, authenticator: Authenticator, *,
                  max_waiting: int = DEFAULT_MAX_WAITING) -> bottle.Bottle:
     """A new bottle app serving the JSON API (see the README's "HTTP API").
 
-    At most `max_waiting` submits wait for their results at once; others get their 202 at
-    once, so waiting submits never take every request thread.
+    Each route names the role it needs (`access`; see `auth`). At most `max_waiting` submits
+    wait for their results at once; others get their 202 at once, so waiting submits never
+    take every request thread.
     """
     app = bottle.Bottle()
+    # bottle's `int` is `-?\d+`, and `\d` takes any script's digits: /api/tasks/٣ was task 3.
+    app.router.add_filter("int", lambda _: (r"-?[0-9]+", int, lambda x: str(int(x))))
     app.uninstall(True)  # bottle's JSON and template plugins: our plugin answers in JSON
     app.install(JsonErrorPlugin())
+    app.install(AccessPlugin(authenticator, refusal_response))  # inside: refusals as JSON
     install_error_pages(app, config.max_body_bytes)
     routes = ApiRoutes(service, config, max_waiting)
-    app.route("/api/tasks", "POST", routes.submit)
-    app.route("/", "POST", routes.submit)
-    app.route("/api/tasks/<task_id:int>", "GET", routes.get_task)
-    app.route("/api/tasks/<task_id:int>/cancel", "POST", routes.cancel_task)
-    app.route("/api/tasks/<task_id:int>/retry", "POST", routes.retry_task)
-    app.route("/api/chains", "POST", routes.submit_chain)
-    app.route("/api/tasks", "GET", routes.list_tasks)
-    app.route("/api/task-types", "GET", routes.task_types)
-    app.route("/results/<token>", "GET", routes.result_file)
-    app.route("/healthz", "GET", routes.health)
-    app.route("/metrics", "GET", routes.metrics)
+    app.route("/api/tasks", "POST", routes.submit, access=Role.SUBMIT)
+    app.route("/", "POST", routes.submit, access=Role.SUBMIT)
+    app.route("/api/tasks/<task_id:int>", "GET", routes.get_task, access=Role.READ)
+    app.route("/api/tasks/<task_id:int>/cancel", "POST", routes.cancel_task,
+              access=Role.SUBMIT)
+    app.route("/api/tasks/<task_id:int>/retry", "POST", routes.retry_task, access=Role.SUBMIT)
+    app.route("/api/chains", "POST", routes.submit_chain, access=Role.SUBMIT)
+    app.route("/api/tasks", "GET", routes.list_tasks, access=Role.READ)
+    app.route("/api/task-types", "GET", routes.task_types, access=Role.READ)
+    app.route("/api/audit", "GET", routes.audit_log, access=Role.ADMIN)
+    app.route("/results/<token>", "GET", routes.result_file, access=CAPABILITY)
+    app.route("/healthz", "GET", routes.health, access=PUBLIC)
+    app.route("/metrics", "GET", routes.metrics, access=Role.READ)
+    app.route("/api/openapi.json", "GET", routes.openapi, access=Role.READ)
     return app
 
 
@@ -105,7 +117,7 @@ class ApiRoutes:
             options = dataclasses.replace(options, idempotency_key=submit_options(
                 idempotency_key=header_key).idempotency_key)
         record = self._service.submit(request.task_name, request.params, request.email,
-                                      options)
+                                      options, actor=current_actor())
         logger.debug("task %d (%s) submitted over HTTP", record.id, record.name)
         if request.email is not None:
             return accepted_answer(record)
@@ -130,7 +142,7 @@ class ApiRoutes:
         check_same_origin(bottle.request.environ, self._config.public_url)
         if not 1 <= task_id <= _LARGEST_ID:
             raise NotFoundError(f"no task with id {task_id}", where="task_id")
-        return record_json(self._service.cancel(task_id), self._base_url())
+        return record_json(self._service.cancel(task_id, current_actor()), self._base_url())
 
     def submit_chain(self) -> Any:
         """`POST /api/chains`: `{"steps": [{"task_name", "params"}, ...], "email"?}`; each
@@ -139,7 +151,7 @@ class ApiRoutes:
         check_same_origin(environ, self._config.public_url)
         check_json_content_type(environ.get("CONTENT_TYPE", ""))
         steps, email = parse_chain(read_body(environ, self._config.max_body_bytes))
-        record = self._service.submit_chain(steps, email)
+        record = self._service.submit_chain(steps, email, actor=current_actor())
         return {"status": "OK", "task_id": record.id,
                 "url": f"{self._base_url()}/api/tasks/{record.id}"}
 
@@ -148,7 +160,7 @@ class ApiRoutes:
         check_same_origin(bottle.request.environ, self._config.public_url)
         if not 1 <= task_id <= _LARGEST_ID:
             raise NotFoundError(f"no task with id {task_id}", where="task_id")
-        return record_json(self._service.retry(task_id), self._base_url())
+        return record_json(self._service.retry(task_id, current_actor()), self._base_url())
 
     def list_tasks(self) -> Any:
         """`GET /api/tasks`: one page of records, newest first, with the next cursor."""
@@ -162,6 +174,15 @@ class ApiRoutes:
     def task_types(self) -> Any:
         """`GET /api/task-types`: the registered tasks and the limits."""
         return task_types_json(self._service.task_types(), self._service.global_limit)
+
+    def audit_log(self) -> Any:
+        """`GET /api/audit?limit=&cursor=&task_id=`: the audit log, newest first."""
+        query = parse_audit_query(bottle.request.environ.get("QUERY_STRING", ""))
+        entries = self._service.audit_entries(limit=query.limit + 1, before_id=query.before_id,
+                                              task_id=query.task_id)
+        return {"entries": [audit_json(entry) for entry in entries[:query.limit]],
+                "next_cursor": str(entries[query.limit - 1].id) if len(entries) > query.limit
+                else None}
 
     def result_file(self, token: str) -> Any:
         """`GET /results/{token}`: a result file, as an attachment."""
@@ -180,10 +201,27 @@ class ApiRoutes:
             "Content-Type": "text/plain; version=0.0.4; charset=utf-8",
             "Cache-Control": "no-store"})
 
+    def openapi(self) -> Any:
+        """`GET /api/openapi.json`: the OpenAPI document of this API and its task types."""
+        return build_openapi(self._service.task_types(), self._config,
+                             base_url=self._base_url(), version=package_version())
+
     def health(self) -> Any:
-        """`GET /healthz`: 200 while the server takes work, else 503."""
-        if self._service.is_healthy():
-            return {"status": "OK", "server_id": self._service.server_id}
-        return error_response(StoreUnavailableError(
-            "the server does not accept work now (it is stopping, or its database does not "
-            "answer)"))
+        """`GET /healthz`: 200 while the server takes work and its database answers, else
+        503; `server` and `store` say which part is wrong."""
+        health = self._service.health()
+        server = ("stopping" if health.stopping else
+                  "running" if health.dispatcher_alive else "dispatcher stopped")
+        parts = {"server_id": self._service.server_id, "server": server,
+                 "store": "reachable" if health.store_reachable else "unreachable"}
+        if health.is_healthy:
+            return {"status": "OK", **parts}
+        problem: DeferredError
+        if health.stopping:
+            problem = ShuttingDownError("the server is stopping: it takes no new work")
+        elif not health.store_reachable:  # the cause is in the server's log, not for clients
+            problem = StoreUnavailableError("the database does not answer; see the server log")
+        else:
+            problem = InternalError("the dispatcher thread has stopped: no task starts; see "
+                                    "the server log")
+        return json_response({**problem.to_json(), **parts}, 503)

@@ -67,9 +67,14 @@ def read_body(environ: Mapping[str, Any], max_body_bytes: int) -> bytes:
     stream: BinaryIO = environ["wsgi.input"]
     declared = str(environ.get("CONTENT_LENGTH") or "").strip()
     if declared:
-        if not declared.isdigit():
-            raise BadRequestError(f"Content-Length {declared!r} is not a number of bytes")
-        length = int(declared)
+        # isdigit() alone takes "²", which int() refuses; and a length of thousands of digits
+        # is over any limit without being converted (int() refuses over 4300 digits).
+        if not (declared.isascii() and declared.isdigit()):
+            raise BadRequestError(f"Content-Length {declared[:40]!r} is not a number of bytes")
+        digits = declared.lstrip("0") or "0"
+        if len(digits) > len(str(max_body_bytes)):
+            raise too_large(max_body_bytes, None)
+        length = int(digits)
         if length > max_body_bytes:
             raise too_large(max_body_bytes, length)
         return _read_up_to(stream, length)

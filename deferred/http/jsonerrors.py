@@ -11,7 +11,7 @@ from typing import Any
 import bottle
 
 from ..errors import (BadRequestError, DeferredError, InternalError, MethodNotAllowedError,
-                      NotFoundError, UnsupportedMediaTypeError)
+                      NotFoundError, UnsupportedMediaTypeError, shown)
 from .jsonbody import too_large
 from .representation import json_bytes
 
@@ -52,12 +52,12 @@ class JsonErrorPlugin:
             except bottle.HTTPResponse:
                 raise  # bottle's own control flow (abort, redirect): its error pages answer
             except DeferredError as exc:
-                logger.info("%s %s: error %d: %s", bottle.request.method, bottle.request.path,
-                            exc.code, exc)
+                logger.info("%s %s: error %d: %s", bottle.request.method,
+                            shown(bottle.request.path), exc.code, exc)
                 return error_response(exc)
             except Exception:
                 logger.exception("bug while answering %s %s", bottle.request.method,
-                                 bottle.request.path)
+                                 shown(bottle.request.path))
                 return error_response(InternalError(INTERNAL_MESSAGE))
 
         return wrapper
@@ -83,7 +83,7 @@ class ErrorPages:
     def not_found(self, error: bottle.HTTPError) -> bytes:
         """404: no route for that path."""
         request = bottle.request
-        return _answer(NotFoundError(f"no route for {request.method} {request.path}"))
+        return _answer(NotFoundError(f"no route for {request.method} {shown(request.path)}"))
 
     def method_not_allowed(self, error: bottle.HTTPError) -> bytes:
         """405: the route exists for other methods (bottle sets the `Allow` header)."""
@@ -91,7 +91,7 @@ class ErrorPages:
         allowed = ", ".join(method.strip()
                             for method in (error.get_header("Allow") or "").split(","))
         return _answer(MethodNotAllowedError(
-            f"{request.method} is not allowed on {request.path} (allowed: {allowed})"))
+            f"{request.method} is not allowed on {shown(request.path)} (allowed: {allowed})"))
 
     def request_too_large(self, error: bottle.HTTPError) -> bytes:
         """413: the body is over `http.max_body_bytes`."""
@@ -108,7 +108,7 @@ class ErrorPages:
         if error.exception is not None:
             exc = error.exception
             logger.error("bug while answering %s %s", bottle.request.method,
-                         bottle.request.path, exc_info=(type(exc), exc, exc.__traceback__))
+                         shown(bottle.request.path), exc_info=(type(exc), exc, exc.__traceback__))
         return _answer(InternalError(INTERNAL_MESSAGE))
 
     def other(self, error: bottle.HTTPError) -> bytes:

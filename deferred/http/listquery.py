@@ -1,4 +1,5 @@
-"""The query string of `GET /api/tasks`: filters, page size and the cursor, checked."""
+"""The query strings of `GET /api/tasks` and `GET /api/audit`: filters, page size and the
+cursor, checked."""
 
 from __future__ import annotations
 
@@ -7,12 +8,13 @@ import re
 import urllib.parse
 from collections.abc import Sequence
 
-from ..errors import BadRequestError
+from ..errors import BadRequestError, shown
 from ..records import TaskRecord, TaskStatus
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
 PARAMETERS = ("status", "task_name", "limit", "cursor")
+AUDIT_PARAMETERS = ("task_id", "limit", "cursor")
 _CURSOR = re.compile(r"[1-9][0-9]{0,17}")  # a task id, below 2**63
 _LIMIT = re.compile(r"[0-9]{1,4}")
 
@@ -27,22 +29,47 @@ class ListQuery:
     before_id: int | None = None
 
 
+@dataclasses.dataclass(frozen=True)
+class AuditQuery:
+    """One page of the audit log: of one task or all, how many entries, below which id."""
+
+    task_id: int | None = None
+    limit: int = DEFAULT_LIMIT
+    before_id: int | None = None
+
+
 def parse_list_query(query_string: str) -> ListQuery:
     """Check `status=&task_name=&limit=&cursor=`. Raises `BadRequestError` naming the
     parameter and what it accepts. An empty value is the same as none."""
-    values: dict[str, str] = {}
-    for name, value in urllib.parse.parse_qsl(query_string, keep_blank_values=True,
-                                              encoding="utf-8", errors="replace"):
-        if name not in PARAMETERS:
-            raise BadRequestError(f"unknown parameter (allowed: {', '.join(PARAMETERS)})",
-                                  where=f"query.{name}")
-        if name in values:
-            raise BadRequestError("given more than once", where=f"query.{name}")
-        values[name] = value.strip()
+    values = _query_values(query_string, PARAMETERS)
     return ListQuery(status=parse_status(values.get("status", "")),
                      task_name=values.get("task_name") or None,
                      limit=parse_limit(values.get("limit", "")),
                      before_id=parse_cursor(values.get("cursor", "")))
+
+
+def parse_audit_query(query_string: str) -> AuditQuery:
+    """Check `task_id=&limit=&cursor=` of the audit log. Raises `BadRequestError`."""
+    values = _query_values(query_string, AUDIT_PARAMETERS)
+    task_id = values.get("task_id", "")
+    if task_id and not _CURSOR.fullmatch(task_id):
+        raise BadRequestError(f"{task_id!r} is not a task id", where="query.task_id")
+    return AuditQuery(task_id=int(task_id) if task_id else None,
+                      limit=parse_limit(values.get("limit", "")),
+                      before_id=parse_cursor(values.get("cursor", "")))
+
+
+def _query_values(query_string: str, allowed: Sequence[str]) -> dict[str, str]:
+    values: dict[str, str] = {}
+    for name, value in urllib.parse.parse_qsl(query_string, keep_blank_values=True,
+                                              encoding="utf-8", errors="replace"):
+        if name not in allowed:
+            raise BadRequestError(f"unknown parameter (allowed: {', '.join(allowed)})",
+                                  where=f"query.{shown(name)}")
+        if name in values:
+            raise BadRequestError("given more than once", where=f"query.{name}")
+        values[name] = value.strip()
+    return values
 
 
 def parse_status(text: str) -> TaskStatus | None:

@@ -8,6 +8,7 @@ import urllib.parse
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ..audit import AuditEntry
 from ..errors import TaskFailedError
 from ..interfaces import TaskType
 from ..records import StoredFile, TaskRecord, TaskStatus
@@ -147,6 +148,14 @@ def task_types_json(task_types: Sequence[TaskType], global_limit: int) -> dict[s
                        for item in task_types],
         "limits": {"global": global_limit},
     }
+
+
+def audit_json(entry: AuditEntry) -> dict[str, Any]:
+    """An audit entry as the API writes it."""
+    return {"id": entry.id, "at": timestamp_json(entry.at), "actor": entry.actor.name,
+            "role": entry.actor.role, "address": entry.actor.address,
+            "action": entry.action.value, "task_id": entry.task_id,
+            "task_name": entry.task_name, "detail": entry.detail}
 
 
 def content_disposition(file_name: str) -> str:

@@ -8,6 +8,9 @@ This module is the one place that uses waitress's internals (pinned to waitress 
 - Its request threads are named and not daemons through the `_dispatcher` argument.
 - Its own error answers (a body over the limit, a malformed request) are JSON through the
   server's `channel_class` and the channel's `error_task_class`.
+- Its request parser lets a `ValueError` out for a Content-Length of more than 4300 digits
+  (Python's limit on `int()`), which drops the connection without an answer: the channel's
+  `parser_class` turns it into the parser's own "invalid" error, answered 400.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from typing import Any
 import waitress
 from waitress import wasyncore
 from waitress.channel import HTTPChannel
+from waitress.parser import HTTPRequestParser, ParsingError
 from waitress.task import ErrorTask, ThreadedTaskDispatcher
 
 from ..errors import BadRequestError, ConfigError, DeferredError, InternalError
@@ -65,10 +69,22 @@ class _JsonErrorTask(ErrorTask):
         return BadRequestError(" ".join(str(text).split()))
 
 
+class _CheckedRequestParser(HTTPRequestParser):
+    """waitress's request parser, refusing the headers it cannot convert instead of
+    raising out of the connection."""
+
+    def parse_header(self, header_plus: bytes) -> None:
+        try:
+            super().parse_header(header_plus)
+        except ValueError:  # int() of a Content-Length of thousands of digits
+            raise ParsingError("Content-Length is invalid") from None
+
+
 class _JsonErrorChannel(HTTPChannel):
     """A waitress connection whose protocol errors answer in JSON."""
 
     error_task_class = _JsonErrorTask
+    parser_class = _CheckedRequestParser
 
 
 class HttpServer:

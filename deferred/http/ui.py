@@ -13,14 +13,18 @@ from typing import Any
 
 import bottle
 
+from ..audit import Actor, AuditAction
 from ..config import HttpConfig
+from ..credentials import Role
 from ..errors import (BadRequestError, DeferredError, InternalError, InvalidParamsError,
-                      NotFoundError)
+                      NotFoundError, TooManyAttemptsError, UnauthorizedError)
 from ..interfaces import TaskService, TaskType
 from ..jsontext import parse_json
 from ..records import TaskRecord, TaskStatus
 from ..scheduling import submit_options
 from . import pages
+from .auth import (PUBLIC, SESSION_COOKIE, AccessPlugin, Authenticator, client_address,
+                   current_actor, current_principal, is_secure_request, refusal_response)
 from .forms import build_form
 from .formhtml import render_form
 from .jsonbody import read_body
@@ -72,25 +76,35 @@ def parse_task_filter(query: bottle.FormsDict) -> TaskFilter:
                       before_id=parse_cursor((query.getunicode("cursor") or "").strip()))
 
 
-def make_ui_app(service: TaskService, config: HttpConfig) -> bottle.Bottle:
-    """A new bottle app serving the web UI's pages, fragments and static files."""
+def make_ui_app(service: TaskService, config: HttpConfig,
+                authenticator: Authenticator) -> bottle.Bottle:
+    """A new bottle app serving the web UI's pages, fragments and static files. Each route
+    names the role it needs (`access`; see `auth`)."""
     app = bottle.Bottle()
     app.uninstall(True)
-    routes = UiRoutes(service, config, Templates())
+    routes = UiRoutes(service, config, Templates(), authenticator)
     app.install(HtmlErrorPlugin(routes))
-    app.route("/", "GET", routes.overview)
-    app.route("/ui/parts/overview", "GET", routes.overview_part)
-    app.route("/tasks", "GET", routes.task_list)
-    app.route("/ui/parts/tasks", "GET", routes.task_list_part)
-    app.route("/tasks/<task_id:int>", "GET", routes.task_page)
-    app.route("/ui/parts/task/<task_id:int>", "GET", routes.task_part)
-    app.route("/tasks/<task_id:int>/result", "GET", routes.whole_result)
-    app.route("/tasks/<task_id:int>/cancel", "POST", routes.cancel)
-    app.route("/tasks/<task_id:int>/retry", "POST", routes.retry)
-    app.route("/launch", "GET", routes.launch_page)
-    app.route("/launch", "POST", routes.launch)
-    app.route("/static/<name>", "GET", routes.static_file)
-    app.route("/<path:path>", "GET", routes.unknown_page)  # last: only what nothing else took
+    app.install(AccessPlugin(authenticator, routes.refusal))  # inside: refusals as pages
+    read, submit = Role.READ, Role.SUBMIT
+    app.route("/", "GET", routes.overview, access=read)
+    app.route("/ui/parts/overview", "GET", routes.overview_part, access=read)
+    app.route("/tasks", "GET", routes.task_list, access=read)
+    app.route("/ui/parts/tasks", "GET", routes.task_list_part, access=read)
+    app.route("/tasks/<task_id:int>", "GET", routes.task_page, access=read)
+    app.route("/ui/parts/task/<task_id:int>", "GET", routes.task_part, access=read)
+    app.route("/tasks/<task_id:int>/result", "GET", routes.whole_result, access=read)
+    app.route("/tasks/<task_id:int>/cancel", "POST", routes.cancel, access=submit)
+    app.route("/tasks/<task_id:int>/retry", "POST", routes.retry, access=submit)
+    app.route("/launch", "GET", routes.launch_page, access=submit)
+    app.route("/launch", "POST", routes.launch, access=submit)
+    app.route("/audit", "GET", routes.audit_page, access=Role.ADMIN)
+    app.route("/login", "POST", routes.login, access=PUBLIC)  # answers 401 until it works
+    app.route("/logout", "POST", routes.logout, access=read)
+    app.route("/static/<name>", "GET", routes.static_file, access=PUBLIC)
+    # Last: only what nothing else took.
+    # Not under /api/ or /results/: there a GET on a POST-only path (/api/chains) must be 405
+    # with `Allow: POST`, not a 404 that also puts GET in every 405's `Allow`.
+    app.route("/<path:re:(?!api/|results/).+>", "GET", routes.unknown_page, access=read)
     return app
 
 
@@ -130,17 +144,108 @@ class UiRoutes:
     """The UI's handlers. Each renders a template; the `*_part` ones render only the live
     section of their page, for the page's script to swap in."""
 
-    def __init__(self, service: TaskService, config: HttpConfig, templates: Templates) -> None:
+    def __init__(self, service: TaskService, config: HttpConfig, templates: Templates,
+                 authenticator: Authenticator) -> None:
         self._service, self._config, self._templates = service, config, templates
+        self._auth = authenticator
         self._static = static_names()
 
     def _render(self, name: str, status: int = 200, **values: Any) -> bottle.HTTPResponse:
-        root = urllib.parse.quote(bottle.request.environ.get("SCRIPT_NAME", "").rstrip("/"))
-        return html_response(self._templates.render(name, root, **values), status)
+        """A page: the viewer and what they may do, and the CSRF token of its forms (the
+        cookie too, when the browser had none)."""
+        root = _root()
+        viewer = current_principal()
+        token, is_new = csrf_token(bottle.request.cookies)
+        values.setdefault("viewer", viewer)
+        response = html_response(self._templates.render(
+            name, root, auth_on=self._auth.enabled, csrf_token=token, csrf_field=CSRF_FIELD,
+            can_submit=viewer is not None and viewer.may(Role.SUBMIT),
+            can_admin=viewer is not None and viewer.may(Role.ADMIN), **values), status)
+        if is_new:
+            set_csrf_cookie(response, token, secure=self._secure())
+        return response
+
+    def _secure(self) -> bool:
+        return is_secure_request(self._config.public_url)
 
     def error_page(self, exc: DeferredError) -> bottle.HTTPResponse:
-        """A page saying what went wrong, with the error's code and HTTP status."""
+        """A page saying what went wrong, with the error's code and HTTP status; a 401 is
+        the login form."""
+        if isinstance(exc, (UnauthorizedError, TooManyAttemptsError)):
+            return self._login_page(exc)
         return self._render("error", exc.http_status, error=exc)
+
+    def refusal(self, exc: DeferredError) -> bottle.HTTPResponse:
+        """A request the access plugin refused: the login form (401) or an error page (403)
+        for a browser, the API's JSON answer for anything else."""
+        if "text/html" not in bottle.request.get_header("Accept", ""):
+            return refusal_response(exc)
+        if isinstance(exc, UnauthorizedError) and not exc.where:
+            return self._login_page(None)  # no credentials at all: just the form
+        return self.error_page(exc)
+
+    def _login_page(self, error: DeferredError | None, user: str = "",
+                    next_path: str | None = None) -> bottle.HTTPResponse:
+        if next_path is None:
+            request = bottle.request
+            next_path = request.fullpath + (f"?{request.query_string}"
+                                            if request.query_string else "")
+            if request.method != "GET" or request.path.startswith("/ui/parts/"):
+                next_path = "/"
+        status = error.http_status if error is not None else 401
+        return self._render("login", status, viewer=None, error=error, user=user,
+                            next_path=safe_next(next_path))
+
+    def login(self) -> Any:
+        """`POST /login`: a user and password, or an API token; a session cookie and back
+        to the page asked for. Refused (401) until the credentials are right."""
+        environ = bottle.request.environ
+        check_same_origin(environ, self._config.public_url)
+        fields = form_fields(read_body(environ, self._config.max_body_bytes))
+        check_csrf(bottle.request.cookies, fields.get(CSRF_FIELD, ""))
+        user, next_path = fields.get("user", "").strip(), safe_next(fields.get("next", "/"))
+        if not self._auth.enabled:
+            return redirect(next_path)
+        address = client_address()
+        try:
+            self._auth.throttle.check(address)
+            principal = self._auth.check_login(token=fields.get("token", "").strip(),
+                                               user=user, password=fields.get("password", ""))
+        except UnauthorizedError as exc:
+            self._auth.throttle.failed(address)
+            self._service.record_audit(Actor(user or "(token)", "", address),
+                                       AuditAction.LOGIN_FAILED, detail=exc.message)
+            return self._login_page(exc, user=user, next_path=next_path)
+        except TooManyAttemptsError as exc:
+            return self._login_page(exc, user=user, next_path=next_path)
+        cookie, ttl_s = self._auth.open_session(principal)
+        self._service.record_audit(Actor(principal.name, principal.role.label, address),
+                                   AuditAction.LOGIN)
+        response = redirect(next_path)
+        response.set_cookie(SESSION_COOKIE, cookie, path="/", max_age=ttl_s, httponly=True,
+                            samesite="strict", secure=self._secure())
+        return response
+
+    def logout(self) -> Any:
+        """`POST /logout`: end the session, forget its cookie."""
+        environ = bottle.request.environ
+        check_same_origin(environ, self._config.public_url)
+        fields = form_fields(read_body(environ, self._config.max_body_bytes))
+        check_csrf(bottle.request.cookies, fields.get(CSRF_FIELD, ""))
+        self._auth.close_session(bottle.request.get_cookie(SESSION_COOKIE) or "")
+        if self._auth.enabled:
+            self._service.record_audit(current_actor(), AuditAction.LOGOUT)
+        response = redirect("/")
+        response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict",
+                               secure=self._secure())
+        return response
+
+    def audit_page(self) -> Any:
+        """`GET /audit?cursor=`: the audit log, newest first."""
+        before_id = parse_cursor((bottle.request.query.getunicode("cursor") or "").strip())
+        entries = self._service.audit_entries(limit=PAGE_SIZE + 1, before_id=before_id)
+        older = entries[PAGE_SIZE - 1].id if len(entries) > PAGE_SIZE else None
+        return self._render("audit", entries=entries[:PAGE_SIZE], older=older)
 
     def _overview_values(self) -> dict[str, Any]:
         task_types = self._service.task_types()
@@ -189,15 +294,6 @@ class UiRoutes:
             raise NotFoundError(f"no task with id {task_id}", where="task_id")
         return self._service.get(task_id)
 
-    def _with_csrf(self, name: str, status: int = 200, **values: Any) -> bottle.HTTPResponse:
-        """A page holding a form: its CSRF token, and the cookie when the browser had none."""
-        token, is_new = csrf_token(bottle.request.cookies)
-        response = self._render(name, status, csrf_token=token, csrf_field=CSRF_FIELD,
-                                **values)
-        if is_new:
-            set_csrf_cookie(response, token, secure=bottle.request.urlparts.scheme == "https")
-        return response
-
     def _keep_until(self, record: TaskRecord) -> datetime.datetime | None:
         """When a finished record will be deleted (None: never, or not finished)."""
         kind = next((item for item in self._service.task_types() if item.name == record.name),
@@ -210,12 +306,12 @@ class UiRoutes:
         """`GET /tasks/{id}`: everything the record holds, and a cancel button while it
         has not finished."""
         record = self._record(task_id)
-        return self._with_csrf("task", record=record, keep_until=self._keep_until(record))
+        return self._render("task", record=record, keep_until=self._keep_until(record))
 
     def task_part(self, task_id: int) -> Any:
         """The live section of a task's page."""
         record = self._record(task_id)
-        return self._with_csrf("task_part", record=record,
+        return self._render("task_part", record=record,
                                keep_until=self._keep_until(record))
 
     def cancel(self, task_id: int) -> Any:
@@ -226,16 +322,14 @@ class UiRoutes:
         """`POST /tasks/{id}/retry` (the task page's button): run it again, then back."""
         return self._act_on(task_id, self._service.retry)
 
-    def _act_on(self, task_id: int, action: Callable[[int], TaskRecord]) -> Any:
+    def _act_on(self, task_id: int, action: Callable[[int, Actor], TaskRecord]) -> Any:
         environ = bottle.request.environ
         check_same_origin(environ, self._config.public_url)
-        fields = urllib.parse.parse_qs(
-            read_body(environ, self._config.max_body_bytes).decode("utf-8", "replace"))
-        check_csrf(bottle.request.cookies, (fields.get(CSRF_FIELD) or [""])[0])
+        fields = form_fields(read_body(environ, self._config.max_body_bytes))
+        check_csrf(bottle.request.cookies, fields.get(CSRF_FIELD, ""))
         self._record(task_id)  # 404 for an unknown id
-        action(task_id)
-        root = urllib.parse.quote(environ.get("SCRIPT_NAME", "").rstrip("/"))
-        return bottle.HTTPResponse(status=303, headers={"Location": f"{root}/tasks/{task_id}"})
+        action(task_id, current_actor())
+        return redirect(f"/tasks/{task_id}")
 
     def whole_result(self, task_id: int) -> Any:
         """`GET /tasks/{id}/result`: the whole result as plain text."""
@@ -255,7 +349,7 @@ class UiRoutes:
         chosen = next((item for item in task_types if item.name == name), None)
         if name and chosen is None:
             error = error or NotFoundError(f"no task type is named {name!r}", where="task")
-        return self._with_csrf(
+        return self._render(
             "launch", 200 if error is None else error.http_status, task_types=task_types,
             chosen=chosen, form_html=launch_form_html(chosen), params_text=params_text,
             email=email, delay_s=delay_s, priority=priority, error=error)
@@ -265,28 +359,24 @@ class UiRoutes:
         go to the task's page; on a mistake, the form again with the error beside its field."""
         environ = bottle.request.environ
         check_same_origin(environ, self._config.public_url)
-        fields = urllib.parse.parse_qs(
-            read_body(environ, self._config.max_body_bytes).decode("utf-8", "replace"),
-            keep_blank_values=True)
-
-        def field(key: str) -> str:
-            return (fields.get(key) or [""])[0]
-
-        check_csrf(bottle.request.cookies, field(CSRF_FIELD))
-        name, params_text, email = field("task_name").strip(), field("params"), field("email")
-        delay_s, priority = field("delay_s").strip(), field("priority").strip()
+        fields = form_fields(read_body(environ, self._config.max_body_bytes))
+        check_csrf(bottle.request.cookies, fields.get(CSRF_FIELD, ""))
+        name, params_text = fields.get("task_name", "").strip(), fields.get("params", "")
+        email = fields.get("email", "")
+        delay_s = fields.get("delay_s", "").strip()
+        priority = fields.get("priority", "").strip()
         try:
             params = parse_json(params_text, where="params") if params_text.strip() else {}
             if not isinstance(params, dict):
                 raise InvalidParamsError("params must be a JSON object", where="$")
             options = submit_options(delay_s=form_number(delay_s, "delay_s"),
                                      priority=form_number(priority, "priority"))
-            record = self._service.submit(name, params, email.strip() or None, options)
+            record = self._service.submit(name, params, email.strip() or None, options,
+                                          actor=current_actor())
         except DeferredError as exc:
             return self._launch_form(name, params_text=params_text, email=email,
                                      delay_s=delay_s, priority=priority, error=exc)
-        root = urllib.parse.quote(environ.get("SCRIPT_NAME", "").rstrip("/"))
-        return bottle.HTTPResponse(status=303, headers={"Location": f"{root}/tasks/{record.id}"})
+        return redirect(f"/tasks/{record.id}")
 
     def unknown_page(self, path: str) -> Any:
         """Any other `GET`: a page saying so for a browser, the API's JSON 404 otherwise."""
@@ -302,6 +392,29 @@ class UiRoutes:
         response = bottle.static_file(name, root=str(STATIC_DIR))
         response.set_header("Cache-Control", "no-cache")
         return response
+
+
+def _root() -> str:
+    return urllib.parse.quote(bottle.request.environ.get("SCRIPT_NAME", "").rstrip("/"))
+
+
+def redirect(path: str) -> bottle.HTTPResponse:
+    """303 to `path` under the app's mount point (after a post: the browser then GETs it)."""
+    return bottle.HTTPResponse(status=303, headers={"Location": f"{_root()}{path}"})
+
+
+def safe_next(path: str) -> str:
+    """Where to go after logging in: a path on this server, never another site."""
+    if not path.startswith("/") or path.startswith(("//", "/\\")) or any(
+            char in path for char in "\r\n\\"):
+        return "/"
+    return path
+
+
+def form_fields(body: bytes) -> dict[str, str]:
+    """A posted form's fields (url-encoded), the first value of each, blanks kept."""
+    fields = urllib.parse.parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
+    return {name: values[0] for name, values in fields.items()}
 
 
 def launch_form_html(task_type: TaskType | None) -> str:

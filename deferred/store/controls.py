@@ -10,9 +10,11 @@ from collections.abc import Callable, Sequence
 
 import sqlalchemy as sa
 
+from ..audit import Actor, AuditAction
 from ..errors import StoreRejectedError
 from ..records import EmailStatus, TaskRecord, TaskStatus, utcnow
 from . import cluster
+from .access import audit_values, insert_audit
 from .schema import firings, outbox, task_attempts, task_files, tasks
 
 PRIORITY_STEP_S = 60.0
@@ -37,16 +39,24 @@ class TaskControls:
                 tasks.c.status == TaskStatus.QUEUED.value, tasks.c.run_at > utcnow())
             ).scalar_one()
 
-    def cancel(self, task_id: int) -> TaskRecord | None:
+    def cancel(self, task_id: int, actor: Actor | None = None) -> TaskRecord | None:
         """Cancel a queued record at once (CANCELLED, finished now), or mark a running one as
-        asked to stop; the record afterwards, None if there is none."""
+        asked to stop; the record afterwards, None if there is none. With an `actor`, the
+        audit entry commits with the change (none when nothing changed)."""
         with self._write("cancel the task") as conn:
-            conn.execute(tasks.update().where(tasks.c.id == task_id,
-                                              tasks.c.status == TaskStatus.QUEUED.value)
-                         .values(status=TaskStatus.CANCELLED.value, finished_at=utcnow()))
-            conn.execute(tasks.update().where(tasks.c.id == task_id,
-                                              tasks.c.status == TaskStatus.RUNNING.value)
-                         .values(cancel_requested=True))
+            cancelled = conn.execute(
+                tasks.update().where(tasks.c.id == task_id,
+                                     tasks.c.status == TaskStatus.QUEUED.value)
+                .values(status=TaskStatus.CANCELLED.value, finished_at=utcnow())
+                .returning(tasks.c.name)).scalar_one_or_none()
+            asked = conn.execute(
+                tasks.update().where(tasks.c.id == task_id,
+                                     tasks.c.status == TaskStatus.RUNNING.value)
+                .values(cancel_requested=True).returning(tasks.c.name)).scalar_one_or_none()
+            if actor is not None and (cancelled or asked):
+                insert_audit(conn, [audit_values(
+                    actor, AuditAction.CANCEL, task_id, cancelled or asked,
+                    "cancelled while queued" if cancelled else "asked to stop while running")])
         return self.get(task_id)
 
     def fire(self, name: str, fire_at: datetime.datetime) -> bool:
@@ -122,18 +132,22 @@ class TaskControls:
                                      tasks.c.attempts == attempt)
                 .values(progress_percent=percent, progress_message=message)).rowcount)
 
-    def retry(self, task_id: int) -> TaskRecord | None:
+    def retry(self, task_id: int, actor: Actor | None = None) -> TaskRecord | None:
         """Queue a FAILED, CANCELLED or TIMED_OUT record again, keeping its history; the record
-        afterwards (unchanged in any other status), None if there is none."""
+        afterwards (unchanged in any other status), None if there is none. With an `actor`,
+        the audit entry commits with the change."""
         now = utcnow()
         with self._write("retry the task") as conn:
-            conn.execute(tasks.update().where(
+            name = conn.execute(tasks.update().where(
                 tasks.c.id == task_id, tasks.c.status.in_(
                     [TaskStatus.FAILED.value, TaskStatus.CANCELLED.value,
                      TaskStatus.TIMED_OUT.value]))
                 .values(status=TaskStatus.QUEUED.value, owner=None, run_at=None,
                         started_at=None, finished_at=None, cancel_requested=False,
-                        sort_key=now.timestamp() - tasks.c.priority * PRIORITY_STEP_S))
+                        sort_key=now.timestamp() - tasks.c.priority * PRIORITY_STEP_S)
+                .returning(tasks.c.name)).scalar_one_or_none()
+            if actor is not None and name is not None:
+                insert_audit(conn, [audit_values(actor, AuditAction.RETRY, task_id, name)])
             if self.is_shared:
                 cluster.notify(conn)
         return self.get(task_id)

@@ -131,6 +131,29 @@ servers = sa.Table(
     sa.Column("heartbeat_at", UtcDateTime, nullable=False),
 )
 
+audit_log = sa.Table(
+    "deferred_audit_log", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", UtcDateTime, nullable=False),
+    sa.Column("actor", sa.String(100), nullable=False),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("address", sa.String(64), nullable=False),
+    sa.Column("action", sa.String(16), nullable=False),
+    sa.Column("task_id", sa.Integer),  # no foreign key: the entry outlives the task
+    sa.Column("task_name", sa.String(100)),
+    sa.Column("detail", sa.Text, nullable=False, server_default=""),
+    sqlite_autoincrement=True,
+)
+
+sessions = sa.Table(
+    "deferred_sessions", metadata,
+    sa.Column("token_hash", sa.String(80), primary_key=True),  # the cookie is never stored
+    sa.Column("principal", sa.String(100), nullable=False),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("expires_at", UtcDateTime, nullable=False, index=True),
+)
+
 schema_version = sa.Table(
     "deferred_schema_version", metadata,
     sa.Column("version", sa.Integer, nullable=False),
@@ -188,9 +211,15 @@ def _add_chains(conn: sa.Connection) -> None:
          ).create(conn)
 
 
+def _add_audit_and_sessions(conn: sa.Connection) -> None:
+    """Version 9: the audit log and the UI's login sessions."""
+    audit_log.create(conn, checkfirst=True)
+    sessions.create(conn, checkfirst=True)
+
+
 UPGRADES: Sequence[Upgrade] = (_add_outbox, _add_servers, _add_scheduling,
                                _add_attempts_and_progress, _add_timeouts, _add_firings,
-                               _add_chains)
+                               _add_chains, _add_audit_and_sessions)
 """`UPGRADES[n]` takes a database from version n + 1 to n + 2, in one transaction."""
 
 SCHEMA_VERSION = 1 + len(UPGRADES)

@@ -16,11 +16,13 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from ..audit import Actor, AuditAction
 from ..config import DbConfig, LimitsConfig
 from ..jsontext import encode_json
 from ..records import (ChainStep, EmailStatus, Outcome, PendingEmail, StoredFile,
                        TaskRecord, TaskStatus, utcnow)
 from . import cluster
+from .access import AccessRecords, audit_values, insert_audit
 from .controls import PRIORITY_STEP_S, TaskControls
 from . import outbox as outbox_sql
 from ..errors import StoreRejectedError
@@ -35,12 +37,13 @@ from .statements import build_hot_statements
 logger = logging.getLogger(__name__)
 
 CLAIM_PAGE_FACTOR = 4
+_ACTOR = "__actor"  # in a row's values on its way to the group commit: who launched it
 FILE_TOKEN_BYTES = 32  # 256 bits: a link to a result file is an unguessable capability
 _FILE_COLUMNS = (task_files.c.task_id, task_files.c.position, task_files.c.token,
                  task_files.c.name, task_files.c.content_type, task_files.c.size_bytes)
 
 
-class SqlTaskStore(TaskControls):
+class SqlTaskStore(TaskControls, AccessRecords):
     """Task records in a SQL database (SQLite or PostgreSQL).
 
     Every public method is one transaction. Writes from this process go through one lock:
@@ -118,11 +121,12 @@ class SqlTaskStore(TaskControls):
             running: bool = False, run_at: datetime.datetime | None = None,
             priority: int = 0, idempotency_key: str | None = None,
             timeout_s: float | None = None, parent_id: int | None = None,
-            chain_next: Sequence[ChainStep] = ()) -> TaskRecord:
+            chain_next: Sequence[ChainStep] = (), actor: Actor | None = None) -> TaskRecord:
         """Store a new record and return it, committed: queued (not to start before `run_at`
         when given), or with `running` already running here (the caller holds a free slot
         for it, so it skips the queue). With an `idempotency_key` already stored, nothing is
-        added and the record stored under it is returned.
+        added and the record stored under it is returned. With an `actor`, its audit entry
+        (a launch, or a chain's) commits with the record.
 
         Threads adding at the same time share one transaction (group commit): a commit costs
         an fsync, and a request waiting for its own would wait for everyone else's.
@@ -138,12 +142,16 @@ class SqlTaskStore(TaskControls):
         if running:
             values.update(status=TaskStatus.RUNNING.value, attempts=1, owner=self.server_id,
                           started_at=now)
+        if actor is not None:
+            values[_ACTOR] = actor
         if idempotency_key is not None:
             return self._add_once(values)
         return self._adds.submit(values)
 
     def _add_once(self, values: dict[str, Any]) -> TaskRecord:
         key = values["idempotency_key"]
+        actor = values.get(_ACTOR)
+        values = {name: value for name, value in values.items() if name != _ACTOR}
         by_key = sa.select(tasks).where(tasks.c.idempotency_key == key)
         for _ in range(2):  # a second try finds the row a concurrent submit stored
             try:
@@ -151,6 +159,8 @@ class SqlTaskStore(TaskControls):
                     row = conn.execute(by_key).one_or_none()
                     if row is None:
                         row = conn.execute(tasks.insert().returning(*tasks.c), values).one()
+                        if actor is not None:
+                            insert_audit(conn, [_launch_audit(actor, row)])
                         if self.is_shared:
                             cluster.notify(conn)
                 return self.get(row.id) or record_from_row(row)
@@ -159,10 +169,14 @@ class SqlTaskStore(TaskControls):
         raise StoreRejectedError(f"cannot store the task under idempotency key {key!r}")
 
     def _add_batch(self, batch: Sequence[dict[str, Any]]) -> list[TaskRecord]:
+        actors = [values.get(_ACTOR) for values in batch]
         with self._write("store the task") as conn:
             rows = conn.execute(
                 tasks.insert().returning(*tasks.c, sort_by_parameter_order=True),
-                list(batch)).all()
+                [{name: value for name, value in values.items() if name != _ACTOR}
+                 for values in batch]).all()
+            insert_audit(conn, [_launch_audit(actor, row)
+                                for actor, row in zip(actors, rows) if actor is not None])
             if self.is_shared:
                 cluster.notify(conn)
         return [record_from_row(row) for row in rows]
@@ -491,3 +505,11 @@ def guess_content_type(name: str) -> str:
     if content_type is None or encoding is not None:
         return "application/octet-stream"
     return content_type
+
+
+def _launch_audit(actor: Actor, row: sa.Row[Any]) -> dict[str, object]:
+    if row.chain_next:
+        steps = len(chain_from_json(row.chain_next)) + 1
+        return audit_values(actor, AuditAction.CHAIN, row.id, row.name,
+                            f"a chain of {steps} tasks")
+    return audit_values(actor, AuditAction.LAUNCH, row.id, row.name)

@@ -249,8 +249,9 @@ def test_task_types_list_schemas_and_limits(server):
     assert types["multiprint"] == {
         "name": "multiprint", "description": "Repeat a message, one line per repetition.",
         "json_schema": {"type": "object",
-                        "properties": {"msg": {"type": "string"},
-                                       "count": {"type": "integer", "minimum": 1}},
+                        "properties": {"msg": {"type": "string", "maxLength": 1000},
+                                       "count": {"type": "integer", "minimum": 1,
+                                                 "maximum": 10000}},
                         "required": ["msg"]},
         "limit": None}
     assert types["slow"]["limit"] == 2

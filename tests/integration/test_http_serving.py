@@ -191,3 +191,13 @@ def test_a_malformed_request_gets_a_json_error(server: HttpServer):
     head, _, body = raw_exchange(server.port, b"NONSENSE\r\n\r\n").partition(b"\r\n\r\n")
     assert b" 400 " in head.split(b"\r\n", 1)[0]
     assert json.loads(body)["error_code"] == 100
+
+
+def test_a_content_length_of_thousands_of_digits_gets_a_json_error_not_a_dropped_line(
+        server: HttpServer):
+    request = (b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: " + b"9" * 5000
+               + b"\r\nConnection: close\r\n\r\n{}")
+    head, _, body = raw_exchange(server.port, request).partition(b"\r\n\r\n")
+    assert b" 400 " in head.split(b"\r\n", 1)[0]
+    assert json.loads(body) == {"status": "ERROR", "error_code": 100,
+                                "error_msg": "Content-Length is invalid"}

@@ -1,11 +1,17 @@
 """Email addresses at submit: exactly one plain address, or a clear refusal."""
 
+import email
+import email.policy
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from deferred.addresses import check_email_address
 from deferred.errors import InvalidEmailError
+from deferred.interfaces import OutgoingMail
+from deferred.mail.message import SMTP_POLICY, ascii_address, build_message
+from deferred.records import TaskStatus
 
 
 @pytest.mark.parametrize("address", [
@@ -59,3 +65,45 @@ def test_anything_accepted_is_one_header_safe_address(text):
         return
     assert address.count("@") == 1 and len(address) <= 254
     assert not any(char in address for char in "\r\n,;<>() \"")
+
+
+# Text made of address parts and injection tricks, so that accepted addresses are common too
+
+ATOMS = st.text(st.sampled_from("abcXYZ019!#$%&'*+/=?^_`{|}~-"), min_size=1, max_size=8)
+LABELS = st.sampled_from(["example", "com", "b\u00fccher", "xn--bcher-kva", "a-b", "de",
+                          "\u4f8b\u3048", "-bad", "bad-", "x" * 64, "y" * 63, "localhost"])
+PLAIN = st.builds("{}@{}".format, st.lists(ATOMS, min_size=1, max_size=3).map(".".join),
+                  st.lists(LABELS, min_size=1, max_size=4).map(".".join))
+TRICKS = st.sampled_from(["\r\nBcc: victim@example.com", "\r", "\n", "\x00", ",", ";", " ",
+                          "Boss <", ">", '"', "(comment)", "@", ".", "..", "\u2028", "\u0085",
+                          "a" * 300, ", second@example.com", "%0d%0aBcc:x@y.z", "\t"])
+
+
+@st.composite
+def address_like(draw: st.DrawFn) -> str:
+    text = draw(PLAIN)
+    for _ in range(draw(st.integers(min_value=0, max_value=2))):
+        where = draw(st.integers(min_value=0, max_value=len(text)))
+        text = text[:where] + draw(TRICKS) + text[where:]
+    return text
+
+
+@given(address_like())
+def test_an_accepted_address_is_the_one_and_only_recipient_header(text):
+    try:
+        address = check_email_address(text)
+    except InvalidEmailError as exc:
+        assert str(exc).startswith("email: ") and "\n" not in str(exc) and "\r" not in str(exc)
+        return
+    assert address == text and len(address) <= 254
+    assert not any(ord(char) < 32 or ord(char) == 127 or char in ",;<>()\" " for char in address)
+    message = build_message(
+        OutgoingMail(task_id=1, task_name="t", status=TaskStatus.SUCCEEDED, recipient=address,
+                     result="ok"),
+        sender="deferred@example.com", max_attachment_bytes=1024)
+    received = email.message_from_bytes(message.as_bytes(policy=SMTP_POLICY),
+                                        policy=email.policy.default)  # unfolds long lines
+    [to] = received.get_all("To")
+    assert [item.addr_spec for item in to.addresses] == [ascii_address(address)]
+    assert str(to) == ascii_address(address)
+    assert received.get_all("Bcc") is None and received.get_all("Cc") is None

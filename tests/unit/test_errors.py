@@ -24,13 +24,14 @@ def test_readme_table_lists_every_code_with_its_name():
 def test_codes_of_the_first_release_never_change():
     assert {code.name: int(code) for code in ErrorCode if int(code) in {
         100, 101, 102, 103, 104, 105, 106, 107, 200, 201, 300, 301, 302, 303, 304, 400, 500,
-        501, 502, 503, 504, 108, 109, 600, 999}} == {
+        501, 502, 503, 504, 108, 109, 110, 111, 112, 600, 999}} == {
         "BAD_REQUEST": 100, "UNKNOWN_TASK": 101, "INVALID_PARAMS": 102, "INVALID_JSON": 103,
         "NOT_FOUND": 104, "REQUEST_TOO_LARGE": 105, "UNSUPPORTED_MEDIA_TYPE": 106,
         "METHOD_NOT_ALLOWED": 107, "SERVER_ALREADY_RUNNING": 303, "DATABASE_VERSION": 304,
         "STORE_UNAVAILABLE": 500, "STORE_FULL": 501, "SHUTTING_DOWN": 502, "NO_SERVER": 503,
         "INVALID_EMAIL": 108, "MAIL_DELIVERY": 600, "STORE_REJECTED": 504,
-        "CROSS_ORIGIN": 109, "TASK_FAILED": 200, "INVALID_RESULT": 201, "TASK_DEFINITION": 300,
+        "CROSS_ORIGIN": 109, "UNAUTHORIZED": 110, "FORBIDDEN": 111, "TOO_MANY_ATTEMPTS": 112,
+        "TASK_FAILED": 200, "INVALID_RESULT": 201, "TASK_DEFINITION": 300,
         "INVALID_SCHEMA": 301, "CONFIG": 302, "RESULT_OUTPUT": 400, "INTERNAL": 999}
 
 

@@ -1,5 +1,6 @@
 """File names from tasks can never leave or hide in the result directory."""
 
+import os
 import unicodedata
 
 import pytest
@@ -60,3 +61,27 @@ def test_unique_names_are_unique_and_still_safe(names):
 
 def test_unique_names_number_duplicates_before_the_extension():
     assert unique_file_names(["a.tsv", "a.tsv", "b", "B"]) == ["a.tsv", "a (2).tsv", "b", "B (2)"]
+
+
+PATH_PIECES = st.sampled_from(["..", ".", "/", "\\", "etc", "x", " ", "\r\n", "\x00", "\t",
+                               "\u202e", "\u200b", "\u2028", "\u2029", "\ufeff", "e\u0301",
+                               "\u00e9", "C:", "CON", "nul", "~", "%2e%2e%2f", "\U0001F4CA",
+                               ".tsv", "a" * 120])
+
+
+@given(st.lists(PATH_PIECES, max_size=12).map("".join))
+def test_path_tricks_give_one_plain_name_inside_the_directory(name):
+    safe = safe_file_name(name)
+    assert safe and safe == safe.strip() and not safe.startswith(".")
+    assert "/" not in safe and "\\" not in safe and ".." not in safe
+    assert not any(unicodedata.category(char) in ("Cc", "Cf", "Cs", "Zl", "Zp")
+                   for char in safe)
+    assert len(safe.encode("utf-8")) <= 255 and safe_file_name(safe) == safe
+    directory = "/results/task-1"
+    assert os.path.dirname(os.path.normpath(os.path.join(directory, safe))) == directory
+
+
+@pytest.mark.parametrize("name, safe", [
+    (". x", "x"), (". . .bashrc", "bashrc"), ("\u3000.x\u3000.", "x"), ("x.\u2003", "x")])
+def test_spaces_of_any_kind_go_with_the_dots_around_a_name(name, safe):
+    assert safe_file_name(name) == safe

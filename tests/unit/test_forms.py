@@ -526,12 +526,13 @@ def test_the_sample_tasks_schemas_are_found():
     assert set(sample_schemas()) == {"multiprint", "mult", "slow", "fail"}
 
 
-def test_multiprint_has_a_required_message_and_a_count_from_one():
+def test_multiprint_has_a_required_message_and_a_bounded_count():
     root = build_form(sample_schemas()["multiprint"])
     msg, count = root.children
     assert (msg.name, msg.kind, msg.required) == ("msg", "string", True)
     assert (count.name, count.kind, count.required) == ("count", "integer", False)
-    assert count.attributes == (("min", "1"), ("step", "1"))
+    assert count.attributes == (("min", "1"), ("max", "10000"), ("step", "1"))
+    assert ("maxlength", "1000") in msg.attributes
 
 
 def test_mult_has_a_required_array_of_numbers_with_at_least_one_row():

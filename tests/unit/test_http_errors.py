@@ -4,14 +4,13 @@ through WSGI, no sockets."""
 
 from __future__ import annotations
 
-import io
 import json
 import logging
-import wsgiref.util
 from typing import Any
 
 import bottle
 import pytest
+from wsgi_call import call_wsgi
 
 from deferred.errors import NotFoundError
 from deferred.http.jsonerrors import JsonErrorPlugin, install_error_pages
@@ -45,17 +44,7 @@ def build_app() -> bottle.Bottle:
 
 
 def call(app: bottle.Bottle, method: str, path: str) -> tuple[str, dict[str, str], bytes]:
-    environ: dict[str, Any] = {"REQUEST_METHOD": method, "PATH_INFO": path,
-                               "wsgi.input": io.BytesIO(), "wsgi.errors": io.StringIO()}
-    wsgiref.util.setup_testing_defaults(environ)
-    answer: dict[str, Any] = {}
-
-    def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None
-                       ) -> None:
-        answer.update(status=status, headers=dict(headers))
-
-    body = b"".join(app(environ, start_response))
-    return answer["status"], answer["headers"], body
+    return call_wsgi(app, method, path)
 
 
 def json_answer(app: bottle.Bottle, method: str, path: str) -> tuple[int, dict[str, Any]]:

@@ -77,9 +77,22 @@ def test_no_length_and_no_chunking_means_no_body():
     assert read_body({"wsgi.input": CountingStream(b"ignored")}, 10) == b""
 
 
-def test_a_malformed_length_is_a_bad_request():
-    with pytest.raises(BadRequestError, match="Content-Length '-5'"):
-        read_body({"wsgi.input": CountingStream(b""), "CONTENT_LENGTH": "-5"}, 10)
+@pytest.mark.parametrize("length", ["-5", "\u00b2", "1e3", "0x10", "1 2"])
+def test_a_malformed_length_is_a_bad_request(length):
+    with pytest.raises(BadRequestError, match="Content-Length .* is not a number of bytes"):
+        read_body({"wsgi.input": CountingStream(b""), "CONTENT_LENGTH": length}, 10)
+
+
+def test_a_length_of_thousands_of_digits_is_too_large_without_being_read():
+    stream = CountingStream(b"x" * 100)
+    with pytest.raises(RequestTooLargeError, match="over the limit of 1000 bytes"):
+        read_body({"wsgi.input": stream, "CONTENT_LENGTH": "9" * 5000}, 1000)
+    assert stream.bytes_read == 0
+
+
+def test_leading_zeros_do_not_make_a_length_large():
+    stream = CountingStream(b"{}")
+    assert read_body({"wsgi.input": stream, "CONTENT_LENGTH": "0" * 5000 + "2"}, 10) == b"{}"
 
 
 def test_a_full_submit_is_parsed():

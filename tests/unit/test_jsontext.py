@@ -19,8 +19,10 @@ def test_syntax_error_gives_line_and_column():
 @pytest.mark.parametrize("text, reason", [
     ('{"a": NaN}', "NaN is not valid JSON"),
     ('[Infinity]', "Infinity is not valid JSON"),
+    ('[-1e999]', "the number -1e999 is out of range"),
+    ('{"a": 1E400}', "the number 1E400 is out of range"),
     ('{"a": 1, "a": 2}', "duplicate key 'a'"),
-    ("1" * 5000, "Exceeds the limit"),
+    ("1" * 5000, r"an integer of 5000 digits is too long \(at most 4300\)"),
     ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
 ])
 def test_json_python_would_accept_loosely_is_refused(text, reason):
@@ -28,9 +30,15 @@ def test_json_python_would_accept_loosely_is_refused(text, reason):
         parse_json(text, where="x")
 
 
-def test_bytes_that_are_not_utf8_are_refused():
+@pytest.mark.parametrize("text", [b'"\xff\xfe\xfa"', b'"\xed\xa0\x80"', b'"\xc0\xaf"'])
+def test_bytes_that_are_not_utf8_are_refused(text):
     with pytest.raises(InvalidJsonError, match="not UTF-8"):
-        parse_json(b'"\xff\xfe\xfa"', where="x")
+        parse_json(text, where="x")
+
+
+def test_byte_order_marks_are_read_as_json_decodes_them():
+    assert parse_json(b'\xef\xbb\xbf{"a": 1}', where="x") == {"a": 1}
+    assert parse_json('{"a": "\u00e9"}'.encode("utf-16"), where="x") == {"a": "\u00e9"}
 
 
 def test_object_expected():

@@ -3,7 +3,7 @@
 import pytest
 
 from deferred.errors import InvalidParamsError, InvalidSchemaError
-from deferred.validation import ParamsValidator
+from deferred.validation import ParamsValidator, ecma_pattern
 
 
 def test_schema_without_draft_uses_2020_12():
@@ -80,3 +80,36 @@ def test_unresolvable_ref_is_the_schemas_fault():
                                       "properties": {"v": {"$ref": "#/$defs/missing"}}})
     with pytest.raises(InvalidSchemaError, match="task 't': the schema cannot be used"):
         validator.validate({"v": 1})
+
+
+@pytest.mark.parametrize("draft", [None, "http://json-schema.org/draft-07/schema#",
+                                   "http://json-schema.org/draft-04/schema#"])
+def test_a_pattern_ending_in_dollar_refuses_a_final_newline_as_json_schema_means(draft):
+    schema = {"type": "object", "properties": {"a": {"type": "string", "pattern": "^[a-z]+$"}},
+              **({"$schema": draft} if draft else {})}
+    validator = ParamsValidator("t", schema)
+    validator.validate({"a": "abc"})
+    for bad in ("abc\n", "abc\nBcc: x", "ABC"):
+        with pytest.raises(InvalidParamsError, match=r"^\$\.a: .* does not match '\^\[a-z\]\+\$'"):
+            validator.validate({"a": bad})
+
+
+def test_property_names_patterns_are_read_the_same_way():
+    validator = ParamsValidator("t", {"type": "object", "propertyNames": {"pattern": "^[a-z]+$"}})
+    validator.validate({"abc": 1})
+    with pytest.raises(InvalidParamsError):
+        validator.validate({"abc\n": 1})
+
+
+@pytest.mark.parametrize("pattern, translated", [
+    ("^[a-z]+$", r"^[a-z]+\Z"),
+    ("a$|b$", r"a\Z|b\Z"),
+    (r"cost \$5", r"cost \$5"),
+    ("[$]", "[$]"),
+    ("[]$]$", r"[]$]\Z"),
+    ("[^]$]$", r"[^]$]\Z"),
+    (r"[\]$]$", r"[\]$]\Z"),
+    ("no anchor", "no anchor"),
+])
+def test_only_a_bare_dollar_becomes_the_end_of_the_text(pattern, translated):
+    assert ecma_pattern(pattern) == translated

@@ -59,6 +59,9 @@
           }
           if (html.includes("data-live-final")) return;
           element.removeAttribute("data-live-stale");
+        } else if (response.status === 401) {
+          window.location.reload();  // logged out or the session ended: show the login form
+          return;
         } else {
           element.setAttribute("data-live-stale", String(response.status));
         }

@@ -14,11 +14,25 @@
 <body>
 <header class="topbar">
   <a class="brand" href="{{root}}/">deferred</a>
+  % if get('viewer') is not None:
   <nav aria-label="Main">
     <a href="{{root}}/" {{!'aria-current="page"' if get('section') == 'overview' else ''}}>Overview</a>
     <a href="{{root}}/tasks" {{!'aria-current="page"' if get('section') == 'tasks' else ''}}>Tasks</a>
+    % if get('can_submit'):
     <a href="{{root}}/launch" {{!'aria-current="page"' if get('section') == 'launch' else ''}}>Launch</a>
+    % end
+    % if get('can_admin'):
+    <a href="{{root}}/audit" {{!'aria-current="page"' if get('section') == 'audit' else ''}}>Audit</a>
+    % end
   </nav>
+  % end
+  % if get('auth_on') and get('viewer') is not None:
+  <form method="post" action="{{root}}/logout" class="session">
+    <span class="who">{{viewer.name}} <span class="muted">{{viewer.role.label}}</span></span>
+    <input type="hidden" name="{{csrf_field}}" value="{{csrf_token}}">
+    <button type="submit" class="button-small">Log out</button>
+  </form>
+  % end
 </header>
 <main>
 {{!base}}

@@ -43,7 +43,11 @@
         <span class="muted">(no limit of its own)</span>
         % end
       </td>
-      <td><a class="button button-small" href="{{root}}/launch?task={{item.name}}">Launch</a></td>
+      <td>
+      % if get('can_submit'):
+      <a class="button button-small" href="{{root}}/launch?task={{item.name}}">Launch</a>
+      % end
+      </td>
     </tr>
     % end
     </tbody>
@@ -54,7 +58,7 @@
 
 <section class="card" aria-labelledby="running-heading">
   <div class="card-head"><h2 id="running-heading">Running <span class="count">{{len(running)}}</span></h2></div>
-  % include('_records', records=running, running=True, empty='Nothing is running. <a href="' + root + '/launch">Launch a task</a> to see it here.')
+  % include('_records', records=running, running=True, empty=('Nothing is running. <a href="' + root + '/launch">Launch a task</a> to see it here.') if get('can_submit') else 'Nothing is running.')
 </section>
 
 <section class="card" aria-labelledby="recent-heading">

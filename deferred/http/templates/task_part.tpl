@@ -3,14 +3,14 @@
     <h1 id="task-heading">#{{record.id}} <span class="task-name">{{record.name}}</span></h1>
     <div class="head-actions">
     % include('_badge', status=record.status)
-    % if not record.status.is_terminal and not record.cancel_requested:
+    % if get('can_submit') and not record.status.is_terminal and not record.cancel_requested:
     <form method="post" action="{{root}}/tasks/{{record.id}}/cancel" class="inline-form">
       <input type="hidden" name="{{csrf_field}}" value="{{csrf_token}}">
       <button type="submit" class="button-small danger">{{'Cancel' if record.status.value == 'QUEUED' else 'Ask to stop'}}</button>
     </form>
     % elif record.cancel_requested and not record.status.is_terminal:
     <span class="muted">asked to stop; it ends when the task next checks</span>
-    % elif record.status.value in ('FAILED', 'CANCELLED', 'TIMED_OUT'):
+    % elif get('can_submit') and record.status.value in ('FAILED', 'CANCELLED', 'TIMED_OUT'):
     <form method="post" action="{{root}}/tasks/{{record.id}}/retry" class="inline-form">
       <input type="hidden" name="{{csrf_field}}" value="{{csrf_token}}">
       <button type="submit" class="button-small">Run again</button>

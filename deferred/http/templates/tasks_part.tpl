@@ -1,5 +1,5 @@
 % finished = filter.status in ('finished', 'SUCCEEDED', 'FAILED')
-% empty = ('No tasks match these filters. <a href="' + root + '/tasks">Clear the filters</a>.') if filter.is_filtered else ('No task has finished yet. <a href="' + root + '/launch">Launch one</a>.')
+% empty = ('No tasks match these filters. <a href="' + root + '/tasks">Clear the filters</a>.') if filter.is_filtered else ('No task has finished yet. <a href="' + root + '/launch">Launch one</a>.' if get('can_submit') else 'No task has finished yet.')
 % if filter.before_id is not None and not records:
 %   empty = 'No older tasks. <a href="' + root + '/tasks' + ('?' + filter.query() if filter.query() else '') + '">Back to the newest</a>.'
 % end

@@ -1,0 +1,57 @@
+"""The audit log's shapes: who acted (`Actor`) and what the log keeps (`AuditEntry`).
+
+Every launch, cancel and retry that comes over HTTP (the API or the UI) is written in the same
+transaction as the change itself, so there is never a change without its entry; logins are
+logged too. Entries outlive the tasks they name (retention does not delete them).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import enum
+
+MAX_DETAIL_CHARS = 500
+
+
+class AuditAction(str, enum.Enum):
+    """What was done."""
+
+    LAUNCH = "launch"
+    CHAIN = "chain"
+    CANCEL = "cancel"
+    RETRY = "retry"
+    LOGIN = "login"
+    LOGIN_FAILED = "login_failed"
+    LOGOUT = "logout"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclasses.dataclass(frozen=True)
+class Actor:
+    """Who asked, and from where: a token's or user's name and role label, and the client's
+    address as the server saw it (the proxy's, behind a proxy)."""
+
+    name: str
+    role: str
+    address: str
+
+
+@dataclasses.dataclass(frozen=True)
+class AuditEntry:
+    """One line of the audit log."""
+
+    id: int
+    at: datetime.datetime
+    actor: Actor
+    action: AuditAction
+    task_id: int | None
+    task_name: str | None
+    detail: str
+
+
+def clip_detail(text: str) -> str:
+    """A detail as the log keeps it: at most `MAX_DETAIL_CHARS` characters."""
+    return text if len(text) <= MAX_DETAIL_CHARS else text[:MAX_DETAIL_CHARS - 1] + "…"

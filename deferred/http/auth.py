@@ -1,0 +1,235 @@
+"""Who is asking, and may they: API tokens, login sessions, roles per route, login throttling.
+
+Every route names what it needs when it is added (`access=` in `app.route`): a `Role`,
+`PUBLIC` (static files, health, the login form's post) or `CAPABILITY` (result files: the
+unguessable link is the credential, so emailed links work). A route that names nothing needs
+`Role.ADMIN`: a new route is closed until someone opens it on purpose.
+"""
+
+from __future__ import annotations
+
+import collections
+import datetime
+import functools
+import logging
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import bottle
+
+from ..audit import Actor
+from ..config import AuthConfig
+from ..credentials import (LOCAL_PRINCIPAL, Principal, Role, dummy_password_check,
+                           token_hash, verify_password)
+from ..errors import (DeferredError, ForbiddenError, NotFoundError, TooManyAttemptsError,
+                      UnauthorizedError)
+from ..interfaces import TaskService
+from ..records import utcnow
+from .jsonerrors import error_response
+
+logger = logging.getLogger(__name__)
+
+PUBLIC = "public"
+CAPABILITY = "capability"
+SESSION_COOKIE = "deferred_session"
+PRINCIPAL_KEY = "deferred.principal"  # the request's principal, in the WSGI environ
+_BEARER = "bearer "
+_MAX_CREDENTIAL_CHARS = 512
+_SESSION_BYTES = 32
+
+Access = Role | str
+
+
+class LoginThrottle:
+    """At most `max_failures` failed logins per client address in `window_s`; then that
+    address is refused until its oldest failure leaves the window. Remembers at most
+    `max_addresses` addresses (the oldest are forgotten first)."""
+
+    def __init__(self, max_failures: int = 10, window_s: float = 300.0,
+                 max_addresses: int = 10_000) -> None:
+        self._max, self._window_s, self._max_addresses = max_failures, window_s, max_addresses
+        self._failures: collections.OrderedDict[str, collections.deque[float]] = (
+            collections.OrderedDict())
+        self._lock = threading.Lock()
+
+    def check(self, address: str) -> None:
+        """Raise `TooManyAttemptsError` while `address` has used up its failures."""
+        now = time.monotonic()
+        with self._lock:
+            failures = self._recent(address, now)
+            if len(failures) >= self._max:
+                wait_s = failures[0] + self._window_s - now
+                raise TooManyAttemptsError(
+                    f"too many failed logins from {address}; try again in {wait_s:.0f} s",
+                    where="login")
+
+    def failed(self, address: str) -> None:
+        """Count one failed login of `address`."""
+        now = time.monotonic()
+        with self._lock:
+            self._recent(address, now).append(now)
+            self._failures.move_to_end(address)
+            while len(self._failures) > self._max_addresses:
+                self._failures.popitem(last=False)
+
+    def _recent(self, address: str, now: float) -> collections.deque[float]:
+        failures = self._failures.setdefault(address, collections.deque())
+        while failures and failures[0] <= now - self._window_s:
+            failures.popleft()
+        return failures
+
+
+class Authenticator:
+    """Finds the principal of a request (bearer token, then session cookie) and opens and
+    closes login sessions. With no tokens and no users configured, everyone is
+    `LOCAL_PRINCIPAL` (an admin): allowed on a loopback address only."""
+
+    def __init__(self, config: AuthConfig, service: TaskService,
+                 throttle: LoginThrottle | None = None) -> None:
+        self._config, self._service = config, service
+        self._tokens = {token.hash: Principal(token.name, token.role) for token in config.tokens}
+        self._users = {user.name: user for user in config.users}
+        self.throttle = throttle or LoginThrottle()
+
+    @property
+    def enabled(self) -> bool:
+        """True when requests must carry credentials."""
+        return self._config.enabled
+
+    def principal(self, request: bottle.BaseRequest) -> Principal | None:
+        """Who sent this request, None if nobody we know. Raises `UnauthorizedError` for a
+        bearer token that is not one of ours (a typo should not fall back to a cookie)."""
+        if not self.enabled:
+            return LOCAL_PRINCIPAL
+        header = request.environ.get("HTTP_AUTHORIZATION", "")
+        if header:
+            return self._bearer(header)
+        cookie = request.get_cookie(SESSION_COOKIE)
+        if cookie and len(cookie) <= _MAX_CREDENTIAL_CHARS:
+            found = self._service.find_session(token_hash(cookie))
+            if found is not None:
+                name, role = found
+                return Principal(name, Role.from_label(role))
+        return None
+
+    def _bearer(self, header: str) -> Principal:
+        if not header.lower().startswith(_BEARER):
+            raise UnauthorizedError("the Authorization header must be 'Bearer TOKEN'",
+                                    where="Authorization")
+        token = header[len(_BEARER):].strip()
+        principal = (self._tokens.get(token_hash(token))
+                     if len(token) <= _MAX_CREDENTIAL_CHARS else None)
+        if principal is None:
+            raise UnauthorizedError("the API token is not valid (unknown or revoked)",
+                                    where="Authorization")
+        return principal
+
+    def check_login(self, *, token: str, user: str, password: str) -> Principal:
+        """The principal of an API token, or of a user and password. Raises
+        `UnauthorizedError` without saying which part was wrong."""
+        if token:
+            principal = self._tokens.get(token_hash(token[:_MAX_CREDENTIAL_CHARS]))
+            if principal is not None:
+                return principal
+            raise UnauthorizedError("that API token is not valid", where="token")
+        account = self._users.get(user)
+        if account is None:
+            dummy_password_check()  # as slow as a wrong password: names stay secret
+        elif verify_password(password[:_MAX_CREDENTIAL_CHARS], account.password_hash):
+            return Principal(account.name, account.role)
+        raise UnauthorizedError("wrong user name or password", where="user")
+
+    def open_session(self, principal: Principal) -> tuple[str, int]:
+        """A new session for `principal`: (the cookie's value, its lifetime in seconds)."""
+        cookie = secrets.token_urlsafe(_SESSION_BYTES)
+        ttl_s = int(self._config.session_ttl_s)
+        self._service.open_session(token_hash(cookie), principal.name, principal.role.label,
+                                   utcnow() + datetime.timedelta(seconds=ttl_s))
+        return cookie, ttl_s
+
+    def close_session(self, cookie: str) -> None:
+        """End the session of this cookie, if there is one."""
+        if cookie and len(cookie) <= _MAX_CREDENTIAL_CHARS:
+            self._service.close_session(token_hash(cookie))
+
+
+def refusal_response(exc: DeferredError) -> bottle.HTTPResponse:
+    """A refusal in the API's error shape; a 401 says how to authenticate."""
+    response = error_response(exc)
+    if exc.http_status == 401:
+        response.set_header("WWW-Authenticate", 'Bearer realm="deferred"')
+    return response
+
+
+def current_principal() -> Principal | None:
+    """The principal the access plugin found for the current request."""
+    return bottle.request.environ.get(PRINCIPAL_KEY)
+
+
+def current_actor() -> Actor:
+    """The current request's principal and client address, for the audit log."""
+    principal = current_principal() or Principal("anonymous", Role.READ)
+    return Actor(principal.name, principal.role.label, client_address())
+
+
+def client_address() -> str:
+    """The client's address as the server saw it (waitress resolves trusted proxies)."""
+    return str(bottle.request.environ.get("REMOTE_ADDR") or "unknown")
+
+
+def is_secure_request(public_url: str | None) -> bool:
+    """True when the browser reaches us over TLS: cookies then get `Secure`."""
+    return (bottle.request.urlparts.scheme == "https"
+            or bool(public_url and public_url.lower().startswith("https://")))
+
+
+class AccessPlugin:
+    """Wraps every route of an app: finds the principal and checks the route's `access`.
+    A refusal goes to `on_denied`, which answers it in the app's own way (JSON or a page)."""
+
+    name = "deferred_access"
+    api = 2
+
+    def __init__(self, authenticator: Authenticator,
+                 on_denied: Callable[[DeferredError], Any]) -> None:
+        self._authenticator, self._on_denied = authenticator, on_denied
+
+    def apply(self, callback: Callable[..., Any], route: bottle.Route) -> Callable[..., Any]:
+        """Wrap one route's callback."""
+        access: Access = route.config.get("access", Role.ADMIN)
+        if access == PUBLIC:
+            return callback
+
+        @functools.wraps(callback)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            try:
+                principal = self._authenticator.principal(bottle.request)
+            except UnauthorizedError as exc:
+                return self._on_denied(exc)
+            bottle.request.environ[PRINCIPAL_KEY] = principal
+            if access == CAPABILITY:
+                return self._capability(callback, principal, args, kwargs)
+            if principal is None:
+                return self._on_denied(UnauthorizedError(
+                    "log in, or send an API token as 'Authorization: Bearer TOKEN'"))
+            assert isinstance(access, Role)
+            if not principal.may(access):
+                return self._on_denied(ForbiddenError(
+                    f"{principal.name!r} has the role {principal.role.label!r}; this needs "
+                    f"{access.label!r}"))
+            return callback(*args, **kwargs)
+
+        return wrapper
+
+    def _capability(self, callback: Callable[..., Any], principal: Principal | None,
+                    args: Any, kwargs: Any) -> Any:
+        try:
+            return callback(*args, **kwargs)
+        except NotFoundError:
+            if principal is None:  # a stranger learns nothing from a wrong link
+                return self._on_denied(UnauthorizedError(
+                    "no result file at this link, or it needs a login"))
+            raise

@@ -1,0 +1,84 @@
+"""`AccessRecords`: the audit log and the UI's login sessions, mixed into `SqlTaskStore`.
+
+An audit entry of a change is written by the change's own transaction (`insert_audit`); the
+entries of logins and the sessions have transactions of their own here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+from collections.abc import Callable, Sequence
+
+import sqlalchemy as sa
+
+from ..audit import Actor, AuditAction, AuditEntry, clip_detail
+from ..records import utcnow
+from .schema import audit_log, sessions
+
+_ADDRESS_CHARS = 64
+
+
+def audit_values(actor: Actor, action: AuditAction, task_id: int | None,
+                 task_name: str | None, detail: str = "") -> dict[str, object]:
+    """The row of one audit entry, clipped to the columns."""
+    return {"at": utcnow(), "actor": actor.name[:100], "role": actor.role[:16],
+            "address": actor.address[:_ADDRESS_CHARS], "action": action.value,
+            "task_id": task_id, "task_name": task_name, "detail": clip_detail(detail)}
+
+
+def insert_audit(conn: sa.Connection, rows: Sequence[dict[str, object]]) -> None:
+    """Write audit rows in the caller's transaction."""
+    if rows:
+        conn.execute(audit_log.insert(), list(rows))
+
+
+class AccessRecords:
+    """The audit log and sessions (needs `SqlTaskStore`'s `_write` and `_read`)."""
+
+    _write: Callable[[str], contextlib.AbstractContextManager[sa.Connection]]
+    _read: Callable[[str], contextlib.AbstractContextManager[sa.Connection]]
+
+    def record_audit(self, actor: Actor, action: AuditAction, *, task_id: int | None = None,
+                     task_name: str | None = None, detail: str = "") -> None:
+        """Write one audit entry in a transaction of its own (logins, logouts)."""
+        with self._write("write the audit log") as conn:
+            insert_audit(conn, [audit_values(actor, action, task_id, task_name, detail)])
+
+    def audit_entries(self, *, limit: int, before_id: int | None = None,
+                      task_id: int | None = None) -> list[AuditEntry]:
+        """Audit entries newest first (older than `before_id`; of one task)."""
+        query = sa.select(audit_log).order_by(audit_log.c.id.desc()).limit(limit)
+        if before_id is not None:
+            query = query.where(audit_log.c.id < before_id)
+        if task_id is not None:
+            query = query.where(audit_log.c.task_id == task_id)
+        with self._read("read the audit log") as conn:
+            return [AuditEntry(id=row.id, at=row.at,
+                               actor=Actor(row.actor, row.role, row.address),
+                               action=AuditAction(row.action), task_id=row.task_id,
+                               task_name=row.task_name, detail=row.detail)
+                    for row in conn.execute(query)]
+
+    def open_session(self, token_hash: str, principal: str, role: str,
+                     expires_at: datetime.datetime) -> None:
+        """Store a new login session by the hash of its cookie; drop expired ones."""
+        now = utcnow()
+        with self._write("store the session") as conn:
+            conn.execute(sessions.delete().where(sessions.c.expires_at <= now))
+            conn.execute(sessions.insert().values(token_hash=token_hash, principal=principal,
+                                                  role=role, created_at=now,
+                                                  expires_at=expires_at))
+
+    def find_session(self, token_hash: str) -> tuple[str, str] | None:
+        """The (principal, role) of a live session, None if unknown or expired."""
+        with self._read("read the session") as conn:
+            row = conn.execute(sa.select(sessions.c.principal, sessions.c.role).where(
+                sessions.c.token_hash == token_hash, sessions.c.expires_at > utcnow())
+            ).one_or_none()
+        return None if row is None else (row.principal, row.role)
+
+    def close_session(self, token_hash: str) -> None:
+        """Forget a session (log out)."""
+        with self._write("end the session") as conn:
+            conn.execute(sessions.delete().where(sessions.c.token_hash == token_hash))

@@ -1,0 +1,381 @@
+"""Authentication and roles over real HTTP, from an embedded `deferred.Server` on a real
+SQLite file: every route of bottle's route table refuses a stranger, each role may do what
+it should and no more, the UI logs in and out with a session cookie, and the audit log
+records who launched, cancelled and retried what, from where."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import re
+import threading
+import urllib.parse
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from polling import wait_until
+
+import deferred
+from deferred.credentials import hash_password, new_token, token_hash
+from deferred.registry import TaskRegistry
+
+PASSWORD = "correct horse battery"
+TOKENS = {role: new_token() for role in ("read", "submit", "admin")}
+# Open to strangers: the UI's files and the health check. Everything else answers 401/403.
+PUBLIC_ROUTES = {("GET", "/static/<name>"), ("GET", "/healthz")}
+
+
+def auth_config(**extra: Any) -> dict[str, Any]:
+    return {"tokens": [{"name": f"{role}-bot", "role": role, "hash": token_hash(token)}
+                       for role, token in TOKENS.items()],
+            "users": [{"name": "alice", "role": "admin", "password": hash_password(PASSWORD)},
+                      {"name": "rita", "role": "read", "password": hash_password(PASSWORD)}],
+            **extra}
+
+
+@pytest.fixture
+def registry() -> TaskRegistry:
+    registry = TaskRegistry()
+    gate = threading.Event()
+
+    @deferred.task(name="echo", registry=registry)
+    def echo(text="hi"):
+        """Say it back."""
+        return deferred.Result(msg=text, files=[{"name": "echo.txt", "data": text.encode()}])
+
+    @deferred.task(name="gated", registry=registry)
+    def gated():
+        gate.wait(30)
+        return "opened"
+
+    @deferred.task(name="boom", registry=registry)
+    def boom():
+        raise ValueError("boom")
+
+    registry.gate = gate  # type: ignore[attr-defined]
+    return registry
+
+
+def finish(handle: Any) -> None:
+    """Wait for a task to end, however it ends."""
+    wait_until(lambda: handle.ready, timeout_s=10)
+
+
+def start_server(tmp_path: Path, registry: TaskRegistry, **config: Any) -> deferred.Server:
+    server = deferred.Server({"db": {"url": f"sqlite+pysqlite:///{tmp_path / 'tasks.db'}"},
+                              "http": {"port": 0, "sync_wait_s": 5}, **config},
+                             registry=registry)
+    server.start()
+    return server
+
+
+@pytest.fixture
+def server(tmp_path: Path, registry: TaskRegistry) -> Iterator[deferred.Server]:
+    server = start_server(tmp_path, registry, auth=auth_config())
+    try:
+        yield server
+    finally:
+        registry.gate.set()  # type: ignore[attr-defined]
+        server.stop()
+
+
+def request(server: deferred.Server, method: str, path: str, body: bytes | None = None, *,
+            headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    try:
+        connection.request(method, path, body=body, headers=headers or {})
+        response = connection.getresponse()
+        return response.status, {k.lower(): v for k, v in response.getheaders()}, \
+            response.read()
+    finally:
+        connection.close()
+
+
+def api(server: deferred.Server, method: str, path: str, payload: Any = None, *,
+        role: str | None = None, headers: dict[str, str] | None = None
+        ) -> tuple[int, dict[str, Any]]:
+    sent = dict(headers or {})
+    if role is not None:
+        sent["Authorization"] = f"Bearer {TOKENS[role]}"
+    body = None
+    if payload is not None:
+        body = json.dumps(payload).encode()
+        sent["Content-Type"] = "application/json"
+    status, _, data = request(server, method, path, body, headers=sent)
+    return status, json.loads(data)
+
+
+def route_paths(server: deferred.Server) -> list[tuple[str, str, str]]:
+    """Every route of the app as (method, rule, a concrete path for it)."""
+    fillers = {"task_id": "1", "token": "x" * 43, "name": "app.css", "path": "no/such/page"}
+    walked = []
+    for route in server.wsgi_app.routes:
+        names = re.findall(r"<(\w+)[^>]*>", route.rule)
+        assert all(name in fillers for name in names), \
+            f"no filler for {route.rule}: add one to this test"
+        path = re.sub(r"<(\w+)[^>]*>", lambda match: fillers[match.group(1)], route.rule)
+        walked.append((route.method, route.rule, path))
+    return walked
+
+
+def test_every_route_refuses_a_stranger_but_static_files_and_health(server):
+    stored = server.submit("echo", {})  # so that /tasks/1 and its result exist
+    stored.wait(10)
+    walked = route_paths(server)
+    assert len(walked) >= 25
+    for method, rule, path in walked:
+        body = b"{}" if method == "POST" else None
+        for accept in ("application/json", "text/html"):
+            status, headers, data = request(server, method, path, body, headers={
+                "Accept": accept, "Content-Type": "application/json"})
+            if (method, rule) in PUBLIC_ROUTES:
+                assert status == 200, (method, rule)
+                continue
+            assert status in (401, 403), (method, rule, accept, status)
+            assert b"Traceback" not in data
+            if "json" in headers["content-type"]:
+                assert json.loads(data)["error_code"] in (110, 111, 109), (method, rule)
+            else:
+                assert b"Log in" in data or b"error 10" in data, (method, rule)
+
+
+def test_an_unknown_token_or_a_malformed_header_is_refused_with_how_to_authenticate(server):
+    for header in (f"Bearer {new_token()}", "Basic YWxpY2U6c2VjcmV0", "Bearer ",
+                   "Bearer " + "x" * 10_000):
+        status, _, data = request(server, "GET", "/api/tasks",
+                                  headers={"Authorization": header})
+        answer = json.loads(data)
+        assert status == 401 and answer["error_code"] == 110, header
+        assert answer["error_where"] == "Authorization"
+    status, headers, _ = request(server, "GET", "/api/tasks")
+    assert status == 401 and headers["www-authenticate"] == 'Bearer realm="deferred"'
+
+
+@pytest.mark.parametrize("role, allowed", [
+    ("read", {"list", "get", "types", "metrics", "result"}),
+    ("submit", {"list", "get", "types", "metrics", "result", "submit", "cancel", "retry",
+                "chain"}),
+    ("admin", {"list", "get", "types", "metrics", "result", "submit", "cancel", "retry",
+               "chain", "audit"}),
+])
+def test_each_role_may_do_what_it_should_and_no_more(server, role, allowed):
+    failed = server.submit("boom", {})
+    finish(failed)
+    done = server.submit("echo", {"text": "x"})
+    done.wait(10)
+    _, record = api(server, "GET", f"/api/tasks/{done.id}", role="admin")
+    file_path = urllib.parse.urlsplit(record["files"][0]["url"]).path
+    calls = {
+        "list": ("GET", "/api/tasks", None),
+        "get": ("GET", f"/api/tasks/{done.id}", None),
+        "types": ("GET", "/api/task-types", None),
+        "metrics": ("GET", "/metrics", None),
+        "result": ("GET", file_path, None),
+        "submit": ("POST", "/api/tasks", {"task_name": "echo", "params": {}, "wait": 0}),
+        "chain": ("POST", "/api/chains", {"steps": [{"task_name": "echo", "params": {}}]}),
+        "cancel": ("POST", f"/api/tasks/{done.id}/cancel", None),
+        "retry": ("POST", f"/api/tasks/{failed.id}/retry", None),
+        "audit": ("GET", "/api/audit", None),
+    }
+    for name, (method, path, payload) in calls.items():
+        sent = {"Authorization": f"Bearer {TOKENS[role]}"}
+        body = None if payload is None else json.dumps(payload).encode()
+        if body is not None:
+            sent["Content-Type"] = "application/json"
+        status, _, data = request(server, method, path, body, headers=sent)
+        if name in allowed:
+            assert status in (200, 202), (role, name, status, data[:300])
+        else:
+            assert status == 403, (role, name, status)
+            answer = json.loads(data)
+            assert answer["error_code"] == 111
+            assert f"role '{role}'" in answer["error_msg"]
+
+
+def test_a_result_link_is_a_capability_that_works_without_a_login(server):
+    done = server.submit("echo", {"text": "secret words"})
+    done.wait(10)
+    _, record = api(server, "GET", f"/api/tasks/{done.id}", role="read")
+    path = urllib.parse.urlsplit(record["files"][0]["url"]).path
+    status, _, data = request(server, "GET", path)
+    assert status == 200 and data == b"secret words"
+    status, _, data = request(server, "GET", path[:-4] + "AAAA")  # a wrong link
+    assert status == 401 and json.loads(data)["error_code"] == 110
+    status, _, data = request(server, "GET", path[:-4] + "AAAA",
+                              headers={"Authorization": f"Bearer {TOKENS['read']}"})
+    assert status == 404  # someone logged in learns it does not exist
+
+
+def test_the_audit_log_records_who_did_what_from_where(server):
+    gate = server.registry.gate  # type: ignore[attr-defined]
+    status, answer = api(server, "POST", "/api/tasks",
+                         {"task_name": "gated", "params": {}, "wait": 0}, role="submit")
+    assert status == 202
+    gated_id = answer["task_id"]
+    wait_until(lambda: api(server, "GET", f"/api/tasks/{gated_id}", role="read")[1]["status"]
+               == "RUNNING", timeout_s=10)
+    api(server, "POST", f"/api/tasks/{gated_id}/cancel", role="admin")
+    gate.set()
+    status, answer = api(server, "POST", "/api/tasks", {"task_name": "boom", "params": {}},
+                         role="submit")
+    boom_id = answer["task_id"]
+    assert status == 500
+    api(server, "POST", f"/api/tasks/{boom_id}/retry", role="submit")
+    api(server, "POST", "/api/chains", {"steps": [{"task_name": "echo", "params": {}},
+                                                  {"task_name": "echo", "params": {}}]},
+        role="submit")
+    server.submit("echo", {})  # from Python in the server's process: not an HTTP action
+    status, log = api(server, "GET", "/api/audit", role="admin")
+    assert status == 200
+    seen = [(entry["action"], entry["actor"], entry["role"], entry["task_id"])
+            for entry in reversed(log["entries"])]
+    assert seen[:4] == [("launch", "submit-bot", "submit", gated_id),
+                        ("cancel", "admin-bot", "admin", gated_id),
+                        ("launch", "submit-bot", "submit", boom_id),
+                        ("retry", "submit-bot", "submit", boom_id)]
+    assert seen[4][:3] == ("chain", "submit-bot", "submit") and len(seen) == 5
+    first = log["entries"][-1]
+    assert first["address"] == "127.0.0.1" and first["task_name"] == "gated"
+    assert first["at"].endswith("Z") or first["at"].endswith("+00:00")
+    assert log["entries"][-2]["detail"] == "asked to stop while running"
+    status, page = api(server, "GET", f"/api/audit?task_id={boom_id}&limit=1", role="admin")
+    assert [entry["action"] for entry in page["entries"]] == ["retry"]
+    assert page["next_cursor"] is not None
+    status, answer = api(server, "GET", "/api/audit?limit=0", role="admin")
+    assert status == 400 and answer["error_where"] == "query.limit"
+
+
+def test_an_action_that_changes_nothing_writes_no_audit_entry(server):
+    done = server.submit("echo", {})
+    done.wait(10)
+    api(server, "POST", f"/api/tasks/{done.id}/cancel", role="submit")  # already finished
+    status, answer = api(server, "POST", f"/api/tasks/{done.id}/retry", role="submit")
+    assert status == 409  # a task that succeeded is not run again
+    _, log = api(server, "GET", "/api/audit", role="admin")
+    assert log["entries"] == []
+
+
+def login(server: deferred.Server, user: str, password: str, *, next_path: str = "/",
+          token: str = "") -> tuple[int, dict[str, str], str, str]:
+    """Log in as a browser does: the login page for its CSRF cookie, then the form.
+    Returns (status, headers, body, the cookies to send next)."""
+    status, headers, _ = request(server, "GET", next_path, headers={"Accept": "text/html"})
+    assert status == 401
+    csrf = re.search(r"deferred_csrf=([0-9a-f]+)", headers["set-cookie"]).group(1)
+    form = urllib.parse.urlencode({"csrf_token": csrf, "user": user, "password": password,
+                                   "token": token, "next": next_path}).encode()
+    status, headers, data = request(server, "POST", "/login", form, headers={
+        "Content-Type": "application/x-www-form-urlencoded", "Accept": "text/html",
+        "Cookie": f"deferred_csrf={csrf}"})
+    cookies = f"deferred_csrf={csrf}"
+    match = re.search(r"deferred_session=([^;]+)", headers.get("set-cookie", ""))
+    if match:
+        cookies += f"; deferred_session={match.group(1)}"
+    return status, headers, data.decode(), cookies
+
+
+def test_the_ui_logs_in_with_a_password_keeps_a_session_and_logs_out(server):
+    status, headers, _, cookies = login(server, "alice", PASSWORD, next_path="/tasks?status=all")
+    assert status == 303 and headers["location"].endswith("/tasks?status=all")
+    session_cookie = headers["set-cookie"]
+    assert "HttpOnly" in session_cookie and "samesite=strict" in session_cookie.lower()
+    assert "Secure" not in session_cookie  # plain HTTP here; see the TLS test below
+    status, _, page = request(server, "GET", "/tasks", headers={"Cookie": cookies,
+                                                                "Accept": "text/html"})
+    assert status == 200
+    assert b"alice" in page and b">Launch<" in page and b">Audit<" in page
+    status, _, data = request(server, "GET", "/api/audit", headers={"Cookie": cookies})
+    actions = [entry["action"] for entry in json.loads(data)["entries"]]
+    assert status == 200 and actions == ["login"]
+    csrf = re.search(r"deferred_csrf=([0-9a-f]+)", cookies).group(1)
+    status, headers, _ = request(server, "POST", "/logout", f"csrf_token={csrf}".encode(),
+                                 headers={"Cookie": cookies, "Accept": "text/html",
+                                          "Content-Type": "application/x-www-form-urlencoded"})
+    assert status == 303 and "deferred_session=;" in headers["set-cookie"].replace('""', "")
+    status, _, _ = request(server, "GET", "/tasks", headers={"Cookie": cookies,
+                                                             "Accept": "text/html"})
+    assert status == 401  # the old cookie no longer works: the session is gone
+
+
+def test_a_read_user_sees_no_action_it_may_not_take(server):
+    failed = server.submit("boom", {})
+    finish(failed)
+    _, _, _, cookies = login(server, "rita", PASSWORD)
+    for path in ("/", f"/tasks/{failed.id}", "/tasks"):
+        status, _, page = request(server, "GET", path, headers={"Cookie": cookies,
+                                                                "Accept": "text/html"})
+        assert status == 200 and b"rita" in page
+        assert b"/launch" not in page and b"/retry" not in page and b"/audit" not in page
+    status, _, page = request(server, "GET", "/launch", headers={"Cookie": cookies,
+                                                                 "Accept": "text/html"})
+    assert status == 403 and b"error 111" in page
+
+
+def test_a_wrong_password_says_so_without_naming_the_part_and_is_logged(server):
+    for user in ("alice", "nobody"):
+        status, headers, page, _ = login(server, user, "wrong password")
+        assert status == 401 and "set-cookie" not in headers or \
+            "deferred_session" not in headers.get("set-cookie", "")
+        assert "wrong user name or password" in page
+    status, headers, _, cookies = login(server, "", "", token=TOKENS["read"])
+    assert status == 303  # an API token logs in too
+    _, log = api(server, "GET", "/api/audit", role="admin")
+    assert [(entry["action"], entry["actor"]) for entry in reversed(log["entries"])] == [
+        ("login_failed", "alice"), ("login_failed", "nobody"), ("login", "read-bot")]
+
+
+def test_failed_logins_from_one_address_are_throttled(server):
+    for _ in range(10):
+        status, _, _, _ = login(server, "alice", "wrong password")
+        assert status == 401
+    status, _, page, _ = login(server, "alice", PASSWORD)  # even the right one, for a while
+    assert status == 429 and "too many failed logins" in page
+
+
+def test_login_goes_back_only_to_a_page_of_this_server(server):
+    for next_path in ("https://evil.example/", "//evil.example/x", "/\\evil.example"):
+        _, _, _, cookies = login(server, "alice", PASSWORD)
+        csrf = re.search(r"deferred_csrf=([0-9a-f]+)", cookies).group(1)
+        form = urllib.parse.urlencode({"csrf_token": csrf, "user": "alice",
+                                       "password": PASSWORD, "next": next_path}).encode()
+        status, headers, _ = request(server, "POST", "/login", form, headers={
+            "Content-Type": "application/x-www-form-urlencoded", "Cookie": cookies})
+        assert status == 303 and headers["location"].endswith("/") and \
+            "evil" not in headers["location"]
+
+
+def test_behind_tls_the_session_cookie_is_secure(tmp_path, registry):
+    server = start_server(tmp_path, registry, auth=auth_config(),
+                          http={"port": 0, "public_url": "https://tasks.example.com"})
+    try:
+        status, headers, _, _ = login(server, "alice", PASSWORD)
+        assert status == 303 and "Secure" in headers["set-cookie"]
+    finally:
+        server.stop()
+
+
+def test_without_auth_on_loopback_everyone_acts_as_local_and_is_audited(tmp_path, registry):
+    server = start_server(tmp_path, registry)
+    try:
+        status, answer = api(server, "POST", "/api/tasks", {"task_name": "echo", "params": {}})
+        assert status == 200
+        status, log = api(server, "GET", "/api/audit")
+        assert status == 200
+        assert [(entry["action"], entry["actor"], entry["address"])
+                for entry in log["entries"]] == [("launch", "local", "127.0.0.1")]
+        status, _, page = request(server, "GET", "/", headers={"Accept": "text/html"})
+        assert status == 200 and b"Log out" not in page and b">Launch<" in page
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "::"])
+def test_listening_beyond_loopback_without_auth_is_refused(tmp_path, registry, host):
+    server = deferred.Server({"db": {"url": f"sqlite+pysqlite:///{tmp_path / 'tasks.db'}"},
+                              "http": {"host": host, "port": 0}}, registry=registry)
+    with pytest.raises(deferred.DeferredError) as info:
+        server.start()
+    assert info.value.code == 302 and "not a loopback address" in str(info.value)
+    assert "--insecure" in str(info.value)

@@ -1,0 +1,132 @@
+"""Credentials: token and password hashes, roles, loopback addresses, the `auth` section of
+the config, the login throttle and where a login may lead."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from deferred.config import parse_config
+from deferred.credentials import (Principal, Role, hash_password, is_loopback,
+                                  is_password_hash, new_token, token_hash, verify_password)
+from deferred.errors import ConfigError, TooManyAttemptsError
+from deferred.http.auth import LoginThrottle
+from deferred.http.ui import safe_next
+
+
+def test_a_password_hash_is_salted_and_verifies_only_its_password():
+    first, second = hash_password("correct horse"), hash_password("correct horse")
+    assert first != second and first.startswith("scrypt$16384$8$1$")
+    assert is_password_hash(first)
+    assert verify_password("correct horse", first)
+    assert not verify_password("correct hors", first)
+    assert not verify_password("", first)
+
+
+@pytest.mark.parametrize("stored", ["", "plain", "scrypt$x", "scrypt$1$2$3$!!$!!",
+                                    "bcrypt$16384$8$1$AAAA$AAAA", "scrypt$16384$8$1$$"])
+def test_a_stored_text_that_is_no_hash_never_verifies(stored):
+    assert not is_password_hash(stored)
+    assert not verify_password("anything", stored)
+
+
+def test_tokens_are_unguessable_and_stored_by_their_hash():
+    tokens = {new_token() for _ in range(100)}
+    assert len(tokens) == 100 and all(token.startswith("dfr_") for token in tokens)
+    token = next(iter(tokens))
+    assert len(token) >= 40
+    assert token_hash(token) == token_hash(token) and token not in token_hash(token)
+    assert token_hash(token).startswith("sha256:") and len(token_hash(token)) == 71
+
+
+def test_roles_are_ordered_and_named_as_the_config_writes_them():
+    assert [role.label for role in Role] == ["read", "submit", "admin"]
+    assert Role.from_label("submit") is Role.SUBMIT
+    reader = Principal("r", Role.READ)
+    assert reader.may(Role.READ) and not reader.may(Role.SUBMIT)
+    assert Principal("a", Role.ADMIN).may(Role.SUBMIT)
+
+
+@pytest.mark.parametrize("host, loopback", [
+    ("127.0.0.1", True), ("127.1.2.3", True), ("::1", True), ("[::1]", True),
+    ("localhost", True), ("0.0.0.0", False), ("::", False), ("192.168.1.10", False),
+    ("10.0.0.1", False), ("no-such-host.invalid", False)])
+def test_only_addresses_that_stay_on_this_machine_are_loopback(host, loopback):
+    assert is_loopback(host) is loopback
+
+
+def test_the_auth_section_is_read_with_roles_and_defaults():
+    token = new_token()
+    config = parse_config({"auth": {
+        "tokens": [{"name": "ci", "role": "submit", "hash": token_hash(token)},
+                   {"name": "viewer", "hash": token_hash(new_token())}],
+        "users": [{"name": "alice", "role": "admin", "password": hash_password("pw-pw-pw-pw")}],
+        "session_ttl_s": 600}})
+    auth = config.auth
+    assert auth.enabled and not auth.insecure
+    assert [(item.name, item.role) for item in auth.tokens] == [("ci", Role.SUBMIT),
+                                                                ("viewer", Role.READ)]
+    assert auth.users[0].role is Role.ADMIN and auth.session_ttl_s == 600.0
+    assert "scrypt" not in repr(auth) and "sha256" not in repr(auth)  # hashes stay out of logs
+    assert not parse_config({}).auth.enabled
+
+
+@pytest.mark.parametrize("auth, message", [
+    ({"tokens": [{"name": "x", "hash": "abc"}]}, "$.auth.tokens[0].hash: 'abc' does not match"),
+    ({"tokens": [{"name": "x", "role": "root", "hash": "sha256:" + "0" * 64}]},
+     "$.auth.tokens[0].role: 'root' is not one of ['read', 'submit', 'admin']"),
+    ({"tokens": [{"name": "x", "hash": "sha256:" + "0" * 64},
+                 {"name": "x", "hash": "sha256:" + "1" * 64}]},
+     "$.auth.tokens[1].name: 'x' is used twice"),
+    ({"tokens": [{"name": "x", "hash": "sha256:" + "0" * 64},
+                 {"name": "y", "hash": "sha256:" + "0" * 64}]},
+     "$.auth.tokens: two tokens have the same hash"),
+    ({"users": [{"name": "u", "password": "secret-in-clear"}]},
+     "$.auth.users[0].password: not a password hash; make one with "
+     "`python -m deferred.credentials user`"),
+    ({"users": [{"name": "u"}]}, "$.auth.users[0]: 'password' is a required property"),
+    ({"session_ttl_s": 1}, "$.auth.session_ttl_s: 1 is less than the minimum of 60"),
+    ({"token": []}, "$.auth.token: unknown key (allowed: tokens, users, session_ttl_s)"),
+])
+def test_a_bad_auth_section_names_the_key_and_never_echoes_a_password(auth, message):
+    with pytest.raises(ConfigError) as info:
+        parse_config({"auth": auth})
+    assert str(info.value) == f"config: {message}" or str(info.value).startswith(
+        f"config: {message}")
+    assert "secret-in-clear" not in str(info.value)
+
+
+def test_the_throttle_refuses_an_address_after_its_failures_and_forgets_old_ones():
+    throttle = LoginThrottle(max_failures=3, window_s=300, max_addresses=2)
+    for _ in range(3):
+        throttle.check("10.0.0.1")
+        throttle.failed("10.0.0.1")
+    with pytest.raises(TooManyAttemptsError, match="too many failed logins from 10.0.0.1"):
+        throttle.check("10.0.0.1")
+    throttle.check("10.0.0.2")  # another address is not held up
+    throttle.failed("10.0.0.2")
+    throttle.failed("10.0.0.3")  # a third address: the oldest is forgotten
+    throttle.check("10.0.0.1")
+
+
+def test_the_throttle_lets_an_address_try_again_once_the_window_passed():
+    throttle = LoginThrottle(max_failures=1, window_s=0.0)
+    throttle.failed("10.0.0.1")
+    throttle.check("10.0.0.1")
+
+
+@pytest.mark.parametrize("path, expected", [
+    ("/tasks?status=all", "/tasks?status=all"), ("/", "/"), ("", "/"),
+    ("https://evil.example/", "/"), ("//evil.example/", "/"), ("/\\evil.example", "/"),
+    ("javascript:alert(1)", "/"), ("/x\r\nSet-Cookie: a=b", "/")])
+def test_a_login_leads_only_to_a_path_of_this_server(path, expected):
+    assert safe_next(path) == expected
+
+
+@settings(max_examples=300)
+@given(st.text())
+def test_whatever_next_says_the_login_stays_on_this_server(path):
+    target = safe_next(path)
+    assert target.startswith("/") and not target.startswith("//")
+    assert "\\" not in target and "\r" not in target and "\n" not in target
