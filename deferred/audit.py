@@ -1,4 +1,5 @@
-"""The audit log's shapes: who acted (`Actor`) and what the log keeps (`AuditEntry`).
+"""The audit log's shapes: who acted (`Actor`) and what the log keeps (`AuditEntry`); and
+`StoredToken`, an API token an admin made at run time.
 
 Every launch, cancel and retry that comes over HTTP (the API or the UI) is written in the same
 transaction as the change itself, so there is never a change without its entry; logins are
@@ -24,6 +25,8 @@ class AuditAction(str, enum.Enum):
     LOGIN = "login"
     LOGIN_FAILED = "login_failed"
     LOGOUT = "logout"
+    TOKEN_CREATED = "token_created"
+    TOKEN_REVOKED = "token_revoked"
 
     def __str__(self) -> str:
         return self.value
@@ -50,6 +53,16 @@ class AuditEntry:
     task_id: int | None
     task_name: str | None
     detail: str
+
+
+@dataclasses.dataclass(frozen=True)
+class StoredToken:
+    """An API token kept in the database (by its hash, which is never shown)."""
+
+    name: str
+    role: str
+    created_at: datetime.datetime
+    created_by: str
 
 
 def clip_detail(text: str) -> str:

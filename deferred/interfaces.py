@@ -10,7 +10,7 @@ from typing import Any, Protocol
 
 from .records import (ChainStep, EmailStatus, Outcome, PendingEmail, StoredFile, TaskError, TaskRecord,
                       TaskStatus)
-from .audit import Actor, AuditAction, AuditEntry
+from .audit import Actor, AuditAction, AuditEntry, StoredToken
 from .scheduling import SubmitOptions
 
 
@@ -123,6 +123,19 @@ class TaskStore(Protocol):
 
     def close_session(self, token_hash: str) -> None:
         """Forget a session."""
+
+    def add_token(self, name: str, role: str, token_hash: str, actor: Actor) -> bool:
+        """Store a new API token by its hash (and its audit entry); False if the name is
+        taken."""
+
+    def stored_tokens(self) -> list[StoredToken]:
+        """The API tokens made at run time, by name."""
+
+    def find_token(self, token_hash: str) -> tuple[str, str] | None:
+        """The (name, role) of the stored token with this hash, None if there is none."""
+
+    def revoke_token(self, name: str, actor: Actor) -> bool:
+        """Delete a stored token (and write its audit entry); False if there is none."""
 
     def close(self) -> None:
         """Release connections and locks."""
@@ -256,3 +269,16 @@ class TaskService(Protocol):
 
     def close_session(self, token_hash: str) -> None:
         """Forget a session."""
+
+    def add_token(self, name: str, role: str, token_hash: str, actor: Actor) -> bool:
+        """Store a new API token by its hash (and its audit entry); False if the name is
+        taken."""
+
+    def stored_tokens(self) -> list[StoredToken]:
+        """The API tokens made at run time, by name."""
+
+    def find_token(self, token_hash: str) -> tuple[str, str] | None:
+        """The (name, role) of the stored token with this hash, None if there is none."""
+
+    def revoke_token(self, name: str, actor: Actor) -> bool:
+        """Delete a stored token (and write its audit entry); False if there is none."""

@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from .addresses import check_email_address
-from .audit import Actor, AuditAction, AuditEntry
+from .audit import Actor, AuditAction, AuditEntry, StoredToken
 from .config import LimitsConfig
 from .errors import (BadRequestError, ConflictError, DeferredError, InvalidParamsError,
                      NotFoundError, ShuttingDownError)
@@ -250,6 +250,23 @@ class LocalTaskService:
     def close_session(self, token_hash: str) -> None:
         """Forget a session."""
         self._store.close_session(token_hash)
+
+    def add_token(self, name: str, role: str, token_hash: str, actor: Actor) -> bool:
+        """Store a new API token by its hash (and its audit entry); False if the name is
+        taken."""
+        return self._store.add_token(name, role, token_hash, actor)
+
+    def stored_tokens(self) -> list[StoredToken]:
+        """The API tokens made at run time, by name."""
+        return self._store.stored_tokens()
+
+    def find_token(self, token_hash: str) -> tuple[str, str] | None:
+        """The (name, role) of the stored token with this hash, None if there is none."""
+        return self._store.find_token(token_hash)
+
+    def revoke_token(self, name: str, actor: Actor) -> bool:
+        """Delete a stored token (and write its audit entry); False if there is none."""
+        return self._store.revoke_token(name, actor)
 
     def close(self) -> None:
         """Take no new work and let every waiter answer now."""

@@ -19,14 +19,14 @@ from ..errors import (BadRequestError, DeferredError, InternalError, InvalidJson
 from ..scheduling import submit_options
 from ..interfaces import TaskService
 from .jsonbody import (check_json_content_type, not_json_error, parse_chain, parse_submit,
-                       read_body, wait_seconds)
+                       parse_token_request, read_body, wait_seconds)
 from .jsonerrors import JsonErrorPlugin, install_error_pages, json_response
 from .auth import (CAPABILITY, PUBLIC, AccessPlugin, Authenticator, current_actor,
                    refusal_response)
 from .listquery import next_cursor, parse_audit_query, parse_list_query
 from .openapi import build_openapi, package_version
 from .representation import (accepted_answer, audit_json, content_disposition, record_json,
-                             submit_answer, task_types_json)
+                             submit_answer, task_types_json, timestamp_json)
 from .security import check_same_origin
 
 logger = logging.getLogger(__name__)
@@ -66,7 +66,7 @@ def make_api_app(service: TaskService, config: HttpConfig, authenticator: Authen
     app.install(JsonErrorPlugin())
     app.install(AccessPlugin(authenticator, refusal_response))  # inside: refusals as JSON
     install_error_pages(app, config.max_body_bytes)
-    routes = ApiRoutes(service, config, max_waiting)
+    routes = ApiRoutes(service, config, max_waiting, authenticator)
     app.route("/api/tasks", "POST", routes.submit, access=Role.SUBMIT)
     app.route("/", "POST", routes.submit, access=Role.SUBMIT)
     app.route("/api/tasks/<task_id:int>", "GET", routes.get_task, access=Role.READ)
@@ -77,6 +77,9 @@ def make_api_app(service: TaskService, config: HttpConfig, authenticator: Authen
     app.route("/api/tasks", "GET", routes.list_tasks, access=Role.READ)
     app.route("/api/task-types", "GET", routes.task_types, access=Role.READ)
     app.route("/api/audit", "GET", routes.audit_log, access=Role.ADMIN)
+    app.route("/api/tokens", "GET", routes.list_tokens, access=Role.ADMIN)
+    app.route("/api/tokens", "POST", routes.create_token, access=Role.ADMIN)
+    app.route("/api/tokens/<name>", "DELETE", routes.revoke_token, access=Role.ADMIN)
     app.route("/results/<token>", "GET", routes.result_file, access=CAPABILITY)
     app.route("/healthz", "GET", routes.health, access=PUBLIC)
     app.route("/metrics", "GET", routes.metrics, access=Role.READ)
@@ -88,8 +91,9 @@ class ApiRoutes:
     """The API's handlers, over a `TaskService`. A dict they return is answered as JSON with
     200 and a `DeferredError` they raise in the error shape (by `JsonErrorPlugin`)."""
 
-    def __init__(self, service: TaskService, config: HttpConfig, max_waiting: int) -> None:
-        self._service, self._config = service, config
+    def __init__(self, service: TaskService, config: HttpConfig, max_waiting: int,
+                 authenticator: Authenticator) -> None:
+        self._service, self._config, self._auth = service, config, authenticator
         self._waiting = threading.BoundedSemaphore(max_waiting)
 
     def _base_url(self) -> str:
@@ -183,6 +187,28 @@ class ApiRoutes:
         return {"entries": [audit_json(entry) for entry in entries[:query.limit]],
                 "next_cursor": str(entries[query.limit - 1].id) if len(entries) > query.limit
                 else None}
+
+    def list_tokens(self) -> Any:
+        """`GET /api/tokens`: every API token by name and role (never a hash)."""
+        return {"tokens": [{**item, "created_at": timestamp_json(item["created_at"])}
+                           for item in self._auth.token_list()]}
+
+    def create_token(self) -> Any:
+        """`POST /api/tokens` `{"name", "role"}`: a new token, stored by its hash; the answer
+        holds the token, the one time it is shown."""
+        environ = bottle.request.environ
+        check_same_origin(environ, self._config.public_url)
+        check_json_content_type(environ.get("CONTENT_TYPE", ""))
+        name, role = parse_token_request(read_body(environ, self._config.max_body_bytes))
+        token = self._auth.create_token(name, role, current_actor())
+        return json_response({"status": "OK", "name": name, "role": role, "token": token},
+                             201, {"Cache-Control": "no-store"})
+
+    def revoke_token(self, name: str) -> Any:
+        """`DELETE /api/tokens/{name}`: the stored token stops working at once."""
+        check_same_origin(bottle.request.environ, self._config.public_url)
+        self._auth.revoke_token(name, current_actor())
+        return {"status": "OK", "name": name}
 
     def result_file(self, token: str) -> Any:
         """`GET /results/{token}`: a result file, as an attachment."""

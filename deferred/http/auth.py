@@ -12,6 +12,7 @@ import collections
 import datetime
 import functools
 import logging
+import re
 import secrets
 import threading
 import time
@@ -22,10 +23,10 @@ import bottle
 
 from ..audit import Actor
 from ..config import AuthConfig
-from ..credentials import (LOCAL_PRINCIPAL, Principal, Role, dummy_password_check,
-                           token_hash, verify_password)
-from ..errors import (DeferredError, ForbiddenError, NotFoundError, TooManyAttemptsError,
-                      UnauthorizedError)
+from ..credentials import (LOCAL_PRINCIPAL, ROLE_LABELS, Principal, Role,
+                           dummy_password_check, new_token, token_hash, verify_password)
+from ..errors import (BadRequestError, ConflictError, DeferredError, ForbiddenError,
+                      NotFoundError, TooManyAttemptsError, UnauthorizedError, shown)
 from ..interfaces import TaskService
 from ..records import utcnow
 from .jsonerrors import error_response
@@ -38,6 +39,7 @@ SESSION_COOKIE = "deferred_session"
 PRINCIPAL_KEY = "deferred.principal"  # the request's principal, in the WSGI environ
 _BEARER = "bearer "
 _MAX_CREDENTIAL_CHARS = 512
+TOKEN_NAME = re.compile(r"[A-Za-z0-9._@-]{1,100}")  # of a token made over HTTP
 _SESSION_BYTES = 32
 
 Access = Role | str
@@ -120,18 +122,65 @@ class Authenticator:
             raise UnauthorizedError("the Authorization header must be 'Bearer TOKEN'",
                                     where="Authorization")
         token = header[len(_BEARER):].strip()
-        principal = (self._tokens.get(token_hash(token))
+        principal = (self._token_principal(token)
                      if len(token) <= _MAX_CREDENTIAL_CHARS else None)
         if principal is None:
             raise UnauthorizedError("the API token is not valid (unknown or revoked)",
                                     where="Authorization")
         return principal
 
+    def _token_principal(self, token: str) -> Principal | None:
+        """The principal of a token of the config, else of one stored in the database."""
+        hashed = token_hash(token)
+        principal = self._tokens.get(hashed)
+        if principal is None:
+            found = self._service.find_token(hashed)
+            if found is not None:
+                principal = Principal(found[0], Role.from_label(found[1]))
+        return principal
+
+    def token_list(self) -> list[dict[str, Any]]:
+        """Every API token by name and role: those of the config, then those stored."""
+        listed: list[dict[str, Any]] = [
+            {"name": token.name, "role": token.role.label, "source": "config",
+             "created_at": None, "created_by": None} for token in self._config.tokens]
+        listed += [{"name": stored.name, "role": stored.role, "source": "database",
+                    "created_at": stored.created_at, "created_by": stored.created_by}
+                   for stored in self._service.stored_tokens()]
+        return listed
+
+    def create_token(self, name: str, role: str, actor: Actor) -> str:
+        """A new API token, stored by its hash (the token is shown this once). It is asked
+        for once auth is on (config.json has tokens or users). Raises `BadRequestError` for a
+        bad name or role, `ConflictError` for a name in use."""
+        if not TOKEN_NAME.fullmatch(name):
+            raise BadRequestError(f"{shown(name)!r} is not a token name: 1 to 100 letters, "
+                                  "digits and . _ @ -", where="name")
+        if role not in ROLE_LABELS:
+            raise BadRequestError(f"{shown(role)!r} is not a role (allowed: "
+                                  f"{', '.join(ROLE_LABELS)})", where="role")
+        token = new_token()
+        if any(item.name == name for item in self._config.tokens) or \
+                not self._service.add_token(name, role, token_hash(token), actor):
+            raise ConflictError(f"a token named {name!r} exists; revoke it first or pick "
+                                "another name", where="name")
+        return token
+
+    def revoke_token(self, name: str, actor: Actor) -> None:
+        """Delete a stored token: it stops working at once, on every server. Raises
+        `NotFoundError`, and `ConflictError` for a token of the config."""
+        if any(item.name == name for item in self._config.tokens):
+            raise ConflictError(f"the token {name!r} is in config.json: remove it there and "
+                                "restart the server", where="name")
+        if not self._service.revoke_token(name, actor):
+            raise NotFoundError(f"no token named {shown(name)!r}", where="name")
+
     def check_login(self, *, token: str, user: str, password: str) -> Principal:
         """The principal of an API token, or of a user and password. Raises
         `UnauthorizedError` without saying which part was wrong."""
         if token:
-            principal = self._tokens.get(token_hash(token[:_MAX_CREDENTIAL_CHARS]))
+            principal = (self._token_principal(token)
+                         if len(token) <= _MAX_CREDENTIAL_CHARS else None)
             if principal is not None:
                 return principal
             raise UnauthorizedError("that API token is not valid", where="token")

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any, BinaryIO
 
 from ..errors import (BadRequestError, InvalidJsonError, RequestTooLargeError,
-                      UnsupportedMediaTypeError)
+                      UnsupportedMediaTypeError, shown)
 from ..jsontext import json_type_name, parse_json_object
 from ..scheduling import SubmitOptions, submit_options
 
@@ -169,6 +169,22 @@ def parse_chain(body: bytes) -> tuple[list[tuple[str, Any]], str | None]:
         raise BadRequestError(f"must be a string, got {json_type_name(email)}",
                               where="body.email")
     return parsed, email
+
+
+def parse_token_request(body: bytes) -> tuple[str, str]:
+    """Parse `{"name", "role"?}` of a new API token (role default `read`). Raises
+    `InvalidJsonError` or `BadRequestError` naming the key."""
+    raw = parse_json_object(body, where="body")
+    unknown = [key for key in raw if key not in ("name", "role")]
+    if unknown:
+        raise BadRequestError(f"unknown key {shown(unknown[0])!r} (allowed: name, role)",
+                              where="body")
+    name, role = raw.get("name"), raw.get("role", "read")
+    for key, value in (("name", name), ("role", role)):
+        if not isinstance(value, str):
+            raise BadRequestError(f"must be a string, got {json_type_name(value)}",
+                                  where=f"body.{key}")
+    return name, role
 
 
 def _parse_wait(wait: Any) -> float | None:

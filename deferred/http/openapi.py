@@ -18,9 +18,11 @@ from typing import Any
 
 from ..audit import AuditAction
 from ..config import HttpConfig
+from ..credentials import ROLE_LABELS
 from ..errors import ErrorCode
 from ..interfaces import TaskType
 from ..records import TaskStatus, utcnow
+from .auth import TOKEN_NAME
 from .listquery import DEFAULT_LIMIT, MAX_LIMIT
 from .openapi_schemas import (ERROR_RESPONSES, chain_body, error_responses, error_schema,
                               object_schema, params_schemas, ref, shared_schemas, submit_body)
@@ -145,6 +147,7 @@ def _paths() -> dict[str, Any]:
 def _other_paths() -> dict[str, Any]:
     return {
         "/api/audit": {"get": _audit_operation()},
+        **_token_paths(),
         "/api/task-types": {"get": _operation(
             "listTaskTypes", "The registered tasks, their schemas and limits.",
             {"200": _json(ref("TaskTypes")), **_errors()})},
@@ -209,6 +212,42 @@ def _audit_operation() -> dict[str, Any]:
                       "newest first; needs the admin role.",
                       {"200": _json(page), **_errors("BadRequest", "Unavailable")},
                       parameters=parameters)
+
+
+def _token_paths() -> dict[str, Any]:
+    name = {"type": "string", "pattern": f"^{TOKEN_NAME.pattern}$"}
+    role = {"enum": list(ROLE_LABELS)}
+    listed = object_schema(
+        ["name", "role", "source", "created_at", "created_by"], name={"type": "string"},
+        role=role, source={"enum": ["config", "database"]},
+        created_at={"type": ["string", "null"], "format": "date-time"},
+        created_by={"type": ["string", "null"]})
+    made = object_schema(["status", "name", "role", "token"], status={"const": "OK"},
+                         name={"type": "string"}, role=role, token={"type": "string"})
+    body = {"required": True, "content": {"application/json": {"schema": {
+        "type": "object", "additionalProperties": False, "required": ["name"],
+        "properties": {"name": name, "role": role}}}}}
+    return {
+        "/api/tokens": {
+            "get": _operation("listTokens", "Every API token by name and role (never a "
+                              "hash); needs the admin role.", {
+                                  "200": _json(object_schema(["tokens"], tokens={
+                                      "type": "array", "items": listed})),
+                                  **_errors("Unavailable")}),
+            "post": _operation("createToken", "Make an API token, kept by its hash; the "
+                               "answer shows the token this once. Needs the admin role.", {
+                                   "201": _json(made, "The token is made."),
+                                   **_errors("BadRequest", "Conflict", "TooLarge", "NotJson",
+                                             "Unavailable")}, requestBody=body)},
+        "/api/tokens/{name}": {"delete": _operation(
+            "revokeToken", "Revoke a token made over HTTP: it stops working at once (one of "
+            "config.json is 409). Needs the admin role.", {
+                "200": _json(object_schema(["status", "name"], status={"const": "OK"},
+                                           name={"type": "string"})),
+                **_errors("NotFound", "Conflict", "Unavailable")},
+            parameters=[{"name": "name", "in": "path", "required": True,
+                         "schema": {"type": "string"}}])},
+    }
 
 
 def _limit_parameter() -> dict[str, Any]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import json
+import urllib.parse
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -175,3 +176,8 @@ def type_text(spec: Any) -> str:
         ("minimum", "≥"), ("exclusiveMinimum", ">"), ("maximum", "≤"), ("exclusiveMaximum", "<"))
         if isinstance(spec.get(key), (int, float)) and not isinstance(spec.get(key), bool)]
     return " ".join([text, *bounds])
+
+
+def path_part(text: str) -> str:
+    """Text as one segment of a URL path (a `/` in it is quoted too)."""
+    return urllib.parse.quote(text, safe="")

@@ -13,7 +13,7 @@ from typing import Any
 
 import bottle
 
-from ..audit import Actor, AuditAction
+from ..audit import Actor
 from ..config import HttpConfig
 from ..credentials import Role
 from ..errors import (BadRequestError, DeferredError, InternalError, InvalidParamsError,
@@ -23,14 +23,14 @@ from ..jsontext import parse_json
 from ..records import TaskRecord, TaskStatus
 from ..scheduling import submit_options
 from . import pages
-from .auth import (PUBLIC, SESSION_COOKIE, AccessPlugin, Authenticator, client_address,
-                   current_actor, current_principal, is_secure_request, refusal_response)
+from .accesspages import AccessPages
+from .auth import (PUBLIC, AccessPlugin, Authenticator, current_actor, current_principal,
+                   is_secure_request, refusal_response)
 from .forms import build_form
 from .formhtml import render_form
-from .jsonbody import read_body
 from .listquery import parse_cursor, parse_status
-from .security import (CSRF_FIELD, check_csrf, check_same_origin, csrf_token,
-                       set_csrf_cookie)
+from .navigation import redirect, root_path
+from .security import CSRF_FIELD, csrf_token, set_csrf_cookie
 from .templates import STATIC_DIR, Templates, html_response, static_names
 
 logger = logging.getLogger(__name__)
@@ -98,6 +98,9 @@ def make_ui_app(service: TaskService, config: HttpConfig,
     app.route("/launch", "GET", routes.launch_page, access=submit)
     app.route("/launch", "POST", routes.launch, access=submit)
     app.route("/audit", "GET", routes.audit_page, access=Role.ADMIN)
+    app.route("/tokens", "GET", routes.tokens_page, access=Role.ADMIN)
+    app.route("/tokens", "POST", routes.create_token, access=Role.ADMIN)
+    app.route("/tokens/<name>/revoke", "POST", routes.revoke_token, access=Role.ADMIN)
     app.route("/login", "POST", routes.login, access=PUBLIC)  # answers 401 until it works
     app.route("/logout", "POST", routes.logout, access=read)
     app.route("/static/<name>", "GET", routes.static_file, access=PUBLIC)
@@ -140,7 +143,7 @@ class HtmlErrorPlugin:
         return wrapper
 
 
-class UiRoutes:
+class UiRoutes(AccessPages):
     """The UI's handlers. Each renders a template; the `*_part` ones render only the live
     section of their page, for the page's script to swap in."""
 
@@ -153,7 +156,7 @@ class UiRoutes:
     def _render(self, name: str, status: int = 200, **values: Any) -> bottle.HTTPResponse:
         """A page: the viewer and what they may do, and the CSRF token of its forms (the
         cookie too, when the browser had none)."""
-        root = _root()
+        root = root_path()
         viewer = current_principal()
         token, is_new = csrf_token(bottle.request.cookies)
         values.setdefault("viewer", viewer)
@@ -183,69 +186,6 @@ class UiRoutes:
         if isinstance(exc, UnauthorizedError) and not exc.where:
             return self._login_page(None)  # no credentials at all: just the form
         return self.error_page(exc)
-
-    def _login_page(self, error: DeferredError | None, user: str = "",
-                    next_path: str | None = None) -> bottle.HTTPResponse:
-        if next_path is None:
-            request = bottle.request
-            next_path = request.fullpath + (f"?{request.query_string}"
-                                            if request.query_string else "")
-            if request.method != "GET" or request.path.startswith("/ui/parts/"):
-                next_path = "/"
-        status = error.http_status if error is not None else 401
-        return self._render("login", status, viewer=None, error=error, user=user,
-                            next_path=safe_next(next_path))
-
-    def login(self) -> Any:
-        """`POST /login`: a user and password, or an API token; a session cookie and back
-        to the page asked for. Refused (401) until the credentials are right."""
-        environ = bottle.request.environ
-        check_same_origin(environ, self._config.public_url)
-        fields = form_fields(read_body(environ, self._config.max_body_bytes))
-        check_csrf(bottle.request.cookies, fields.get(CSRF_FIELD, ""))
-        user, next_path = fields.get("user", "").strip(), safe_next(fields.get("next", "/"))
-        if not self._auth.enabled:
-            return redirect(next_path)
-        address = client_address()
-        try:
-            self._auth.throttle.check(address)
-            principal = self._auth.check_login(token=fields.get("token", "").strip(),
-                                               user=user, password=fields.get("password", ""))
-        except UnauthorizedError as exc:
-            self._auth.throttle.failed(address)
-            self._service.record_audit(Actor(user or "(token)", "", address),
-                                       AuditAction.LOGIN_FAILED, detail=exc.message)
-            return self._login_page(exc, user=user, next_path=next_path)
-        except TooManyAttemptsError as exc:
-            return self._login_page(exc, user=user, next_path=next_path)
-        cookie, ttl_s = self._auth.open_session(principal)
-        self._service.record_audit(Actor(principal.name, principal.role.label, address),
-                                   AuditAction.LOGIN)
-        response = redirect(next_path)
-        response.set_cookie(SESSION_COOKIE, cookie, path="/", max_age=ttl_s, httponly=True,
-                            samesite="strict", secure=self._secure())
-        return response
-
-    def logout(self) -> Any:
-        """`POST /logout`: end the session, forget its cookie."""
-        environ = bottle.request.environ
-        check_same_origin(environ, self._config.public_url)
-        fields = form_fields(read_body(environ, self._config.max_body_bytes))
-        check_csrf(bottle.request.cookies, fields.get(CSRF_FIELD, ""))
-        self._auth.close_session(bottle.request.get_cookie(SESSION_COOKIE) or "")
-        if self._auth.enabled:
-            self._service.record_audit(current_actor(), AuditAction.LOGOUT)
-        response = redirect("/")
-        response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict",
-                               secure=self._secure())
-        return response
-
-    def audit_page(self) -> Any:
-        """`GET /audit?cursor=`: the audit log, newest first."""
-        before_id = parse_cursor((bottle.request.query.getunicode("cursor") or "").strip())
-        entries = self._service.audit_entries(limit=PAGE_SIZE + 1, before_id=before_id)
-        older = entries[PAGE_SIZE - 1].id if len(entries) > PAGE_SIZE else None
-        return self._render("audit", entries=entries[:PAGE_SIZE], older=older)
 
     def _overview_values(self) -> dict[str, Any]:
         task_types = self._service.task_types()
@@ -323,10 +263,7 @@ class UiRoutes:
         return self._act_on(task_id, self._service.retry)
 
     def _act_on(self, task_id: int, action: Callable[[int, Actor], TaskRecord]) -> Any:
-        environ = bottle.request.environ
-        check_same_origin(environ, self._config.public_url)
-        fields = form_fields(read_body(environ, self._config.max_body_bytes))
-        check_csrf(bottle.request.cookies, fields.get(CSRF_FIELD, ""))
+        self._posted_form()
         self._record(task_id)  # 404 for an unknown id
         action(task_id, current_actor())
         return redirect(f"/tasks/{task_id}")
@@ -357,10 +294,7 @@ class UiRoutes:
     def launch(self) -> Any:
         """`POST /launch` (the raw-JSON form, which works without JavaScript): submit, then
         go to the task's page; on a mistake, the form again with the error beside its field."""
-        environ = bottle.request.environ
-        check_same_origin(environ, self._config.public_url)
-        fields = form_fields(read_body(environ, self._config.max_body_bytes))
-        check_csrf(bottle.request.cookies, fields.get(CSRF_FIELD, ""))
+        fields = self._posted_form()
         name, params_text = fields.get("task_name", "").strip(), fields.get("params", "")
         email = fields.get("email", "")
         delay_s = fields.get("delay_s", "").strip()
@@ -392,29 +326,6 @@ class UiRoutes:
         response = bottle.static_file(name, root=str(STATIC_DIR))
         response.set_header("Cache-Control", "no-cache")
         return response
-
-
-def _root() -> str:
-    return urllib.parse.quote(bottle.request.environ.get("SCRIPT_NAME", "").rstrip("/"))
-
-
-def redirect(path: str) -> bottle.HTTPResponse:
-    """303 to `path` under the app's mount point (after a post: the browser then GETs it)."""
-    return bottle.HTTPResponse(status=303, headers={"Location": f"{_root()}{path}"})
-
-
-def safe_next(path: str) -> str:
-    """Where to go after logging in: a path on this server, never another site."""
-    if not path.startswith("/") or path.startswith(("//", "/\\")) or any(
-            char in path for char in "\r\n\\"):
-        return "/"
-    return path
-
-
-def form_fields(body: bytes) -> dict[str, str]:
-    """A posted form's fields (url-encoded), the first value of each, blanks kept."""
-    fields = urllib.parse.parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
-    return {name: values[0] for name, values in fields.items()}
 
 
 def launch_form_html(task_type: TaskType | None) -> str:

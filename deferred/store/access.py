@@ -1,4 +1,5 @@
-"""`AccessRecords`: the audit log and the UI's login sessions, mixed into `SqlTaskStore`.
+"""`AccessRecords`: the audit log, the UI's login sessions and the API tokens made at run time,
+mixed into `SqlTaskStore`.
 
 An audit entry of a change is written by the change's own transaction (`insert_audit`); the
 entries of logins and the sessions have transactions of their own here.
@@ -12,9 +13,9 @@ from collections.abc import Callable, Sequence
 
 import sqlalchemy as sa
 
-from ..audit import Actor, AuditAction, AuditEntry, clip_detail
+from ..audit import Actor, AuditAction, AuditEntry, StoredToken, clip_detail
 from ..records import utcnow
-from .schema import audit_log, sessions
+from .schema import api_tokens, audit_log, sessions
 
 _ADDRESS_CHARS = 64
 
@@ -82,3 +83,40 @@ class AccessRecords:
         """Forget a session (log out)."""
         with self._write("end the session") as conn:
             conn.execute(sessions.delete().where(sessions.c.token_hash == token_hash))
+
+    def add_token(self, name: str, role: str, token_hash: str, actor: Actor) -> bool:
+        """Store a new API token by its hash, with its audit entry; False if the name is
+        taken."""
+        with self._write("store the API token") as conn:
+            if conn.execute(sa.select(api_tokens.c.name).where(api_tokens.c.name == name)
+                            ).first() is not None:
+                return False
+            conn.execute(api_tokens.insert().values(name=name, role=role,
+                                                    token_hash=token_hash,
+                                                    created_at=utcnow(),
+                                                    created_by=actor.name[:100]))
+            insert_audit(conn, [audit_values(actor, AuditAction.TOKEN_CREATED, None, None,
+                                             f"token {name!r} with the role {role!r}")])
+        return True
+
+    def stored_tokens(self) -> list[StoredToken]:
+        """The API tokens made at run time, by name (never their hashes)."""
+        with self._read("read the API tokens") as conn:
+            return [StoredToken(row.name, row.role, row.created_at, row.created_by)
+                    for row in conn.execute(sa.select(api_tokens).order_by(api_tokens.c.name))]
+
+    def find_token(self, token_hash: str) -> tuple[str, str] | None:
+        """The (name, role) of the stored token with this hash, None if there is none."""
+        with self._read("read the API token") as conn:
+            row = conn.execute(sa.select(api_tokens.c.name, api_tokens.c.role).where(
+                api_tokens.c.token_hash == token_hash)).one_or_none()
+        return None if row is None else (row.name, row.role)
+
+    def revoke_token(self, name: str, actor: Actor) -> bool:
+        """Delete a stored token, with its audit entry; False if there is none by that name."""
+        with self._write("revoke the API token") as conn:
+            deleted = conn.execute(api_tokens.delete().where(api_tokens.c.name == name)).rowcount
+            if deleted:
+                insert_audit(conn, [audit_values(actor, AuditAction.TOKEN_REVOKED, None, None,
+                                                 f"token {name!r}")])
+        return bool(deleted)

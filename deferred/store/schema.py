@@ -154,6 +154,15 @@ sessions = sa.Table(
     sa.Column("expires_at", UtcDateTime, nullable=False, index=True),
 )
 
+api_tokens = sa.Table(
+    "deferred_api_tokens", metadata,
+    sa.Column("name", sa.String(100), primary_key=True),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("token_hash", sa.String(80), nullable=False, unique=True),  # never the token
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("created_by", sa.String(100), nullable=False),
+)
+
 schema_version = sa.Table(
     "deferred_schema_version", metadata,
     sa.Column("version", sa.Integer, nullable=False),
@@ -217,9 +226,14 @@ def _add_audit_and_sessions(conn: sa.Connection) -> None:
     sessions.create(conn, checkfirst=True)
 
 
+def _add_api_tokens(conn: sa.Connection) -> None:
+    """Version 10: API tokens an admin made over the API or the UI."""
+    api_tokens.create(conn, checkfirst=True)
+
+
 UPGRADES: Sequence[Upgrade] = (_add_outbox, _add_servers, _add_scheduling,
                                _add_attempts_and_progress, _add_timeouts, _add_firings,
-                               _add_chains, _add_audit_and_sessions)
+                               _add_chains, _add_audit_and_sessions, _add_api_tokens)
 """`UPGRADES[n]` takes a database from version n + 1 to n + 2, in one transaction."""
 
 SCHEMA_VERSION = 1 + len(UPGRADES)

@@ -34,11 +34,11 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
         expect.set_options(timeout=5_000)
 
 
-def expect_refused_loads(browser_log: BrowserLog) -> None:
-    """Chromium logs every page answered 401/403 as a console error: those are expected
-    here, anything else is not."""
+def expect_refused_loads(browser_log: BrowserLog, statuses: str = "401|403") -> None:
+    """Chromium logs every page answered 401/403 (or `statuses`) as a console error: those
+    are expected here, anything else is not."""
     unexpected = [text for text in browser_log.console_errors
-                  if not re.search(r"status of 40[13]", text)]
+                  if not re.search(rf"status of ({statuses}) ", text)]
     assert unexpected == []
     browser_log.console_errors.clear()
 
@@ -111,3 +111,33 @@ def test_a_live_page_shows_the_login_form_once_its_session_ends(
     # The overview polls its live part each second; the 401 makes it show the form.
     expect(page.get_by_role("heading", name="Log in")).to_be_visible()
     expect_refused_loads(browser_log)
+
+
+def test_an_admin_makes_a_token_sees_it_once_uses_it_and_revokes_it(
+        page: Page, server: ServerProcess, browser_log: BrowserLog):
+    page.goto(server.url + "/")
+    log_in(page, "alice", PASSWORD)
+    page.get_by_role("link", name="Tokens").click()
+    page.get_by_label("Name").fill("nightly-report")
+    page.get_by_label("Role").select_option("submit")
+    page.get_by_role("button", name="Make token").click()
+    token = page.locator("#new-token").inner_text().strip()
+    assert token.startswith("dfr_")
+    save_screenshot(page, "new-token", phone=True)
+    status, body = server.request("GET", "/api/tasks",
+                                  headers={"Authorization": f"Bearer {token}"})
+    assert status == 200
+    page.goto(server.url + "/tokens")  # shown once: the page again shows the list only
+    expect(page.locator("#new-token")).to_have_count(0)
+    row = page.locator("tr[data-token='nightly-report']")
+    expect(row).to_contain_text("submit")
+    expect(row).to_contain_text("alice")
+    page.get_by_label("Name").fill("nightly-report")
+    page.get_by_role("button", name="Make token").click()
+    expect(page.get_by_role("alert")).to_contain_text("exists")
+    page.get_by_role("button", name="Revoke nightly-report").click()
+    expect(page.locator("tr[data-token='nightly-report']")).to_have_count(0)
+    status, body = server.request("GET", "/api/tasks",
+                                  headers={"Authorization": f"Bearer {token}"})
+    assert status == 401 and body["error_code"] == 110
+    expect_refused_loads(browser_log, "401|403|409")  # 409: the name already taken

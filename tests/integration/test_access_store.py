@@ -84,3 +84,16 @@ def test_sessions_are_found_by_hash_until_they_expire_or_close(store):
     assert store.find_session("sha256:unknown") is None
     store.close_session("sha256:live")
     assert store.find_session("sha256:live") is None
+
+
+def test_tokens_are_stored_by_hash_found_listed_and_revoked_with_audit_entries(store):
+    assert store.add_token("ci", "submit", "sha256:aa", ALICE)
+    assert not store.add_token("ci", "read", "sha256:bb", ALICE)  # the name is taken
+    assert store.find_token("sha256:aa") == ("ci", "submit")
+    assert store.find_token("sha256:bb") is None
+    (stored,) = store.stored_tokens()
+    assert (stored.name, stored.role, stored.created_by) == ("ci", "submit", "alice")
+    assert store.revoke_token("ci", ALICE) and not store.revoke_token("ci", ALICE)
+    assert store.find_token("sha256:aa") is None
+    assert [entry.action for entry in store.audit_entries(limit=10)] == [
+        AuditAction.TOKEN_REVOKED, AuditAction.TOKEN_CREATED]

@@ -379,3 +379,58 @@ def test_listening_beyond_loopback_without_auth_is_refused(tmp_path, registry, h
         server.start()
     assert info.value.code == 302 and "not a loopback address" in str(info.value)
     assert "--insecure" in str(info.value)
+
+
+def test_an_admin_makes_and_revokes_tokens_that_work_at_once(server):
+    status, made = api(server, "POST", "/api/tokens", {"name": "grafana", "role": "read"},
+                       role="admin")
+    assert status == 201 and made["token"].startswith("dfr_") and made["role"] == "read"
+    new = made["token"]
+    status, _, data = request(server, "GET", "/api/tasks",
+                              headers={"Authorization": f"Bearer {new}"})
+    assert status == 200
+    status, _, data = request(server, "POST", "/api/tasks", b'{"task_name": "echo"}',
+                              headers={"Authorization": f"Bearer {new}",
+                                       "Content-Type": "application/json"})
+    assert status == 403 and "'grafana' has the role 'read'" in json.loads(data)["error_msg"]
+    status, listed = api(server, "GET", "/api/tokens", role="admin")
+    names = {item["name"]: item for item in listed["tokens"]}
+    assert names["grafana"]["source"] == "database" and names["grafana"]["role"] == "read"
+    assert names["grafana"]["created_by"] == "admin-bot"
+    assert names["read-bot"]["source"] == "config"
+    assert "sha256" not in json.dumps(listed) and new not in json.dumps(listed)
+    status, answer = api(server, "DELETE", "/api/tokens/grafana", role="admin")
+    assert status == 200 and answer == {"status": "OK", "name": "grafana"}
+    status, _, data = request(server, "GET", "/api/tasks",
+                              headers={"Authorization": f"Bearer {new}"})
+    assert status == 401  # revoked: refused from the next request on
+    _, log = api(server, "GET", "/api/audit", role="admin")
+    assert [(entry["action"], entry["actor"], entry["detail"]) for entry in log["entries"]] == [
+        ("token_revoked", "admin-bot", "token 'grafana'"),
+        ("token_created", "admin-bot", "token 'grafana' with the role 'read'")]
+
+
+@pytest.mark.parametrize("method, path, payload, status, code, where", [
+    ("POST", "/api/tokens", {"name": "read-bot"}, 409, 100, "name"),  # a config token's name
+    ("POST", "/api/tokens", {"name": "a b"}, 400, 100, "name"),
+    ("POST", "/api/tokens", {"name": "x" * 101}, 400, 100, "name"),
+    ("POST", "/api/tokens", {"name": "ok", "role": "root"}, 400, 100, "role"),
+    ("POST", "/api/tokens", {"name": "ok", "hash": "sha256:00"}, 400, 100, "body"),
+    ("POST", "/api/tokens", {"role": "read"}, 400, 100, "body.name"),
+    ("DELETE", "/api/tokens/read-bot", None, 409, 100, "name"),
+    ("DELETE", "/api/tokens/nobody", None, 404, 104, "name"),
+])
+def test_a_bad_token_request_says_what_is_wrong(server, method, path, payload, status, code,
+                                                where):
+    got, answer = api(server, method, path, payload, role="admin")
+    assert (got, answer["error_code"], answer["error_where"]) == (status, code, where)
+
+
+def test_a_token_name_in_use_is_refused_and_only_admins_manage_tokens(server):
+    assert api(server, "POST", "/api/tokens", {"name": "ci"}, role="admin")[0] == 201
+    status, answer = api(server, "POST", "/api/tokens", {"name": "ci"}, role="admin")
+    assert status == 409 and "exists" in answer["error_msg"]
+    for role in ("read", "submit"):
+        assert api(server, "GET", "/api/tokens", role=role)[0] == 403
+        assert api(server, "POST", "/api/tokens", {"name": "x"}, role=role)[0] == 403
+        assert api(server, "DELETE", "/api/tokens/ci", role=role)[0] == 403

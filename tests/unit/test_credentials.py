@@ -12,7 +12,7 @@ from deferred.credentials import (Principal, Role, hash_password, is_loopback,
                                   is_password_hash, new_token, token_hash, verify_password)
 from deferred.errors import ConfigError, TooManyAttemptsError
 from deferred.http.auth import LoginThrottle
-from deferred.http.ui import safe_next
+from deferred.http.navigation import safe_next
 
 
 def test_a_password_hash_is_salted_and_verifies_only_its_password():

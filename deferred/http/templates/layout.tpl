@@ -23,6 +23,7 @@
     % end
     % if get('can_admin'):
     <a href="{{root}}/audit" {{!'aria-current="page"' if get('section') == 'audit' else ''}}>Audit</a>
+    <a href="{{root}}/tokens" {{!'aria-current="page"' if get('section') == 'tokens' else ''}}>Tokens</a>
     % end
   </nav>
   % end
