@@ -238,6 +238,26 @@ def server_error(answer: Mapping[str, Any]) -> DeferredError:
     return cls(message, where=where)
 
 
+def _checked_token(token: str) -> str:
+    """The token as sent, without surrounding blanks. Raises `BadRequestError`."""
+    token = token.strip()
+    if not token or not all(33 <= ord(char) < 127 for char in token):
+        raise BadRequestError("an API token is printable ASCII without spaces; check the "
+                              "variable's value", where=TOKEN_VARIABLE)
+    return token
+
+
+def _opener_without_redirects() -> Any:
+    """A urllib opener that follows no redirect (urllib raises the 3xx as an HTTPError)."""
+    import urllib.request  # here, not at the top: running a task locally never needs it
+
+    class NoRedirects(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+            return None
+
+    return urllib.request.build_opener(NoRedirects)
+
+
 class ApiClient:
     """Requests to the JSON API of the server at `base_url`.
 
@@ -249,7 +269,7 @@ class ApiClient:
                  ) -> None:
         self.base_url = base_url
         self._runserver_hint = runserver_hint
-        self._token = token
+        self._token = None if token is None else _checked_token(token)
 
     def submit(self, body: Mapping[str, Any], wait_s: float) -> dict[str, Any]:
         """`POST /api/tasks`. A failed task is an answer (error code 200 with its task_id),
@@ -299,7 +319,7 @@ class ApiClient:
 
         headers = {"Accept": "application/json"}
         if self._token:
-            headers["Authorization"] = f"Bearer {self._token.strip()}"
+            headers["Authorization"] = f"Bearer {self._token}"
         data = None
         if body is not None:
             data = json.dumps(body, ensure_ascii=False).encode("utf-8")
@@ -307,9 +327,12 @@ class ApiClient:
         request = urllib.request.Request(self.base_url + path, data=data, method=method,
                                          headers=headers)
         logger.debug("%s %s", method, request.full_url)
+        # No redirects: the API never sends one, and urllib would carry the token along to
+        # wherever it pointed.
+        opener = _opener_without_redirects()
         try:
             try:
-                with urllib.request.urlopen(request, timeout=timeout_s) as response:
+                with opener.open(request, timeout=timeout_s) as response:
                     return response.status, response.read()
             except urllib.error.HTTPError as exc:  # 4xx and 5xx carry our error body
                 if exc.fp is None:

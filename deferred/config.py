@@ -7,6 +7,7 @@ live here and nowhere else. Every key is optional; an unknown key is an error.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 import types
 from collections.abc import Mapping
@@ -15,7 +16,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError, best_match
 
-from .credentials import ROLE_LABELS, Role, is_password_hash
+from .identity import ROLE_LABELS, Role, is_password_hash
 from .errors import ConfigError, InvalidJsonError
 from .formats import make_format_checker
 from .jsontext import parse_json
@@ -43,7 +44,8 @@ def config_schema() -> dict[str, Any]:
                 "port": {"type": "integer", "minimum": 0, "maximum": 65535},
                 "public_url": {"type": "string", "format": "uri", "pattern": "^https?://"},
                 "sync_wait_s": seconds,
-                "max_body_bytes": positive_int}},
+                "max_body_bytes": positive_int,
+                "trusted_proxy": {"type": "string"}}},
             "smtp": {"type": "object", "additionalProperties": False,
                      "dependentRequired": {"password": ["username"], "username": ["password"]},
                      "properties": {
@@ -119,6 +121,8 @@ class HttpConfig:
     public_url: str | None = None
     sync_wait_s: float = 30.0
     max_body_bytes: int = 1024 * 1024
+    # The address of a reverse proxy whose X-Forwarded-For and -Proto are believed.
+    trusted_proxy: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -219,6 +223,7 @@ def parse_config(raw: Any, *, source: str = "config") -> Config:
         raise ConfigError(_describe(error), where=source)
     limits, http, smtp = raw.get("limits", {}), raw.get("http", {}), raw.get("smtp", {})
     db = DbConfig(**raw.get("db", {}))
+    _check_proxy(http.get("trusted_proxy"), source)
     if db.heartbeat_s >= db.lease_s:
         raise ConfigError(f"$.db.heartbeat_s: {db.heartbeat_s} must be shorter than "
                           f"db.lease_s ({db.lease_s}), or live servers would count as dead",
@@ -237,6 +242,17 @@ def parse_config(raw: Any, *, source: str = "config") -> Config:
         retention_s=float(raw["retention_s"]) if "retention_s" in raw else None,
         max_result_bytes=int(raw.get("max_result_bytes", Config.max_result_bytes)),
     )
+
+
+def _check_proxy(address: str | None, source: str) -> None:
+    if address is None or address == "*":
+        return
+    try:
+        ipaddress.ip_address(address)
+    except ValueError:
+        raise ConfigError(f"$.http.trusted_proxy: {address!r} is not an IP address (or '*' "
+                          "for any: only when nothing but the proxy can reach the server)",
+                          where=source) from None
 
 
 def _auth(raw: Mapping[str, Any], source: str) -> AuthConfig:

@@ -114,15 +114,15 @@ class TaskStore(Protocol):
                       task_id: int | None = None) -> list[AuditEntry]:
         """Audit entries, newest first."""
 
-    def open_session(self, token_hash: str, principal: str, role: str,
+    def open_session(self, token_hash: str, principal: str, role: str, credential: str,
                      expires_at: datetime.datetime) -> None:
-        """Store a login session by the hash of its cookie."""
+        """Store a login session by the hash of its cookie, with what it was opened with."""
 
-    def find_session(self, token_hash: str) -> tuple[str, str] | None:
-        """A live session's (principal, role), None if unknown or expired."""
+    def find_session(self, token_hash: str) -> tuple[str, str, str] | None:
+        """A live session's (principal, role, credential), None if unknown or expired."""
 
-    def close_session(self, token_hash: str) -> None:
-        """Forget a session."""
+    def close_session(self, token_hash: str) -> bool:
+        """Forget a session; False if there was none."""
 
     def add_token(self, name: str, role: str, token_hash: str, actor: Actor) -> bool:
         """Store a new API token by its hash (and its audit entry); False if the name is
@@ -260,15 +260,15 @@ class TaskService(Protocol):
                       task_id: int | None = None) -> list[AuditEntry]:
         """Audit entries, newest first."""
 
-    def open_session(self, token_hash: str, principal: str, role: str,
+    def open_session(self, token_hash: str, principal: str, role: str, credential: str,
                      expires_at: datetime.datetime) -> None:
-        """Store a login session by the hash of its cookie."""
+        """Store a login session by the hash of its cookie, with what it was opened with."""
 
-    def find_session(self, token_hash: str) -> tuple[str, str] | None:
-        """A live session's (principal, role), None if unknown or expired."""
+    def find_session(self, token_hash: str) -> tuple[str, str, str] | None:
+        """A live session's (principal, role, credential), None if unknown or expired."""
 
-    def close_session(self, token_hash: str) -> None:
-        """Forget a session."""
+    def close_session(self, token_hash: str) -> bool:
+        """Forget a session; False if there was none."""
 
     def add_token(self, name: str, role: str, token_hash: str, actor: Actor) -> bool:
         """Store a new API token by its hash (and its audit entry); False if the name is

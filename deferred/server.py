@@ -16,7 +16,7 @@ from types import FrameType
 from typing import Any
 
 from .config import Config, parse_config
-from .credentials import is_loopback
+from .identity import is_loopback
 from .errors import ConfigError
 from .dispatcher import Dispatcher
 from .handle import TaskHandle
@@ -141,7 +141,8 @@ class Server:
         http = None
         if listen:
             http = HttpServer(app, config.http.host, config.http.port, threads=HTTP_THREADS,
-                              max_body_bytes=config.http.max_body_bytes)
+                              max_body_bytes=config.http.max_body_bytes,
+                              trusted_proxy=config.http.trusted_proxy)
         sender = OutboxSender(store, SmtpMailer(config.smtp), config.smtp,
                               functools.partial(self._base_url, http))
         dispatcher.add_finished_listener(service.on_finished)

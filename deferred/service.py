@@ -238,18 +238,18 @@ class LocalTaskService:
         """Audit entries, newest first."""
         return self._store.audit_entries(limit=limit, before_id=before_id, task_id=task_id)
 
-    def open_session(self, token_hash: str, principal: str, role: str,
+    def open_session(self, token_hash: str, principal: str, role: str, credential: str,
                      expires_at: datetime.datetime) -> None:
-        """Store a login session by the hash of its cookie."""
-        self._store.open_session(token_hash, principal, role, expires_at)
+        """Store a login session by the hash of its cookie, with what it was opened with."""
+        self._store.open_session(token_hash, principal, role, credential, expires_at)
 
-    def find_session(self, token_hash: str) -> tuple[str, str] | None:
-        """A live session's (principal, role), None if unknown or expired."""
+    def find_session(self, token_hash: str) -> tuple[str, str, str] | None:
+        """A live session's (principal, role, credential), None if unknown or expired."""
         return self._store.find_session(token_hash)
 
-    def close_session(self, token_hash: str) -> None:
-        """Forget a session."""
-        self._store.close_session(token_hash)
+    def close_session(self, token_hash: str) -> bool:
+        """Forget a session; False if there was none."""
+        return self._store.close_session(token_hash)
 
     def add_token(self, name: str, role: str, token_hash: str, actor: Actor) -> bool:
         """Store a new API token by its hash (and its audit entry); False if the name is

@@ -12,7 +12,8 @@ def call_wsgi(app: Any, method: str, path: str) -> tuple[str, dict[str, str], by
     """(status line, headers, body) of `method path` (path as text; sent as WSGI's latin-1)."""
     environ: dict[str, Any] = {"REQUEST_METHOD": method,
                                "PATH_INFO": path.encode("utf-8").decode("latin-1"),
-                               "wsgi.input": io.BytesIO(), "wsgi.errors": io.StringIO()}
+                               "wsgi.input": io.BytesIO(), "wsgi.errors": io.StringIO(),
+                               "REMOTE_ADDR": "127.0.0.1"}  # a client on this machine
     wsgiref.util.setup_testing_defaults(environ)
     answer: dict[str, Any] = {}
 

@@ -43,8 +43,9 @@ class AccessPages:
                     next_path: str | None = None) -> bottle.HTTPResponse:
         if next_path is None:
             request = bottle.request
-            next_path = request.fullpath + (f"?{request.query_string}"
-                                            if request.query_string else "")
+            # The path within the app: `redirect()` puts the mount point in front again.
+            next_path = request.path + (f"?{request.query_string}"
+                                        if request.query_string else "")
             if request.method != "GET" or request.path.startswith("/ui/parts/"):
                 next_path = "/"
         status = error.http_status if error is not None else 401
@@ -60,16 +61,17 @@ class AccessPages:
             return redirect(next_path)
         address = client_address()
         try:
-            self._auth.throttle.check(address)
+            attempt = self._auth.throttle.attempt(address)
+        except TooManyAttemptsError as exc:
+            return self._login_page(exc, user=user, next_path=next_path)
+        try:
             principal = self._auth.check_login(token=fields.get("token", "").strip(),
                                                user=user, password=fields.get("password", ""))
         except UnauthorizedError as exc:
-            self._auth.throttle.failed(address)
             self._service.record_audit(Actor(user or "(token)", "", address),
                                        AuditAction.LOGIN_FAILED, detail=exc.message)
             return self._login_page(exc, user=user, next_path=next_path)
-        except TooManyAttemptsError as exc:
-            return self._login_page(exc, user=user, next_path=next_path)
+        self._auth.throttle.succeeded(address, attempt)
         cookie, ttl_s = self._auth.open_session(principal)
         self._service.record_audit(Actor(principal.name, principal.role.label, address),
                                    AuditAction.LOGIN)
@@ -81,8 +83,7 @@ class AccessPages:
     def logout(self) -> Any:
         """`POST /logout`: end the session, forget its cookie."""
         self._posted_form()
-        self._auth.close_session(bottle.request.get_cookie(SESSION_COOKIE) or "")
-        if self._auth.enabled:
+        if self._auth.close_session(bottle.request.get_cookie(SESSION_COOKIE) or ""):
             self._service.record_audit(current_actor(), AuditAction.LOGOUT)
         response = redirect("/")
         response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict",

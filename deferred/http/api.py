@@ -13,7 +13,7 @@ from typing import Any
 import bottle
 
 from ..config import HttpConfig
-from ..credentials import Role
+from ..identity import Role
 from ..errors import (BadRequestError, DeferredError, InternalError, InvalidJsonError,
                       NotFoundError, ShuttingDownError, StoreUnavailableError)
 from ..scheduling import submit_options

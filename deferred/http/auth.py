@@ -8,14 +8,12 @@ unguessable link is the credential, so emailed links work). A route that names n
 
 from __future__ import annotations
 
-import collections
 import datetime
 import functools
+import ipaddress
 import logging
 import re
 import secrets
-import threading
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -23,13 +21,14 @@ import bottle
 
 from ..audit import Actor
 from ..config import AuthConfig
-from ..credentials import (LOCAL_PRINCIPAL, ROLE_LABELS, Principal, Role,
+from ..identity import (LOCAL_PRINCIPAL, MAX_PASSWORD_CHARS, ROLE_LABELS, Principal, Role,
                            dummy_password_check, new_token, token_hash, verify_password)
 from ..errors import (BadRequestError, ConflictError, DeferredError, ForbiddenError,
-                      NotFoundError, TooManyAttemptsError, UnauthorizedError, shown)
+                      NotFoundError, UnauthorizedError, shown)
 from ..interfaces import TaskService
 from ..records import utcnow
 from .jsonerrors import error_response
+from .throttle import LoginThrottle
 
 logger = logging.getLogger(__name__)
 
@@ -45,45 +44,6 @@ _SESSION_BYTES = 32
 Access = Role | str
 
 
-class LoginThrottle:
-    """At most `max_failures` failed logins per client address in `window_s`; then that
-    address is refused until its oldest failure leaves the window. Remembers at most
-    `max_addresses` addresses (the oldest are forgotten first)."""
-
-    def __init__(self, max_failures: int = 10, window_s: float = 300.0,
-                 max_addresses: int = 10_000) -> None:
-        self._max, self._window_s, self._max_addresses = max_failures, window_s, max_addresses
-        self._failures: collections.OrderedDict[str, collections.deque[float]] = (
-            collections.OrderedDict())
-        self._lock = threading.Lock()
-
-    def check(self, address: str) -> None:
-        """Raise `TooManyAttemptsError` while `address` has used up its failures."""
-        now = time.monotonic()
-        with self._lock:
-            failures = self._recent(address, now)
-            if len(failures) >= self._max:
-                wait_s = failures[0] + self._window_s - now
-                raise TooManyAttemptsError(
-                    f"too many failed logins from {address}; try again in {wait_s:.0f} s",
-                    where="login")
-
-    def failed(self, address: str) -> None:
-        """Count one failed login of `address`."""
-        now = time.monotonic()
-        with self._lock:
-            self._recent(address, now).append(now)
-            self._failures.move_to_end(address)
-            while len(self._failures) > self._max_addresses:
-                self._failures.popitem(last=False)
-
-    def _recent(self, address: str, now: float) -> collections.deque[float]:
-        failures = self._failures.setdefault(address, collections.deque())
-        while failures and failures[0] <= now - self._window_s:
-            failures.popleft()
-        return failures
-
-
 class Authenticator:
     """Finds the principal of a request (bearer token, then session cookie) and opens and
     closes login sessions. With no tokens and no users configured, everyone is
@@ -92,7 +52,8 @@ class Authenticator:
     def __init__(self, config: AuthConfig, service: TaskService,
                  throttle: LoginThrottle | None = None) -> None:
         self._config, self._service = config, service
-        self._tokens = {token.hash: Principal(token.name, token.role) for token in config.tokens}
+        self._tokens = {token.hash: Principal(token.name, token.role, f"token:{token.hash}")
+                        for token in config.tokens}
         self._users = {user.name: user for user in config.users}
         self.throttle = throttle or LoginThrottle()
 
@@ -103,9 +64,16 @@ class Authenticator:
 
     def principal(self, request: bottle.BaseRequest) -> Principal | None:
         """Who sent this request, None if nobody we know. Raises `UnauthorizedError` for a
-        bearer token that is not one of ours (a typo should not fall back to a cookie)."""
+        bearer token that is not one of ours (a typo should not fall back to a cookie).
+
+        With auth off, a client on this machine is `LOCAL_PRINCIPAL`, anyone else nobody
+        (unless `insecure`): an app mounted elsewhere, or behind a proxy on another machine,
+        stays closed. A session counts only while what opened it (a user of the config, a
+        token) still exists, with the role it has now."""
         if not self.enabled:
-            return LOCAL_PRINCIPAL
+            address = str(request.environ.get("REMOTE_ADDR") or "")
+            return LOCAL_PRINCIPAL if self._config.insecure or _is_loopback_address(address) \
+                else None
         header = request.environ.get("HTTP_AUTHORIZATION", "")
         if header:
             return self._bearer(header)
@@ -113,8 +81,18 @@ class Authenticator:
         if cookie and len(cookie) <= _MAX_CREDENTIAL_CHARS:
             found = self._service.find_session(token_hash(cookie))
             if found is not None:
-                name, role = found
-                return Principal(name, Role.from_label(role))
+                return self._current(found[2])
+        return None
+
+    def _current(self, credential: str) -> Principal | None:
+        """The principal `credential` stands for now, None if it is gone."""
+        kind, _, value = credential.partition(":")
+        if kind == "user":
+            account = self._users.get(value)
+            return None if account is None else Principal(account.name, account.role,
+                                                          credential)
+        if kind == "token":
+            return self._hashed_token_principal(value)
         return None
 
     def _bearer(self, header: str) -> Principal:
@@ -131,12 +109,14 @@ class Authenticator:
 
     def _token_principal(self, token: str) -> Principal | None:
         """The principal of a token of the config, else of one stored in the database."""
-        hashed = token_hash(token)
+        return self._hashed_token_principal(token_hash(token))
+
+    def _hashed_token_principal(self, hashed: str) -> Principal | None:
         principal = self._tokens.get(hashed)
         if principal is None:
             found = self._service.find_token(hashed)
             if found is not None:
-                principal = Principal(found[0], Role.from_label(found[1]))
+                principal = Principal(found[0], Role.from_label(found[1]), f"token:{hashed}")
         return principal
 
     def token_list(self) -> list[dict[str, Any]]:
@@ -187,8 +167,9 @@ class Authenticator:
         account = self._users.get(user)
         if account is None:
             dummy_password_check()  # as slow as a wrong password: names stay secret
-        elif verify_password(password[:_MAX_CREDENTIAL_CHARS], account.password_hash):
-            return Principal(account.name, account.role)
+        elif len(password) <= MAX_PASSWORD_CHARS and verify_password(password,
+                                                                      account.password_hash):
+            return Principal(account.name, account.role, f"user:{account.name}")
         raise UnauthorizedError("wrong user name or password", where="user")
 
     def open_session(self, principal: Principal) -> tuple[str, int]:
@@ -196,12 +177,13 @@ class Authenticator:
         cookie = secrets.token_urlsafe(_SESSION_BYTES)
         ttl_s = int(self._config.session_ttl_s)
         self._service.open_session(token_hash(cookie), principal.name, principal.role.label,
+                                   principal.credential,
                                    utcnow() + datetime.timedelta(seconds=ttl_s))
         return cookie, ttl_s
 
-    def close_session(self, cookie: str) -> None:
-        """End the session of this cookie, if there is one."""
-        if cookie and len(cookie) <= _MAX_CREDENTIAL_CHARS:
+    def close_session(self, cookie: str) -> bool:
+        """End the session of this cookie; False if there was none."""
+        return bool(cookie) and len(cookie) <= _MAX_CREDENTIAL_CHARS and \
             self._service.close_session(token_hash(cookie))
 
 
@@ -211,6 +193,13 @@ def refusal_response(exc: DeferredError) -> bottle.HTTPResponse:
     if exc.http_status == 401:
         response.set_header("WWW-Authenticate", 'Bearer realm="deferred"')
     return response
+
+
+def _is_loopback_address(address: str) -> bool:
+    try:
+        return ipaddress.ip_address(address.split("%")[0]).is_loopback
+    except ValueError:
+        return False
 
 
 def current_principal() -> Principal | None:

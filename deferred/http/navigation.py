@@ -20,9 +20,9 @@ def redirect(path: str) -> bottle.HTTPResponse:
 
 def safe_next(path: str) -> str:
     """Where to go after logging in: a path on this server, never another site."""
-    if not path.startswith("/") or path.startswith(("//", "/\\")) or any(
-            char in path for char in "\r\n\\"):
-        return "/"
+    if not path.startswith("/") or path.startswith("//") or "\\" in path or any(
+            ord(char) < 0x20 or ord(char) == 0x7f for char in path):
+        return "/"  # browsers drop tabs and newlines: "/\t/evil.example" is "//evil..."
     return path
 
 

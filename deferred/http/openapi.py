@@ -18,7 +18,7 @@ from typing import Any
 
 from ..audit import AuditAction
 from ..config import HttpConfig
-from ..credentials import ROLE_LABELS
+from ..identity import ROLE_LABELS
 from ..errors import ErrorCode
 from ..interfaces import TaskType
 from ..records import TaskStatus, utcnow

@@ -96,9 +96,10 @@ class HttpServer:
     """
 
     def __init__(self, app: Callable[..., Any], host: str, port: int, threads: int = 8, *,
-                 max_body_bytes: int | None = None) -> None:
+                 max_body_bytes: int | None = None, trusted_proxy: str | None = None) -> None:
         self._app, self._host, self._requested_port = app, host, port
         self._threads, self._max_body_bytes = threads, max_body_bytes
+        self._trusted_proxy = trusted_proxy
         self._server: Any = None
         self._thread: threading.Thread | None = None
         self._stopped = False
@@ -108,8 +109,14 @@ class HttpServer:
         if self._server is not None or self._stopped:
             raise RuntimeError("an HttpServer starts once")
         sock = _bind(self._host, self._requested_port)
-        limits = ({} if self._max_body_bytes is None
-                  else {"max_request_body_size": self._max_body_bytes + 1})
+        limits: dict[str, Any] = ({} if self._max_body_bytes is None
+                                  else {"max_request_body_size": self._max_body_bytes + 1})
+        if self._trusted_proxy:
+            # The client's address and scheme as the proxy saw them (for the audit log, the
+            # login throttle and Secure cookies); these headers from anyone else are dropped.
+            limits.update(trusted_proxy=self._trusted_proxy, trusted_proxy_count=1,
+                          trusted_proxy_headers={"x-forwarded-for", "x-forwarded-proto"},
+                          clear_untrusted_proxy_headers=True)
         dispatcher = _NamedThreadDispatcher()
         try:
             # server_name: the SERVER_NAME of requests without a Host header (HTTP/1.0)

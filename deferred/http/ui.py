@@ -15,9 +15,9 @@ import bottle
 
 from ..audit import Actor
 from ..config import HttpConfig
-from ..credentials import Role
+from ..identity import Role
 from ..errors import (BadRequestError, DeferredError, InternalError, InvalidParamsError,
-                      NotFoundError, TooManyAttemptsError, UnauthorizedError)
+                      NotFoundError, TooManyAttemptsError, UnauthorizedError, shown)
 from ..interfaces import TaskService, TaskType
 from ..jsontext import parse_json
 from ..records import TaskRecord, TaskStatus
@@ -131,12 +131,12 @@ class HtmlErrorPlugin:
             except bottle.HTTPResponse:
                 raise
             except DeferredError as exc:
-                logger.info("%s %s: error %d: %s", bottle.request.method, bottle.request.path,
-                            exc.code, exc)
+                logger.info("%s %s: error %d: %s", bottle.request.method,
+                            shown(bottle.request.path), exc.code, exc)
                 return self._routes.error_page(exc)
             except Exception:
                 logger.exception("bug while answering %s %s", bottle.request.method,
-                                 bottle.request.path)
+                                 shown(bottle.request.path))
                 return self._routes.error_page(InternalError(
                     "internal error in deferred; the details are in the server log"))
 

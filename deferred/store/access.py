@@ -61,28 +61,32 @@ class AccessRecords:
                                task_name=row.task_name, detail=row.detail)
                     for row in conn.execute(query)]
 
-    def open_session(self, token_hash: str, principal: str, role: str,
+    def open_session(self, token_hash: str, principal: str, role: str, credential: str,
                      expires_at: datetime.datetime) -> None:
-        """Store a new login session by the hash of its cookie; drop expired ones."""
+        """Store a new login session by the hash of its cookie, with what it was opened with
+        (`credential`); drop expired ones."""
         now = utcnow()
         with self._write("store the session") as conn:
             conn.execute(sessions.delete().where(sessions.c.expires_at <= now))
-            conn.execute(sessions.insert().values(token_hash=token_hash, principal=principal,
-                                                  role=role, created_at=now,
-                                                  expires_at=expires_at))
+            conn.execute(sessions.insert().values(
+                token_hash=token_hash, principal=principal, role=role, credential=credential,
+                created_at=now, expires_at=expires_at))
 
-    def find_session(self, token_hash: str) -> tuple[str, str] | None:
-        """The (principal, role) of a live session, None if unknown or expired."""
+    def find_session(self, token_hash: str) -> tuple[str, str, str] | None:
+        """The (principal, role, credential) of a live session, None if unknown or
+        expired."""
         with self._read("read the session") as conn:
-            row = conn.execute(sa.select(sessions.c.principal, sessions.c.role).where(
+            row = conn.execute(sa.select(sessions.c.principal, sessions.c.role,
+                                         sessions.c.credential).where(
                 sessions.c.token_hash == token_hash, sessions.c.expires_at > utcnow())
             ).one_or_none()
-        return None if row is None else (row.principal, row.role)
+        return None if row is None else (row.principal, row.role, row.credential)
 
-    def close_session(self, token_hash: str) -> None:
-        """Forget a session (log out)."""
+    def close_session(self, token_hash: str) -> bool:
+        """Forget a session (log out); False if there was none."""
         with self._write("end the session") as conn:
-            conn.execute(sessions.delete().where(sessions.c.token_hash == token_hash))
+            return bool(conn.execute(
+                sessions.delete().where(sessions.c.token_hash == token_hash)).rowcount)
 
     def add_token(self, name: str, role: str, token_hash: str, actor: Actor) -> bool:
         """Store a new API token by its hash, with its audit entry; False if the name is
@@ -115,8 +119,12 @@ class AccessRecords:
     def revoke_token(self, name: str, actor: Actor) -> bool:
         """Delete a stored token, with its audit entry; False if there is none by that name."""
         with self._write("revoke the API token") as conn:
+            hashed = conn.execute(sa.select(api_tokens.c.token_hash).where(
+                api_tokens.c.name == name)).scalar_one_or_none()
             deleted = conn.execute(api_tokens.delete().where(api_tokens.c.name == name)).rowcount
-            if deleted:
+            if deleted:  # and the UI sessions opened with it
+                conn.execute(sessions.delete().where(
+                    sessions.c.credential == f"token:{hashed}"))
                 insert_audit(conn, [audit_values(actor, AuditAction.TOKEN_REVOKED, None, None,
                                                  f"token {name!r}")])
         return bool(deleted)

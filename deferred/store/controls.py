@@ -51,7 +51,8 @@ class TaskControls:
                 .returning(tasks.c.name)).scalar_one_or_none()
             asked = conn.execute(
                 tasks.update().where(tasks.c.id == task_id,
-                                     tasks.c.status == TaskStatus.RUNNING.value)
+                                     tasks.c.status == TaskStatus.RUNNING.value,
+                                     tasks.c.cancel_requested.is_(False))
                 .values(cancel_requested=True).returning(tasks.c.name)).scalar_one_or_none()
             if actor is not None and (cancelled or asked):
                 insert_audit(conn, [audit_values(

@@ -131,6 +131,12 @@ servers = sa.Table(
     sa.Column("heartbeat_at", UtcDateTime, nullable=False),
 )
 
+def session_columns() -> list[sa.Column[object]]:
+    """The columns of schema version 11: what a session was opened with (`user:NAME` or
+    `token:HASH`), checked again on every request, so removing it ends the session."""
+    return [sa.Column("credential", sa.String(120), nullable=False, server_default="")]
+
+
 audit_log = sa.Table(
     "deferred_audit_log", metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
@@ -152,6 +158,7 @@ sessions = sa.Table(
     sa.Column("role", sa.String(16), nullable=False),
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("expires_at", UtcDateTime, nullable=False, index=True),
+    *session_columns(),
 )
 
 api_tokens = sa.Table(
@@ -182,10 +189,11 @@ def _add_servers(conn: sa.Connection) -> None:
     servers.create(conn, checkfirst=True)
 
 
-def _add_columns(conn: sa.Connection, columns: Sequence[sa.Column[object]]) -> None:
+def _add_columns(conn: sa.Connection, columns: Sequence[sa.Column[object]],
+                 table: sa.Table = tasks) -> None:
     for column in columns:
         definition = sa.schema.CreateColumn(column).compile(dialect=conn.dialect)
-        conn.execute(sa.text(f"ALTER TABLE {tasks.name} ADD COLUMN {definition}"))
+        conn.execute(sa.text(f"ALTER TABLE {table.name} ADD COLUMN {definition}"))
 
 
 def _add_scheduling(conn: sa.Connection) -> None:
@@ -223,7 +231,12 @@ def _add_chains(conn: sa.Connection) -> None:
 def _add_audit_and_sessions(conn: sa.Connection) -> None:
     """Version 9: the audit log and the UI's login sessions."""
     audit_log.create(conn, checkfirst=True)
-    sessions.create(conn, checkfirst=True)
+    later = {column.name for column in session_columns()}  # added by version 11
+    sa.Table(sessions.name, sa.MetaData(), *(
+        sa.Column(column.name, column.type, primary_key=column.primary_key,
+                  nullable=column.nullable, index=column.index)
+        for column in sessions.columns if column.name not in later)
+    ).create(conn, checkfirst=True)
 
 
 def _add_api_tokens(conn: sa.Connection) -> None:
@@ -231,9 +244,16 @@ def _add_api_tokens(conn: sa.Connection) -> None:
     api_tokens.create(conn, checkfirst=True)
 
 
+def _add_session_credentials(conn: sa.Connection) -> None:
+    """Version 11: what each session was opened with. Older sessions have none, so they no
+    longer count: their users log in again."""
+    _add_columns(conn, session_columns(), sessions)
+
+
 UPGRADES: Sequence[Upgrade] = (_add_outbox, _add_servers, _add_scheduling,
                                _add_attempts_and_progress, _add_timeouts, _add_firings,
-                               _add_chains, _add_audit_and_sessions, _add_api_tokens)
+                               _add_chains, _add_audit_and_sessions, _add_api_tokens,
+                               _add_session_credentials)
 """`UPGRADES[n]` takes a database from version n + 1 to n + 2, in one transaction."""
 
 SCHEMA_VERSION = 1 + len(UPGRADES)

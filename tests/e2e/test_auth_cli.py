@@ -4,10 +4,12 @@ to start without auth, `--insecure` starts it with a loud warning, and
 
 from __future__ import annotations
 
+import http.server
 import json
 import os
 import subprocess
 import sys
+import threading
 import urllib.error
 import urllib.request
 import urllib.parse
@@ -61,6 +63,7 @@ def test_credentials_made_by_the_tool_open_an_exposed_server(tmp_path, servers):
     assert made.returncode == 0, made.stderr
     token, entry = made.stdout.splitlines()
     assert token.startswith("dfr_") and "shown once" in made.stderr
+    assert "Warning" not in made.stderr
     token_entry = json.loads(entry)
     assert token_entry["name"] == "ci" and token_entry["role"] == "submit"
     assert token not in entry  # only the hash goes into the config
@@ -83,8 +86,10 @@ def test_credentials_made_by_the_tool_open_an_exposed_server(tmp_path, servers):
 
 
 def test_the_credentials_tool_refuses_a_short_password_and_a_bad_role():
-    made = credentials("user", "--name", "bob", stdin="short\n")
-    assert made.returncode == 2 and "at least 8 characters" in made.stderr
+    for password in ("short", "x" * 513):  # a longer one could never log in
+        made = credentials("user", "--name", "bob", stdin=password + "\n")
+        assert made.returncode == 2
+        assert made.stderr == "a password needs 8 to 512 characters\n"
     made = credentials("token", "--name", "x", "--role", "root")
     assert made.returncode == 2 and "invalid choice: 'root'" in made.stderr
 
@@ -120,3 +125,49 @@ def test_the_cli_client_sends_the_token_from_its_environment(tmp_path, servers, 
     done = run_cli("submit", "multiprint", "--params", '{"msg": "hi"}', "--wait", "20")
     assert done.returncode == 0, done.stderr
     assert "hi" in done.stdout
+
+
+def test_a_token_with_a_line_break_is_refused_without_a_traceback(run_cli, monkeypatch):
+    monkeypatch.setenv("DEFERRED_TOKEN", "dfr_abc\nInjected: header")
+    done = run_cli("status", "1", "--server", "http://127.0.0.1:9")
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.startswith("deferred: error 100: DEFERRED_TOKEN: an API token is "
+                                  "printable ASCII")
+
+
+def test_the_client_follows_no_redirect_so_its_token_stays_home(run_cli, monkeypatch):
+    seen: list[str] = []
+
+    class Elsewhere(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 (the name http.server calls)
+            seen.append(self.headers.get("Authorization", ""))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    elsewhere = http.server.HTTPServer(("127.0.0.2", 0), Elsewhere)
+
+    class Redirecting(Elsewhere):
+        def do_GET(self) -> None:  # noqa: N802
+            self.send_response(302)
+            self.send_header("Location", f"http://127.0.0.2:{elsewhere.server_port}/x")
+            self.end_headers()
+
+    home = http.server.HTTPServer(("127.0.0.1", 0), Redirecting)
+    threads = [threading.Thread(target=server.serve_forever, name=f"http-{index}")
+               for index, server in enumerate((elsewhere, home))]
+    for thread in threads:
+        thread.start()
+    try:
+        monkeypatch.setenv("DEFERRED_TOKEN", "dfr_secret")
+        done = run_cli("status", "1", "--server", f"http://127.0.0.1:{home.server_port}")
+    finally:
+        for server in (elsewhere, home):
+            server.shutdown()
+            server.server_close()
+        for thread in threads:
+            thread.join(10)
+    assert done.returncode == 2 and "error 503" in done.stderr  # not a deferred server
+    assert seen == []

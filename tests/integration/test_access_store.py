@@ -77,13 +77,25 @@ def test_a_long_detail_or_address_is_clipped_not_refused(store):
 
 def test_sessions_are_found_by_hash_until_they_expire_or_close(store):
     later = utcnow() + datetime.timedelta(hours=1)
-    store.open_session("sha256:live", "alice", "admin", later)
-    store.open_session("sha256:old", "bob", "read", utcnow() - datetime.timedelta(seconds=1))
-    assert store.find_session("sha256:live") == ("alice", "admin")
+    store.open_session("sha256:live", "alice", "admin", "user:alice", later)
+    store.open_session("sha256:old", "bob", "read", "user:bob",
+                       utcnow() - datetime.timedelta(seconds=1))
+    assert store.find_session("sha256:live") == ("alice", "admin", "user:alice")
     assert store.find_session("sha256:old") is None
     assert store.find_session("sha256:unknown") is None
-    store.close_session("sha256:live")
+    assert store.close_session("sha256:live")
     assert store.find_session("sha256:live") is None
+    assert not store.close_session("sha256:live")  # nothing left to close
+
+
+def test_revoking_a_token_ends_the_sessions_opened_with_it(store):
+    assert store.add_token("ci", "submit", "sha256:aa", ALICE)
+    later = utcnow() + datetime.timedelta(hours=1)
+    store.open_session("sha256:s1", "ci", "submit", "token:sha256:aa", later)
+    store.open_session("sha256:s2", "alice", "admin", "user:alice", later)
+    store.revoke_token("ci", ALICE)
+    assert store.find_session("sha256:s1") is None
+    assert store.find_session("sha256:s2") is not None
 
 
 def test_tokens_are_stored_by_hash_found_listed_and_revoked_with_audit_entries(store):
@@ -97,3 +109,11 @@ def test_tokens_are_stored_by_hash_found_listed_and_revoked_with_audit_entries(s
     assert store.find_token("sha256:aa") is None
     assert [entry.action for entry in store.audit_entries(limit=10)] == [
         AuditAction.TOKEN_REVOKED, AuditAction.TOKEN_CREATED]
+
+
+def test_asking_a_running_task_to_stop_twice_is_logged_once(store):
+    record = store.add("x", {}, running=True)
+    store.cancel(record.id, ALICE)
+    store.cancel(record.id, ALICE)  # already asked: nothing changed
+    assert [entry.detail for entry in store.audit_entries(limit=10)] == [
+        "asked to stop while running"]

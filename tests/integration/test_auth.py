@@ -6,10 +6,12 @@ records who launched, cancelled and retried what, from where."""
 from __future__ import annotations
 
 import http.client
+import io
 import json
 import re
 import threading
 import urllib.parse
+import wsgiref.util
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,7 +20,7 @@ import pytest
 from polling import wait_until
 
 import deferred
-from deferred.credentials import hash_password, new_token, token_hash
+from deferred.identity import hash_password, new_token, token_hash
 from deferred.registry import TaskRegistry
 
 PASSWORD = "correct horse battery"
@@ -434,3 +436,158 @@ def test_a_token_name_in_use_is_refused_and_only_admins_manage_tokens(server):
         assert api(server, "GET", "/api/tokens", role=role)[0] == 403
         assert api(server, "POST", "/api/tokens", {"name": "x"}, role=role)[0] == 403
         assert api(server, "DELETE", "/api/tokens/ci", role=role)[0] == 403
+
+
+# What each route needs; a route missing here fails the walk below, so a new route gets a
+# deliberate entry. "public" routes answer anyone, "capability" ones whoever has the link.
+ROUTE_ROLES = {
+    ("POST", "/api/tasks"): "submit", ("POST", "/"): "submit",
+    ("GET", "/api/tasks/<task_id:int>"): "read",
+    ("POST", "/api/tasks/<task_id:int>/cancel"): "submit",
+    ("POST", "/api/tasks/<task_id:int>/retry"): "submit", ("POST", "/api/chains"): "submit",
+    ("GET", "/api/tasks"): "read", ("GET", "/api/task-types"): "read",
+    ("GET", "/api/audit"): "admin", ("GET", "/api/tokens"): "admin",
+    ("POST", "/api/tokens"): "admin", ("DELETE", "/api/tokens/<name>"): "admin",
+    ("GET", "/results/<token>"): "capability", ("GET", "/healthz"): "public",
+    ("GET", "/metrics"): "read", ("GET", "/api/openapi.json"): "read",
+    ("GET", "/"): "read", ("GET", "/ui/parts/overview"): "read", ("GET", "/tasks"): "read",
+    ("GET", "/ui/parts/tasks"): "read", ("GET", "/tasks/<task_id:int>"): "read",
+    ("GET", "/ui/parts/task/<task_id:int>"): "read",
+    ("GET", "/tasks/<task_id:int>/result"): "read",
+    ("POST", "/tasks/<task_id:int>/cancel"): "submit",
+    ("POST", "/tasks/<task_id:int>/retry"): "submit", ("GET", "/launch"): "submit",
+    ("POST", "/launch"): "submit", ("GET", "/audit"): "admin", ("GET", "/tokens"): "admin",
+    ("POST", "/tokens"): "admin", ("POST", "/tokens/<name>/revoke"): "admin",
+    ("POST", "/login"): "public", ("POST", "/logout"): "read",
+    ("GET", "/static/<name>"): "public", ("GET", "/<path:re:(?!api/|results/).+>"): "read",
+}
+RANK = {"read": 1, "submit": 2, "admin": 3}
+
+
+@pytest.mark.parametrize("role", ["read", "submit"])
+def test_every_route_refuses_a_role_below_the_one_it_needs(server, role):
+    done = server.submit("echo", {})
+    done.wait(10)
+    walked = route_paths(server)
+    assert {(method, rule) for method, rule, _ in walked} == set(ROUTE_ROLES)
+    for method, rule, path in walked:
+        needed = ROUTE_ROLES[(method, rule)]
+        status, _, data = request(server, method, path, b"{}" if method != "GET" else None,
+                                  headers={"Authorization": f"Bearer {TOKENS[role]}",
+                                           "Content-Type": "application/json",
+                                           "Accept": "application/json"})
+        refused_for_role = status == 403 and (b'"error_code":111' in data
+                                              or b"error 111" in data)
+        if needed in RANK and RANK[role] < RANK[needed]:
+            assert refused_for_role, (role, method, rule, status, data[:200])
+        else:
+            assert status != 401 and not refused_for_role, (role, method, rule, status)
+
+
+def test_a_login_needs_its_csrf_token_and_this_site_as_origin(server):
+    form = urllib.parse.urlencode({"user": "alice", "password": PASSWORD}).encode()
+    status, _, page = request(server, "POST", "/login", form, headers={
+        "Content-Type": "application/x-www-form-urlencoded", "Accept": "text/html"})
+    assert status == 403 and b"error 109" in page
+    _, _, _, cookies = login(server, "alice", "wrong password")
+    csrf = re.search(r"deferred_csrf=([0-9a-f]+)", cookies).group(1)
+    form = urllib.parse.urlencode({"csrf_token": csrf, "user": "alice",
+                                   "password": PASSWORD}).encode()
+    status, headers, page = request(server, "POST", "/login", form, headers={
+        "Content-Type": "application/x-www-form-urlencoded", "Accept": "text/html",
+        "Cookie": cookies, "Origin": "https://evil.example"})
+    assert status == 403 and b"error 109" in page and "set-cookie" not in headers
+
+
+def test_a_session_ends_when_its_token_is_revoked(server):
+    _, made = api(server, "POST", "/api/tokens", {"name": "temp", "role": "admin"},
+                  role="admin")
+    status, _, _, cookies = login(server, "", "", token=made["token"])
+    assert status == 303
+    status, _, _ = request(server, "GET", "/api/audit", headers={"Cookie": cookies})
+    assert status == 200
+    api(server, "DELETE", "/api/tokens/temp", role="admin")
+    status, _, _ = request(server, "GET", "/api/audit", headers={"Cookie": cookies})
+    assert status == 401
+
+
+def test_a_session_follows_the_config_its_user_has_now(tmp_path, registry):
+    first = start_server(tmp_path, registry, auth=auth_config())
+    try:
+        _, _, _, alice = login(first, "alice", PASSWORD)
+        _, _, _, rita = login(first, "rita", PASSWORD)
+    finally:
+        first.stop()
+    changed = auth_config()
+    changed["users"] = [{"name": "alice", "role": "read", "password": hash_password("x" * 8)}]
+    second = start_server(tmp_path, registry, auth=changed)  # the same database
+    try:
+        status, _, _ = request(second, "GET", "/api/audit", headers={"Cookie": alice})
+        assert status == 403  # demoted to read: the session has the role she has now
+        status, _, _ = request(second, "GET", "/api/tasks", headers={"Cookie": alice})
+        assert status == 200
+        status, _, _ = request(second, "GET", "/api/tasks", headers={"Cookie": rita})
+        assert status == 401  # removed from the config: her session is over
+    finally:
+        second.stop()
+
+
+def test_logging_out_without_a_session_writes_no_audit_entry(server):
+    status, _, _, cookies = login(server, "alice", PASSWORD)
+    csrf = re.search(r"deferred_csrf=([0-9a-f]+)", cookies).group(1)
+    status, _, _ = request(server, "POST", "/logout", f"csrf_token={csrf}".encode(), headers={
+        "Content-Type": "application/x-www-form-urlencoded",
+        "Cookie": f"deferred_csrf={csrf}", "Authorization": f"Bearer {TOKENS['read']}"})
+    assert status == 303
+    _, log = api(server, "GET", "/api/audit", role="admin")
+    assert [entry["action"] for entry in log["entries"]] == ["login"]
+
+
+def test_behind_a_trusted_proxy_the_audit_log_has_the_client_and_cookies_are_secure(
+        tmp_path, registry):
+    server = start_server(tmp_path, registry, auth=auth_config(),
+                          http={"port": 0, "trusted_proxy": "127.0.0.1"})
+    try:
+        status, _, _ = request(server, "POST", "/api/tasks", b'{"task_name": "echo"}',
+                               headers={"Authorization": f"Bearer {TOKENS['submit']}",
+                                        "Content-Type": "application/json",
+                                        "X-Forwarded-For": "203.0.113.9",
+                                        "X-Forwarded-Proto": "https"})
+        assert status == 200
+        _, log = api(server, "GET", "/api/audit", role="admin")
+        assert log["entries"][0]["address"] == "203.0.113.9"
+    finally:
+        server.stop()
+
+
+def test_without_a_trusted_proxy_forwarded_headers_are_ignored(server):
+    status, _, _ = request(server, "POST", "/api/tasks", b'{"task_name": "echo"}',
+                           headers={"Authorization": f"Bearer {TOKENS['submit']}",
+                                    "Content-Type": "application/json",
+                                    "X-Forwarded-For": "203.0.113.9"})
+    assert status == 200
+    _, log = api(server, "GET", "/api/audit", role="admin")
+    assert log["entries"][0]["address"] == "127.0.0.1"
+
+
+def test_a_request_cannot_forge_a_log_line(server, caplog):
+    with caplog.at_level("INFO"):
+        request(server, "GET", "/static/x%0a2026-01-01%20WARNING%20admin%20logged%20in",
+                headers={"Accept": "text/html"})
+    lines = [record.getMessage() for record in caplog.records]
+    assert any("admin logged in" in line for line in lines)
+    assert not any("\n" in line for line in lines)
+
+
+def test_a_login_page_of_an_app_mounted_under_a_prefix_goes_back_there(server):
+    environ = {"REQUEST_METHOD": "GET", "SCRIPT_NAME": "/jobs", "PATH_INFO": "/tasks",
+               "QUERY_STRING": "status=all", "HTTP_ACCEPT": "text/html",
+               "REMOTE_ADDR": "127.0.0.1", "wsgi.input": io.BytesIO(),
+               "wsgi.errors": io.StringIO()}
+    wsgiref.util.setup_testing_defaults(environ)
+    answer = {}
+    page = b"".join(server.wsgi_app(environ, lambda status, headers, exc_info=None:
+                                    answer.update(status=status)))
+    assert answer["status"].startswith("401")
+    assert b'name="next" value="/tasks?status=all"' in page
+    assert b'action="/jobs/login"' in page

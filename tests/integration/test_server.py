@@ -112,12 +112,11 @@ def test_delay_submits_to_the_running_server_of_this_process(make_server, regist
         mult.delay(operands=[2])
 
 
-def test_the_wsgi_app_runs_without_a_listener(make_server):
-    server = make_server(listen=False)
+def call_mounted(server, remote_addr):
     body = json.dumps({"task_name": "mult", "params": {"operands": [6, 7]}}).encode()
     environ = {"REQUEST_METHOD": "POST", "PATH_INFO": "/api/tasks",
                "CONTENT_TYPE": "application/json", "CONTENT_LENGTH": str(len(body)),
-               "wsgi.input": __import__("io").BytesIO(body)}
+               "wsgi.input": __import__("io").BytesIO(body), "REMOTE_ADDR": remote_addr}
     wsgiref.util.setup_testing_defaults(environ)
     answer = {}
 
@@ -125,10 +124,21 @@ def test_the_wsgi_app_runs_without_a_listener(make_server):
         answer["status"] = status
 
     payload = b"".join(server.wsgi_app(environ, start_response))
-    assert answer["status"].startswith("200")
-    assert json.loads(payload)["result"] == 42
+    return answer["status"], json.loads(payload)
+
+
+def test_the_wsgi_app_runs_without_a_listener(make_server):
+    server = make_server(listen=False)
+    status, answer = call_mounted(server, "127.0.0.1")
+    assert status.startswith("200") and answer["result"] == 42
     with pytest.raises(RuntimeError, match="without its own HTTP listener"):
         server.port
+
+
+def test_a_mounted_app_without_auth_refuses_clients_of_other_machines(make_server):
+    server = make_server(listen=False)
+    status, answer = call_mounted(server, "203.0.113.5")
+    assert status.startswith("401") and answer["error_code"] == 110
 
 
 def test_a_full_database_refuses_submits_with_503_and_the_server_carries_on(make_server,

@@ -3,15 +3,17 @@ the config, the login throttle and where a login may lead."""
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from deferred.config import parse_config
-from deferred.credentials import (Principal, Role, hash_password, is_loopback,
+from deferred.identity import (Principal, Role, hash_password, is_loopback,
                                   is_password_hash, new_token, token_hash, verify_password)
 from deferred.errors import ConfigError, TooManyAttemptsError
-from deferred.http.auth import LoginThrottle
+from deferred.http.throttle import LoginThrottle, client_key
 from deferred.http.navigation import safe_next
 
 
@@ -98,28 +100,66 @@ def test_a_bad_auth_section_names_the_key_and_never_echoes_a_password(auth, mess
 
 
 def test_the_throttle_refuses_an_address_after_its_failures_and_forgets_old_ones():
-    throttle = LoginThrottle(max_failures=3, window_s=300, max_addresses=2)
+    throttle = LoginThrottle(max_failures=3, window_s=300, max_clients=2)
     for _ in range(3):
-        throttle.check("10.0.0.1")
-        throttle.failed("10.0.0.1")
+        throttle.attempt("10.0.0.1")  # each counts as failed until it succeeds
     with pytest.raises(TooManyAttemptsError, match="too many failed logins from 10.0.0.1"):
-        throttle.check("10.0.0.1")
-    throttle.check("10.0.0.2")  # another address is not held up
-    throttle.failed("10.0.0.2")
-    throttle.failed("10.0.0.3")  # a third address: the oldest is forgotten
-    throttle.check("10.0.0.1")
+        throttle.attempt("10.0.0.1")
+    throttle.attempt("10.0.0.2")  # another address is not held up
+    throttle.attempt("10.0.0.3")  # a third address: the oldest is forgotten
+    assert len(throttle) == 2
+    throttle.attempt("10.0.0.1")
+
+
+def test_a_successful_attempt_is_no_failure_and_leaves_nothing_behind():
+    throttle = LoginThrottle(max_failures=2, window_s=300)
+    for _ in range(10):
+        throttle.succeeded("10.0.0.1", throttle.attempt("10.0.0.1"))
+    assert len(throttle) == 0
+
+
+def test_parallel_attempts_cannot_slip_past_the_limit():
+    throttle = LoginThrottle(max_failures=10, window_s=300)
+    results: list[bool] = []
+
+    def attempt() -> None:
+        try:
+            throttle.attempt("10.0.0.1")
+            results.append(True)
+        except TooManyAttemptsError:
+            results.append(False)
+
+    threads = [threading.Thread(target=attempt, name=f"login-{index}") for index in range(60)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert results.count(True) == 10 and results.count(False) == 50
+
+
+def test_ipv6_failures_count_per_64_and_ipv4_mapped_as_ipv4():
+    assert client_key("2001:db8::1") == client_key("2001:db8::ffff:1") == "2001:db8::/64"
+    assert client_key("2001:db8:0:1::1") != client_key("2001:db8::1")
+    assert client_key("::ffff:10.0.0.1") == "10.0.0.1" and client_key("10.0.0.1") == "10.0.0.1"
+    assert client_key("unknown") == "unknown"
+    throttle = LoginThrottle(max_failures=2, window_s=300)
+    throttle.attempt("2001:db8::1")
+    throttle.attempt("2001:db8::2")
+    with pytest.raises(TooManyAttemptsError):
+        throttle.attempt("2001:db8::3")
 
 
 def test_the_throttle_lets_an_address_try_again_once_the_window_passed():
     throttle = LoginThrottle(max_failures=1, window_s=0.0)
-    throttle.failed("10.0.0.1")
-    throttle.check("10.0.0.1")
+    throttle.attempt("10.0.0.1")
+    throttle.attempt("10.0.0.1")
 
 
 @pytest.mark.parametrize("path, expected", [
     ("/tasks?status=all", "/tasks?status=all"), ("/", "/"), ("", "/"),
     ("https://evil.example/", "/"), ("//evil.example/", "/"), ("/\\evil.example", "/"),
-    ("javascript:alert(1)", "/"), ("/x\r\nSet-Cookie: a=b", "/")])
+    ("javascript:alert(1)", "/"), ("/x\r\nSet-Cookie: a=b", "/"),
+    ("/\t/evil.example/x", "/"), ("/x\x7f", "/")])
 def test_a_login_leads_only_to_a_path_of_this_server(path, expected):
     assert safe_next(path) == expected
 
@@ -129,4 +169,5 @@ def test_a_login_leads_only_to_a_path_of_this_server(path, expected):
 def test_whatever_next_says_the_login_stays_on_this_server(path):
     target = safe_next(path)
     assert target.startswith("/") and not target.startswith("//")
-    assert "\\" not in target and "\r" not in target and "\n" not in target
+    assert "\\" not in target
+    assert all(ord(char) >= 0x20 and ord(char) != 0x7f for char in target)
