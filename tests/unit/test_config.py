@@ -2,6 +2,7 @@
 
 import json
 import types
+from pathlib import Path
 
 import pytest
 
@@ -101,3 +102,9 @@ def test_missing_file_is_named(tmp_path):
     with pytest.raises(ConfigError) as info:
         load_config(path)
     assert str(info.value) == f"{path}: cannot read the configuration: No such file or directory"
+
+
+def test_the_projects_own_config_json_is_valid_and_stays_on_this_machine():
+    config = load_config(Path(__file__).resolve().parents[2] / "config.json")
+    assert config.http.host == "127.0.0.1" and config.http.port == 5000
+    assert not config.auth.enabled  # open, so on loopback only: ./start.sh needs no login
