@@ -556,6 +556,10 @@ def test_behind_a_trusted_proxy_the_audit_log_has_the_client_and_cookies_are_sec
         assert status == 200
         _, log = api(server, "GET", "/api/audit", role="admin")
         assert log["entries"][0]["address"] == "203.0.113.9"
+        status, headers, _ = request(server, "GET", "/", headers={
+            "Accept": "text/html", "X-Forwarded-For": "203.0.113.9",
+            "X-Forwarded-Proto": "https"})
+        assert status == 401 and "Secure" in headers["set-cookie"]  # the login form's cookie
     finally:
         server.stop()
 
