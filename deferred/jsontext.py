@@ -9,6 +9,9 @@ from typing import Any, NoReturn
 from .errors import InvalidJsonError
 
 MAX_INT_DIGITS = 4300  # Python's own limit on converting text to int
+# Deeper values are refused: checking them against a schema, storing them and reading them
+# back all recurse, and must stay far from Python's recursion limit wherever they run.
+MAX_DEPTH = 64
 
 
 def _reject_constant(name: str) -> NoReturn:
@@ -49,8 +52,9 @@ def parse_json(text: str | bytes, *, where: str) -> Any:
         if isinstance(text, bytes):
             # json.loads() would decode with "surrogatepass", taking bytes that are no UTF-8.
             text = text.decode(json.detect_encoding(text))
-        return json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float,
-                          parse_int=_bounded_int, object_pairs_hook=_no_duplicate_keys)
+        value = json.loads(text, parse_constant=_reject_constant,
+                           parse_float=_finite_float, parse_int=_bounded_int,
+                           object_pairs_hook=_no_duplicate_keys)
     except json.JSONDecodeError as exc:
         raise InvalidJsonError(
             f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}", where=where
@@ -62,6 +66,25 @@ def parse_json(text: str | bytes, *, where: str) -> Any:
         # ValueError: our hooks.
         reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
         raise InvalidJsonError(f"invalid JSON: {reason}", where=where) from None
+    if nesting_depth(value) > MAX_DEPTH:
+        raise InvalidJsonError(f"invalid JSON: nested too deeply (more than {MAX_DEPTH} "
+                               "levels of arrays and objects)", where=where)
+    return value
+
+
+def nesting_depth(value: Any) -> int:
+    """How many arrays and objects deep `value` goes (0 for a scalar), without recursion."""
+    deepest, pending = 0, [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        children = item.values() if isinstance(item, dict) else item \
+            if isinstance(item, list) else None
+        if children is None:
+            continue
+        deepest = max(deepest, depth)
+        if depth <= MAX_DEPTH:  # past the limit the answer is known: stop walking
+            pending.extend((child, depth + 1) for child in children)
+    return deepest
 
 
 def parse_json_object(text: str | bytes, *, where: str) -> dict[str, Any]:

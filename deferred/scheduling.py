@@ -5,16 +5,20 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import re
 import unicodedata
 from typing import Any
 
-from .errors import BadRequestError
+from .errors import BadRequestError, shown
 from .jsontext import json_type_name
 from .records import utcnow
 
 MAX_PRIORITY = 1000
 MAX_DELAY_S = 10 * 365 * 86400.0  # ten years: anything later is a mistake
 MAX_KEY_CHARS = 200
+# RFC 3339's date-time (JSON Schema's `date-time`), the zone left to a check of its own.
+_RFC3339 = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?"
+                      r"([Zz]|[+-][0-9]{2}:[0-9]{2})?")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,10 +72,15 @@ def _start_time(delay_s: Any, run_at: Any) -> datetime.datetime | None:
         return None
     if isinstance(run_at, str):
         try:
-            run_at = datetime.datetime.fromisoformat(run_at.strip())
+            if not _RFC3339.fullmatch(run_at):  # fromisoformat() takes much more
+                raise ValueError(run_at)
+            run_at = datetime.datetime.fromisoformat(run_at)
         except ValueError:
-            raise BadRequestError(f"{run_at!r} is not an ISO 8601 time such as "
+            raise BadRequestError(f"{shown(run_at)!r} is not an ISO 8601 time such as "
                                   "2024-05-01T12:00:00Z", where="run_at") from None
+        if run_at.year < 1000:  # as the OpenAPI document says; surely a typo anyway
+            raise BadRequestError(f"{run_at.isoformat()} is before the year 1000",
+                                  where="run_at")
     if not isinstance(run_at, datetime.datetime):
         raise BadRequestError(f"must be an ISO 8601 time, got {json_type_name(run_at)}",
                               where="run_at")

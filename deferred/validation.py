@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import functools
 import inspect
 import re
 from collections.abc import Iterator, Mapping
@@ -146,9 +145,8 @@ def ecma_pattern(pattern: str) -> str:
     return "".join(parts)
 
 
-@functools.lru_cache(maxsize=512)
 def _compiled_pattern(pattern: str) -> re.Pattern[str]:
-    return re.compile(ecma_pattern(pattern))
+    return re.compile(ecma_pattern(pattern))  # re keeps its own cache of compiled patterns
 
 
 def _pattern_keyword(validator: Any, pattern: str, instance: Any,
@@ -157,10 +155,44 @@ def _pattern_keyword(validator: Any, pattern: str, instance: Any,
         yield ValidationError(f"{instance!r} does not match {pattern!r}")
 
 
-@functools.lru_cache(maxsize=None)
+def _pattern_properties_keyword(validator: Any, patterns: Mapping[str, Any], instance: Any,
+                                schema: Mapping[str, Any]) -> Iterator[ValidationError]:
+    if not validator.is_type(instance, "object"):
+        return
+    for pattern, subschema in patterns.items():
+        compiled = _compiled_pattern(pattern)
+        for key, value in instance.items():
+            if compiled.search(key):
+                yield from validator.descend(value, subschema, path=key, schema_path=pattern)
+
+
+def _additional_properties_keyword(validator: Any, allowed: Any, instance: Any,
+                                   schema: Mapping[str, Any]) -> Iterator[ValidationError]:
+    if not validator.is_type(instance, "object"):
+        return
+    patterns = [_compiled_pattern(pattern) for pattern in schema.get("patternProperties", {})]
+    extras = [key for key in instance if key not in schema.get("properties", {})
+              and not any(pattern.search(key) for pattern in patterns)]
+    if validator.is_type(allowed, "object"):
+        for extra in extras:
+            yield from validator.descend(instance[extra], allowed, path=extra)
+    elif not allowed and extras:
+        listed = ", ".join(repr(key) for key in sorted(extras))
+        if patterns:
+            regexes = ", ".join(repr(each) for each in sorted(schema["patternProperties"]))
+            yield ValidationError(f"{listed} {'does' if len(extras) == 1 else 'do'} not "
+                                  f"match any of the regexes: {regexes}")
+        else:
+            yield ValidationError(f"Additional properties are not allowed ({listed} "
+                                  f"{'was' if len(extras) == 1 else 'were'} unexpected)")
+
+
 def _with_ecma_pattern(validator_class: Any) -> Any:
-    """The draft's validator class with `pattern` read as JSON Schema means it."""
-    return extend(validator_class, {"pattern": _pattern_keyword})
+    """The draft's validator class with every regex (`pattern`, `patternProperties` and the
+    `additionalProperties` they decide) read as JSON Schema means it: `$` ends the text."""
+    return extend(validator_class, {"pattern": _pattern_keyword,
+                                    "patternProperties": _pattern_properties_keyword,
+                                    "additionalProperties": _additional_properties_keyword})
 
 
 def check_schema_matches_run(task_name: str, validator: ParamsValidator,

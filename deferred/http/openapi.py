@@ -11,7 +11,6 @@ against a real server with this document.
 from __future__ import annotations
 
 import datetime
-import functools
 import importlib.metadata
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -22,6 +21,7 @@ from ..identity import ROLE_LABELS
 from ..errors import ErrorCode
 from ..interfaces import TaskType
 from ..records import TaskStatus, utcnow
+from ..scheduling import MAX_DELAY_S
 from .auth import TOKEN_NAME
 from .listquery import DEFAULT_LIMIT, MAX_LIMIT
 from .openapi_schemas import (ERROR_RESPONSES, chain_body, error_responses, error_schema,
@@ -38,7 +38,8 @@ def build_openapi(task_types: Sequence[TaskType], config: HttpConfig, *, base_ur
                   version: str = "0", now: datetime.datetime | None = None) -> dict[str, Any]:
     """The OpenAPI 3.1 document of the API served at `base_url`, with `task_types`' schemas
     as the params of their submits. `now` (default: the current time) bounds `run_at`."""
-    max_year = (now or utcnow()).year + 9  # any time in that year is less than ten years away
+    # Every time of that year is within MAX_DELAY_S (a day to spare for zones like -14:00).
+    max_year = ((now or utcnow()) + datetime.timedelta(seconds=MAX_DELAY_S - 86400)).year - 1
     return {
         "openapi": OPENAPI_VERSION,
         "info": {"title": "deferred", "version": version, "description": _DESCRIPTION.format(
@@ -69,7 +70,6 @@ Request bodies are at most {max_body_bytes} bytes; a submit without email waits 
 {sync_wait_s} s for its result."""
 
 
-@functools.cache
 def package_version() -> str:
     """deferred's version as installed, for the document's `info.version`."""
     try:
@@ -256,11 +256,19 @@ def _limit_parameter() -> dict[str, Any]:
                                                     "default": DEFAULT_LIMIT})
 
 
+def any_case_pattern(words: Sequence[str]) -> str:
+    """A regex of exactly these words in any case (ECMA regexes have no inline flags)."""
+    def any_case(word: str) -> str:
+        return "".join(f"[{char.upper()}{char.lower()}]" if char.isalpha() else char
+                       for char in word)
+    return "^(" + "|".join(any_case(word) for word in words) + ")$"
+
+
 def _list_operation() -> dict[str, Any]:
     statuses = [status.value for status in TaskStatus]
     parameters = [
         _query("status", "Only records in this status (any case).",
-               {"type": "string", "enum": statuses}),
+               {"type": "string", "pattern": any_case_pattern(statuses)}),
         _query("task_name", "Only records of this task.", {"type": "string"}),
         _limit_parameter(),
         _query("cursor", "The next_cursor of the page before.",

@@ -185,7 +185,10 @@ def _accepts_no_params(task_type: TaskType) -> bool:
     if schema is None:
         return True
     plain = _plain(schema, None)
-    return bool(validator_for(plain, default=Draft202012Validator)(plain).is_valid({}))
+    try:
+        return bool(validator_for(plain, default=Draft202012Validator)(plain).is_valid({}))
+    except Exception:  # noqa: BLE001 (a $ref that resolves nowhere: the submit will say so)
+        return False
 
 
 def _params_property(task_type: TaskType) -> dict[str, Any]:

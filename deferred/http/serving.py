@@ -76,8 +76,9 @@ class _CheckedRequestParser(HTTPRequestParser):
     def parse_header(self, header_plus: bytes) -> None:
         try:
             super().parse_header(header_plus)
-        except ValueError:  # int() of a Content-Length of thousands of digits
-            raise ParsingError("Content-Length is invalid") from None
+        except ValueError:  # int() of a Content-Length of thousands of digits, a bad URL
+            raise ParsingError("the request line or a header (such as Content-Length) is "
+                               "invalid") from None
 
 
 class _JsonErrorChannel(HTTPChannel):

@@ -13,7 +13,9 @@ from typing import Any
 import pytest
 from polling import wait_until
 
+import deferred
 from deferred.errors import ConfigError
+from deferred.registry import TaskRegistry
 from deferred.http.serving import HttpServer
 
 CYCLES = 100
@@ -200,4 +202,42 @@ def test_a_content_length_of_thousands_of_digits_gets_a_json_error_not_a_dropped
     head, _, body = raw_exchange(server.port, request).partition(b"\r\n\r\n")
     assert b" 400 " in head.split(b"\r\n", 1)[0]
     assert json.loads(body) == {"status": "ERROR", "error_code": 100,
-                                "error_msg": "Content-Length is invalid"}
+                                "error_msg": "the request line or a header (such as "
+                                             "Content-Length) is invalid"}
+
+
+def test_params_as_deep_as_allowed_are_checked_stored_and_read_back(tmp_path):
+    """The deepest params the parser lets through (64 levels) pass a recursive schema, a
+    group commit and the read back, over real HTTP; one level more is refused up front."""
+    registry = TaskRegistry()
+    node = {"type": "array", "items": {"$ref": "#/$defs/node"}}
+
+    @deferred.task(name="tree", registry=registry,
+                   json_schema={"type": "object", "$defs": {"node": node},
+                                "properties": {"x": {"$ref": "#/$defs/node"}}})
+    def tree(x):
+        return "ok"
+
+    @deferred.task(name="anything", registry=registry)
+    def anything(**params):
+        return "ok"
+
+    server = deferred.Server({"db": {"url": f"sqlite+pysqlite:///{tmp_path / 't.db'}"},
+                              "http": {"port": 0}}, registry=registry)
+    server.start()
+    try:
+        for name in ("tree", "anything"):
+            for depth, expected in ((62, 200), (63, 400)):  # the body adds two levels
+                params = "[" * depth + "]" * depth
+                body = f'{{"task_name": "{name}", "params": {{"x": {params}}}}}'.encode()
+                connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+                connection.request("POST", "/api/tasks", body,
+                                   {"Content-Type": "application/json"})
+                answer = connection.getresponse()
+                data = json.loads(answer.read())
+                connection.close()
+                assert answer.status == expected, (name, depth, data)
+                if expected == 400:
+                    assert data["error_code"] == 103 and "nested too deeply" in data["error_msg"]
+    finally:
+        server.stop()

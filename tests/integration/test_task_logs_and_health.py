@@ -127,7 +127,7 @@ def test_healthz_says_stopping_while_running_tasks_use_their_grace(server, regis
     assert (status, body["server"], body["store"]) == ("200 OK", "running", "reachable")
     handle = server.submit("gated")
     wait_until(lambda: handle.status is TaskStatus.RUNNING)
-    stopper = threading.Thread(target=server.stop, kwargs={"grace_s": 30})
+    stopper = threading.Thread(target=server.stop, kwargs={"grace_s": 30}, name="stopper")
     stopper.start()
     try:
         status, body = wait_until(lambda: (answer := healthz(app))[0].startswith("503")

@@ -12,17 +12,18 @@ from typing import Any
 import bottle
 import jsonschema
 import pytest
-from wsgi_call import call_wsgi
 import schemathesis
 from schemathesis.specs.openapi.definitions import OPENAPI_31
+from wsgi_call import call_wsgi
 
 from deferred import errors
 from deferred.config import HttpConfig
 from deferred.http import make_app
 from deferred.http.api import ApiRoutes
-from deferred.http.openapi import build_openapi
+from deferred.http.openapi import any_case_pattern, build_openapi
 from deferred.http.openapi_schemas import ERROR_RESPONSES, params_schema_name, years_pattern
 from deferred.interfaces import TaskType
+from deferred.scheduling import MAX_DELAY_S
 
 POINT = {"type": "object", "properties": {"x": {"type": "number"}}, "required": ["x"]}
 TASK_TYPES = [
@@ -144,3 +145,19 @@ def test_run_at_years_stop_short_of_ten_years_ahead() -> None:
     years = re.compile(f"^{years_pattern(2999)}$")
     assert [year for year in range(10000) if years.match(f"{year:04d}")] == list(
         range(1000, 3000))
+
+
+def test_run_at_years_stay_within_ten_years_on_the_first_day_of_a_year_too() -> None:
+    now = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)
+    document = build_openapi([TASK_TYPES[0]], HttpConfig(), base_url="http://x", now=now)
+    body = document["components"]["requestBodies"]["Submit"]["content"]["application/json"]
+    pattern = re.compile(body["schema"]["oneOf"][0]["properties"]["run_at"]["pattern"])
+    latest = datetime.datetime.fromisoformat("2034-12-31T23:59:59-14:00")
+    assert pattern.match(latest.isoformat()) and not pattern.match("2035-01-01T00:00:00Z")
+    assert (latest - now).total_seconds() < MAX_DELAY_S  # the server takes it too
+
+
+def test_the_status_filter_is_documented_in_any_case() -> None:
+    pattern = re.compile(any_case_pattern(["QUEUED", "TIMED_OUT"]))
+    assert pattern.match("queued") and pattern.match("Timed_Out")
+    assert not pattern.match("queue") and not pattern.match("QUEUED ")

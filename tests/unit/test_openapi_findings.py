@@ -12,6 +12,8 @@ from wsgi_call import call_wsgi
 from deferred.config import HttpConfig
 from deferred.errors import BadRequestError, ConflictError, NotFoundError
 from deferred.http import make_app
+from deferred.http.openapi import build_openapi
+from deferred.interfaces import TaskType
 from deferred.scheduling import submit_options
 
 
@@ -71,3 +73,11 @@ def test_retrying_a_task_that_has_not_failed_is_a_conflict() -> None:
     assert ConflictError.http_status == 409
     assert issubclass(ConflictError, BadRequestError)
     assert ConflictError("x").to_json()["error_code"] == 100
+
+
+def test_a_task_whose_schema_refers_nowhere_does_not_break_the_document():
+    broken = TaskType("broken", "Refers nowhere.",
+                      {"type": "object", "allOf": [{"$ref": "urn:example:missing"}]}, None)
+    document = build_openapi([broken], HttpConfig(), base_url="http://x")
+    body = document["components"]["requestBodies"]["Submit"]["content"]["application/json"]
+    assert "params" in body["schema"]["oneOf"][0]["required"]  # {} cannot be shown to pass

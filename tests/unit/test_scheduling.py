@@ -45,8 +45,11 @@ def test_run_at_takes_iso_8601_with_a_zone_and_keeps_it_in_utc():
     ({"priority": 5000}, "priority: must be from -1000 to 1000"),
     ({"idempotency_key": ""}, "idempotency_key: must be a text of 1 to 200"),
     ({"idempotency_key": "k" * 201}, "idempotency_key: must be a text of 1 to 200"),
-    ({"run_at": "0001-01-01T00:00:00+14:00"}, "run_at: 0001-01-01T00:00:00+14:00 is out of "
-                                              "range in UTC"),
+    ({"run_at": "0001-01-01T00:00:00+14:00"}, "run_at: 0001-01-01T00:00:00+14:00 is before "
+                                              "the year 1000"),
+    ({"run_at": " 2030-01-01T00:00:00Z"}, "run_at: ' 2030-01-01T00:00:00Z' is not an ISO "),
+    ({"run_at": "20300101T000000Z"}, "run_at: '20300101T000000Z' is not an ISO 8601 time"),
+    ({"run_at": "2030-01-01 00:00:00Z"}, "run_at: '2030-01-01 00:00:00Z' is not an ISO "),
     ({"idempotency_key": "\udc00"}, "idempotency_key: must not hold control characters"),
     ({"idempotency_key": "a\x00b"}, "idempotency_key: must not hold control characters"),
     ({"idempotency_key": "a\r\nb"}, "idempotency_key: must not hold control characters"),

@@ -113,3 +113,14 @@ def test_property_names_patterns_are_read_the_same_way():
 ])
 def test_only_a_bare_dollar_becomes_the_end_of_the_text(pattern, translated):
     assert ecma_pattern(pattern) == translated
+
+
+def test_pattern_properties_read_dollar_as_the_end_of_the_key_too():
+    validator = ParamsValidator("t", {"type": "object", "additionalProperties": False,
+                                      "patternProperties": {"^[a-z]+$": {"type": "integer"}}})
+    validator.validate({"abc": 1})
+    for params, message in (({"abc\n": 1}, "$: 'abc\\n' does not match any of the regexes"),
+                            ({"abc": "x"}, "$.abc: 'x' is not of type 'integer'")):
+        with pytest.raises(InvalidParamsError) as info:
+            validator.validate(params)
+        assert str(info.value).startswith(message)
