@@ -14,7 +14,43 @@ from .audit import Actor, AuditAction, AuditEntry, StoredToken
 from .scheduling import SubmitOptions
 
 
-class TaskStore(Protocol):
+class AccessStore(Protocol):
+    """The audit log, login sessions and API tokens made at run time: what the store keeps
+    and the service passes on to the HTTP app."""
+
+    def record_audit(self, actor: Actor, action: AuditAction, *, task_id: int | None = None,
+                     task_name: str | None = None, detail: str = "") -> None:
+        """Write one audit entry (logins and logouts; changes write theirs themselves)."""
+
+    def audit_entries(self, *, limit: int, before_id: int | None = None,
+                      task_id: int | None = None) -> list[AuditEntry]:
+        """Audit entries, newest first."""
+
+    def open_session(self, token_hash: str, principal: str, role: str, credential: str,
+                     expires_at: datetime.datetime) -> None:
+        """Store a login session by the hash of its cookie, with what it was opened with."""
+
+    def find_session(self, token_hash: str) -> tuple[str, str, str] | None:
+        """A live session's (principal, role, credential), None if unknown or expired."""
+
+    def close_session(self, token_hash: str) -> bool:
+        """Forget a session; False if there was none."""
+
+    def add_token(self, name: str, role: str, token_hash: str, actor: Actor) -> bool:
+        """Store a new API token by its hash (and its audit entry); False if the name is
+        taken."""
+
+    def stored_tokens(self) -> list[StoredToken]:
+        """The API tokens made at run time, by name."""
+
+    def find_token(self, token_hash: str) -> tuple[str, str] | None:
+        """The (name, role) of the stored token with this hash, None if there is none."""
+
+    def revoke_token(self, name: str, actor: Actor) -> bool:
+        """Delete a stored token (and write its audit entry); False if there is none."""
+
+
+class TaskStore(AccessStore, Protocol):
     """Durable task records. Each method is one transaction, committed when it returns.
 
     Raises `StoreUnavailableError` when the database cannot be reached and `StoreFullError`
@@ -106,37 +142,6 @@ class TaskStore(Protocol):
     def is_reachable(self) -> bool:
         """True if the database answers."""
 
-    def record_audit(self, actor: Actor, action: AuditAction, *, task_id: int | None = None,
-                     task_name: str | None = None, detail: str = "") -> None:
-        """Write one audit entry (logins and logouts; changes write theirs themselves)."""
-
-    def audit_entries(self, *, limit: int, before_id: int | None = None,
-                      task_id: int | None = None) -> list[AuditEntry]:
-        """Audit entries, newest first."""
-
-    def open_session(self, token_hash: str, principal: str, role: str, credential: str,
-                     expires_at: datetime.datetime) -> None:
-        """Store a login session by the hash of its cookie, with what it was opened with."""
-
-    def find_session(self, token_hash: str) -> tuple[str, str, str] | None:
-        """A live session's (principal, role, credential), None if unknown or expired."""
-
-    def close_session(self, token_hash: str) -> bool:
-        """Forget a session; False if there was none."""
-
-    def add_token(self, name: str, role: str, token_hash: str, actor: Actor) -> bool:
-        """Store a new API token by its hash (and its audit entry); False if the name is
-        taken."""
-
-    def stored_tokens(self) -> list[StoredToken]:
-        """The API tokens made at run time, by name."""
-
-    def find_token(self, token_hash: str) -> tuple[str, str] | None:
-        """The (name, role) of the stored token with this hash, None if there is none."""
-
-    def revoke_token(self, name: str, actor: Actor) -> bool:
-        """Delete a stored token (and write its audit entry); False if there is none."""
-
     def close(self) -> None:
         """Release connections and locks."""
 
@@ -199,7 +204,7 @@ class Health:
         return not self.stopping and self.dispatcher_alive and self.store_reachable
 
 
-class TaskService(Protocol):
+class TaskService(AccessStore, Protocol):
     """What the HTTP app needs: submitting, waiting, reading. Raises `DeferredError`s."""
 
     global_limit: int
@@ -246,39 +251,5 @@ class TaskService(Protocol):
     def read_file(self, token: str) -> tuple[StoredFile, bytes]:
         """A result file by its token. Raises `NotFoundError`."""
 
-    def is_healthy(self) -> bool:
-        """True when the server accepts work."""
-
     def health(self) -> Health:
         """What is checked for `GET /healthz`, each part on its own (the store is queried)."""
-
-    def record_audit(self, actor: Actor, action: AuditAction, *, task_id: int | None = None,
-                     task_name: str | None = None, detail: str = "") -> None:
-        """Write one audit entry (logins and logouts)."""
-
-    def audit_entries(self, *, limit: int, before_id: int | None = None,
-                      task_id: int | None = None) -> list[AuditEntry]:
-        """Audit entries, newest first."""
-
-    def open_session(self, token_hash: str, principal: str, role: str, credential: str,
-                     expires_at: datetime.datetime) -> None:
-        """Store a login session by the hash of its cookie, with what it was opened with."""
-
-    def find_session(self, token_hash: str) -> tuple[str, str, str] | None:
-        """A live session's (principal, role, credential), None if unknown or expired."""
-
-    def close_session(self, token_hash: str) -> bool:
-        """Forget a session; False if there was none."""
-
-    def add_token(self, name: str, role: str, token_hash: str, actor: Actor) -> bool:
-        """Store a new API token by its hash (and its audit entry); False if the name is
-        taken."""
-
-    def stored_tokens(self) -> list[StoredToken]:
-        """The API tokens made at run time, by name."""
-
-    def find_token(self, token_hash: str) -> tuple[str, str] | None:
-        """The (name, role) of the stored token with this hash, None if there is none."""
-
-    def revoke_token(self, name: str, actor: Actor) -> bool:
-        """Delete a stored token (and write its audit entry); False if there is none."""

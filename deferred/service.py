@@ -217,13 +217,9 @@ class LocalTaskService:
             raise NotFoundError("no result file answers to this link", where="token")
         return found
 
-    def is_healthy(self) -> bool:
-        """True when the server takes work, runs it, and its database answers."""
-        return self.health().is_healthy
-
     def health(self) -> Health:
-        """Each part of `is_healthy`; the store is asked even while stopping, so that an
-        operator sees both."""
+        """Whether the server takes work, runs it, and its database answers, each part on
+        its own; the store is asked even while stopping, so that an operator sees both."""
         return Health(stopping=self._closing.is_set(), dispatcher_alive=self._starter.is_alive(),
                       store_reachable=self._store.is_reachable())
 

@@ -7,19 +7,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from cli_output import user_error_message
 
 RunCli = Callable[..., subprocess.CompletedProcess[str]]
 WriteTasksFile = Callable[[str, str], Path]
-
-
-def definition_error_message(proc: subprocess.CompletedProcess[str], code: int) -> str:
-    """Check the shape of a task definition error and return its message."""
-    assert "Traceback" not in proc.stdout + proc.stderr
-    assert (proc.returncode, proc.stdout) == (2, ""), proc.stderr
-    prefix = f"deferred: error {code}: "
-    assert proc.stderr.startswith(prefix) and proc.stderr.endswith("\n"), proc.stderr
-    assert len(proc.stderr.splitlines()) == 1, proc.stderr
-    return proc.stderr[len(prefix):-1]
 
 
 def test_invalid_json_schema_stops_the_tasks_file_with_code_301_naming_task_and_keyword(
@@ -44,7 +35,7 @@ def test_invalid_json_schema_stops_the_tasks_file_with_code_301_naming_task_and_
 
     proc = run_cli("mult", "--params", '{"operands": [3, 2, 8]}', script=script)
 
-    message = definition_error_message(proc, 301)
+    message = user_error_message(proc, 301)
     assert message.startswith("task 'mult': ")
     assert "$.properties.operands.minItems" in message
 
@@ -68,7 +59,7 @@ def test_duplicate_task_name_stops_the_tasks_file_with_code_300_naming_both(
 
     proc = run_cli("twice", script=script)
 
-    message = definition_error_message(proc, 300)
+    message = user_error_message(proc, 300)
     assert "'twice' is already taken" in message
     assert "first (" in message and "second (" in message
 
@@ -89,7 +80,7 @@ def test_task_named_like_a_command_stops_the_tasks_file_with_code_300(
 
     proc = run_cli("--help", script=script)
 
-    message = definition_error_message(proc, 300)
+    message = user_error_message(proc, 300)
     assert f"task name {command!r} is a command of the command line" in message
 
 
