@@ -33,7 +33,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import deferred
-from deferred.registry import TaskRegistry
+from deferred.tasks.registry import TaskRegistry
 
 from .sides import deferred_url, median, percentile, run_dir
 

@@ -19,7 +19,7 @@ from aiosmtpd.controller import Controller
 
 import deferred
 from deferred.mail.message import message_id
-from deferred.registry import TaskRegistry
+from deferred.tasks.registry import TaskRegistry
 
 TASKS = 1000
 

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import deferred
-from deferred.registry import TaskRegistry
+from deferred.tasks.registry import TaskRegistry
 
 SCRATCH_ENV = "DEFERRED_BENCH_TMP"  # a directory on the disk to measure, if not the default
 _MEMORY_FILESYSTEMS = {"tmpfs", "ramfs"}

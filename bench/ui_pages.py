@@ -26,7 +26,7 @@ import sqlalchemy as sa
 
 import deferred
 from deferred.jsontext import encode_json
-from deferred.registry import TaskRegistry
+from deferred.tasks.registry import TaskRegistry
 
 from .sides import median, percentile, run_dir
 

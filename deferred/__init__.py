@@ -8,14 +8,14 @@ from typing import TYPE_CHECKING, Any
 
 from .cli import run_cli
 from .config import Config, load_config, parse_config
-from .context import TaskCancelledError, TaskContext, current
+from .tasks.context import TaskCancelledError, TaskContext, current
 from .errors import DeferredError, ErrorCode
-from .registry import TaskRegistry, default_registry
+from .tasks.registry import TaskRegistry, default_registry
 from .result import Result, ResultFile
 from .tasks import BaseTask, TaskFunction, task
 
 if TYPE_CHECKING:
-    from .handle import TaskHandle
+    from .tasks.handle import TaskHandle
     from .server import Server
 
 __all__ = [
@@ -44,6 +44,6 @@ def __getattr__(name: str) -> Any:
         from .server import Server
         return Server
     if name == "TaskHandle":
-        from .handle import TaskHandle
+        from .tasks.handle import TaskHandle
         return TaskHandle
     raise AttributeError(f"module 'deferred' has no attribute {name!r}")

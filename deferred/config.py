@@ -16,7 +16,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError, best_match
 
-from .identity import ROLE_LABELS, Role, is_password_hash
+from .access.identity import ROLE_LABELS, Role, is_password_hash
 from .errors import ConfigError, InvalidJsonError
 from .formats import make_format_checker
 from .jsontext import parse_json

@@ -9,7 +9,7 @@ import getpass
 import json
 import sys
 
-from .identity import MAX_PASSWORD_CHARS, ROLE_LABELS, hash_password, new_token, token_hash
+from .access.identity import MAX_PASSWORD_CHARS, ROLE_LABELS, hash_password, new_token, token_hash
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -10,8 +10,8 @@ from typing import Any, Protocol
 
 from .records import (ChainStep, EmailStatus, Outcome, PendingEmail, StoredFile, TaskError, TaskRecord,
                       TaskStatus)
-from .audit import Actor, AuditAction, AuditEntry, StoredToken
-from .scheduling import SubmitOptions
+from .access.audit import Actor, AuditAction, AuditEntry, StoredToken
+from .scheduling.options import SubmitOptions
 
 
 class AccessStore(Protocol):

@@ -16,23 +16,23 @@ from types import FrameType
 from typing import Any
 
 from .config import Config, parse_config
-from .identity import is_loopback
+from .access.identity import is_loopback
 from .errors import ConfigError
-from .dispatcher import Dispatcher
-from .handle import TaskHandle
-from .heartbeat import Heartbeat
+from .runtime.dispatcher import Dispatcher
+from .tasks.handle import TaskHandle
+from .runtime.heartbeat import Heartbeat
 from .http import HttpServer, make_app
 from .mail import SmtpMailer
-from .mailing import OutboxSender
-from .metrics import Metrics
-from .quotas import Quotas
+from .mail.outbox import OutboxSender
+from .runtime.metrics import Metrics
+from .runtime.quotas import Quotas
 from .records import Outcome, TaskRecord, TaskStatus
-from .registry import TaskRegistry, default_registry
-from .runner import run_record
-from .retention import Retention
-from .scheduler import Scheduler
-from .scheduling import submit_options
-from .service import LocalTaskService
+from .tasks.registry import TaskRegistry, default_registry
+from .runtime.runner import run_record
+from .runtime.retention import Retention
+from .scheduling.scheduler import Scheduler
+from .scheduling.options import submit_options
+from .runtime.service import LocalTaskService
 from .store import SqlTaskStore, WakeupListener
 
 logger = logging.getLogger(__name__)

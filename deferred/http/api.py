@@ -13,10 +13,10 @@ from typing import Any
 import bottle
 
 from ..config import HttpConfig
-from ..identity import Role
+from ..access.identity import Role
 from ..errors import (BadRequestError, DeferredError, InternalError, InvalidJsonError,
                       NotFoundError, ShuttingDownError, StoreUnavailableError)
-from ..scheduling import submit_options
+from ..scheduling.options import submit_options
 from ..interfaces import TaskService
 from .jsonbody import (check_json_content_type, not_json_error, parse_chain, parse_submit,
                        parse_token_request, read_body, wait_seconds)

@@ -19,9 +19,9 @@ from typing import Any
 
 import bottle
 
-from ..audit import Actor
+from ..access.audit import Actor
 from ..config import AuthConfig
-from ..identity import (LOCAL_PRINCIPAL, MAX_PASSWORD_CHARS, ROLE_LABELS, Principal, Role,
+from ..access.identity import (LOCAL_PRINCIPAL, MAX_PASSWORD_CHARS, ROLE_LABELS, Principal, Role,
                            dummy_password_check, new_token, token_hash, verify_password)
 from ..errors import (BadRequestError, ConflictError, DeferredError, ForbiddenError,
                       NotFoundError, UnauthorizedError, shown)

@@ -9,7 +9,7 @@ from typing import Any, BinaryIO
 from ..errors import (BadRequestError, InvalidJsonError, RequestTooLargeError,
                       UnsupportedMediaTypeError, shown)
 from ..jsontext import json_type_name, parse_json_object
-from ..scheduling import SubmitOptions, submit_options
+from ..scheduling.options import SubmitOptions, submit_options
 
 SUBMIT_KEYS = ("task_name", "params", "email", "wait", "delay_s", "run_at", "priority",
                "idempotency_key", "timeout_s")

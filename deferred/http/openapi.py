@@ -15,13 +15,13 @@ import importlib.metadata
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ..audit import AuditAction
+from ..access.audit import AuditAction
 from ..config import HttpConfig
-from ..identity import ROLE_LABELS
+from ..access.identity import ROLE_LABELS
 from ..errors import ErrorCode
 from ..interfaces import TaskType
 from ..records import TaskStatus, utcnow
-from ..scheduling import MAX_DELAY_S
+from ..scheduling.options import MAX_DELAY_S
 from .auth import TOKEN_NAME
 from .listquery import DEFAULT_LIMIT, MAX_LIMIT
 from .openapi_schemas import (ERROR_RESPONSES, chain_body, error_responses, error_schema,

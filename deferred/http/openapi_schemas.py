@@ -13,7 +13,7 @@ from jsonschema.validators import validator_for
 from ..errors import ErrorCode
 from ..interfaces import TaskType
 from ..records import EmailStatus, TaskStatus
-from ..scheduling import MAX_DELAY_S, MAX_KEY_CHARS, MAX_PRIORITY
+from ..scheduling.options import MAX_DELAY_S, MAX_KEY_CHARS, MAX_PRIORITY
 
 SCHEMAS = "#/components/schemas/"
 # What check_email_address takes: a dot-atom local part of at most 64 characters (a second

@@ -8,7 +8,7 @@ import urllib.parse
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ..audit import AuditEntry
+from ..access.audit import AuditEntry
 from ..errors import TaskFailedError
 from ..interfaces import TaskType
 from ..records import StoredFile, TaskRecord, TaskStatus

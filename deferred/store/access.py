@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 
 import sqlalchemy as sa
 
-from ..audit import Actor, AuditAction, AuditEntry, StoredToken, clip_detail
+from ..access.audit import Actor, AuditAction, AuditEntry, StoredToken, clip_detail
 from ..records import utcnow
 from .schema import api_tokens, audit_log, sessions
 

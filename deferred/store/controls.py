@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 
 import sqlalchemy as sa
 
-from ..audit import Actor, AuditAction
+from ..access.audit import Actor, AuditAction
 from ..errors import StoreRejectedError
 from ..records import EmailStatus, TaskRecord, TaskStatus, utcnow
 from . import cluster

@@ -16,7 +16,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from ..audit import Actor, AuditAction
+from ..access.audit import Actor, AuditAction
 from ..config import DbConfig, LimitsConfig
 from ..jsontext import encode_json
 from ..records import (ChainStep, EmailStatus, Outcome, PendingEmail, StoredFile,

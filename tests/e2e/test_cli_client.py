@@ -285,5 +285,5 @@ def test_running_a_task_locally_loads_no_http_client(run_cli: RunCli) -> None:
     assert (proc.returncode, proc.stdout) == (0, "48\n")
     modules = {line.rsplit("|", 1)[1].strip() for line in proc.stderr.splitlines()
                if line.startswith("import time:") and line.count("|") == 2}
-    assert "deferred.client" in modules, "importtime output not parsed"
+    assert "deferred.cli.client" in modules, "importtime output not parsed"
     assert not modules & {"urllib.request", "http.client", "ssl"}

@@ -19,7 +19,7 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 
-from deferred.identity import new_token, token_hash
+from deferred.access.identity import new_token, token_hash
 from ports import free_port
 from serverproc import ServerProcess
 

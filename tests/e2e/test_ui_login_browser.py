@@ -13,7 +13,7 @@ from playwright.sync_api import Page, expect
 from browser import TIMEOUT_MS, BrowserLog, save_screenshot
 from serverproc import PROJECT_ROOT, ServerProcess
 
-from deferred.identity import hash_password
+from deferred.access.identity import hash_password
 
 UI_TASKS = PROJECT_ROOT / "tests" / "e2e" / "ui_tasks.py"
 PASSWORD = "a long passphrase"

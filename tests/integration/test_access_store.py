@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime
 import threading
 
-from deferred.audit import Actor, AuditAction
+from deferred.access.audit import Actor, AuditAction
 from deferred.records import TaskStatus, utcnow
 
 ALICE = Actor("alice", "submit", "192.0.2.7")

@@ -20,8 +20,8 @@ import pytest
 from polling import wait_until
 
 import deferred
-from deferred.identity import hash_password, new_token, token_hash
-from deferred.registry import TaskRegistry
+from deferred.access.identity import hash_password, new_token, token_hash
+from deferred.tasks.registry import TaskRegistry
 
 PASSWORD = "correct horse battery"
 TOKENS = {role: new_token() for role in ("read", "submit", "admin")}

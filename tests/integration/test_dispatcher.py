@@ -12,11 +12,11 @@ import sqlalchemy as sa
 from polling import wait_until
 
 import deferred
-from deferred.dispatcher import Dispatcher
-from deferred.quotas import Quotas
+from deferred.runtime.dispatcher import Dispatcher
+from deferred.runtime.quotas import Quotas
 from deferred.records import TaskStatus
-from deferred.registry import TaskRegistry
-from deferred.runner import run_record
+from deferred.tasks.registry import TaskRegistry
+from deferred.runtime.runner import run_record
 
 
 class Probe:

@@ -15,7 +15,7 @@ from polling import wait_until
 
 import deferred
 from deferred.errors import ConfigError
-from deferred.registry import TaskRegistry
+from deferred.tasks.registry import TaskRegistry
 from deferred.http.serving import HttpServer
 
 CYCLES = 100

@@ -11,8 +11,8 @@ from polling import wait_until
 
 import deferred
 from deferred.errors import TaskFailedError
-from deferred.metrics import Metrics
-from deferred.registry import TaskRegistry
+from deferred.runtime.metrics import Metrics
+from deferred.tasks.registry import TaskRegistry
 
 
 def scrape(server: deferred.Server) -> tuple[str, str]:

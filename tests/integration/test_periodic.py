@@ -16,9 +16,9 @@ import deferred
 from deferred.config import DbConfig
 from deferred.errors import TaskDefinitionError
 from deferred.records import utcnow
-from deferred.registry import TaskRegistry
-from deferred.scheduler import Scheduler
-from deferred.schedules import Schedule
+from deferred.tasks.registry import TaskRegistry
+from deferred.scheduling.scheduler import Scheduler
+from deferred.scheduling.schedules import Schedule
 from deferred.store import SqlTaskStore
 
 

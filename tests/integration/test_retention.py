@@ -14,8 +14,8 @@ import deferred
 from deferred.config import DbConfig
 from deferred.errors import TaskDefinitionError
 from deferred.records import Outcome, TaskStatus, utcnow
-from deferred.registry import TaskRegistry
-from deferred.retention import Retention
+from deferred.tasks.registry import TaskRegistry
+from deferred.runtime.retention import Retention
 from deferred.store import SqlTaskStore
 
 

@@ -13,7 +13,7 @@ from polling import wait_until
 import deferred
 from deferred.errors import BadRequestError, TaskDefinitionError, TaskFailedError
 from deferred.records import TaskStatus
-from deferred.registry import TaskRegistry
+from deferred.tasks.registry import TaskRegistry
 
 
 @pytest.fixture

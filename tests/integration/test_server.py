@@ -19,7 +19,7 @@ import deferred
 from deferred.errors import (InvalidParamsError, NoServerError, TaskFailedError,
                              UnknownTaskError)
 from deferred.records import TaskStatus
-from deferred.registry import TaskRegistry
+from deferred.tasks.registry import TaskRegistry
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from polling import wait_until
 
 import deferred
 from deferred.records import TaskStatus
-from deferred.registry import TaskRegistry
+from deferred.tasks.registry import TaskRegistry
 
 
 @pytest.fixture

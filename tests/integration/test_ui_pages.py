@@ -17,7 +17,7 @@ import pytest
 from polling import wait_until
 
 import deferred
-from deferred.registry import TaskRegistry
+from deferred.tasks.registry import TaskRegistry
 
 HOSTILE = "<img src=x onerror=alert(1)>"
 

@@ -11,7 +11,7 @@ import bottle
 import pytest
 
 from deferred.config import AuthConfig, parse_config
-from deferred.identity import hash_password, new_token, token_hash
+from deferred.access.identity import hash_password, new_token, token_hash
 from deferred.errors import UnauthorizedError
 from deferred.http import auth
 from deferred.http.auth import AccessPlugin, Authenticator, refusal_response

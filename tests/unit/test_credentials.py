@@ -10,11 +10,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from deferred.config import parse_config
-from deferred.identity import (Principal, Role, hash_password, is_loopback,
+from deferred.access.identity import (Principal, Role, hash_password, is_loopback,
                                   is_password_hash, new_token, token_hash, verify_password)
 from deferred.errors import ConfigError, TooManyAttemptsError
 from deferred.http.throttle import LoginThrottle, client_key
-from deferred.http.navigation import safe_next
+from deferred.http.ui.navigation import safe_next
 
 
 def test_a_password_hash_is_salted_and_verifies_only_its_password():

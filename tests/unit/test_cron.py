@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from deferred.cron import CronSchedule
+from deferred.scheduling.cron import CronSchedule
 
 UTC = datetime.timezone.utc
 

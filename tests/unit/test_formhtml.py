@@ -12,8 +12,8 @@ import re
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from deferred.http.formhtml import render_form
-from deferred.http.forms import MAX_DEPTH, build_form
+from deferred.http.ui.formhtml import render_form
+from deferred.http.ui.forms import MAX_DEPTH, build_form
 
 from test_forms import nested, sample_schemas
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from deferred.http.forms import MAX_DEPTH, FormField, build_form
+from deferred.http.ui.forms import MAX_DEPTH, FormField, build_form
 
 SAMPLE_TASKS = Path(__file__).parents[2] / "sample_tasks.py"
 

@@ -11,9 +11,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from deferred.logformat import TEXT_FORMAT, JsonFormatter, make_formatter
+from deferred.cli.logformat import TEXT_FORMAT, JsonFormatter, make_formatter
 from deferred.records import Outcome, TaskError, TaskStatus
-from deferred.runner import log_finished, log_started
+from deferred.runtime.runner import log_finished, log_started
 
 
 @pytest.fixture
@@ -25,7 +25,7 @@ def capture() -> Iterator[tuple[logging.Logger, io.StringIO, io.StringIO]]:
         handler = logging.StreamHandler(stream)
         handler.setFormatter(make_formatter(log_format))
         handlers.append(handler)
-    logger = logging.getLogger("deferred.runner")  # the logger of the task lines
+    logger = logging.getLogger("deferred.runtime.runner")  # the logger of the task lines
     saved = logger.level, logger.propagate
     logger.setLevel(logging.INFO)
     logger.propagate = False
@@ -48,7 +48,7 @@ def test_a_record_is_one_object_with_time_level_logger_and_message(capture):
     logger.warning("disk at %d%%", 93)
     [entry] = objects(json_out)
     assert {key: entry[key] for key in ("level", "logger", "message", "thread")} == {
-        "level": "WARNING", "logger": "deferred.runner", "message": "disk at 93%",
+        "level": "WARNING", "logger": "deferred.runtime.runner", "message": "disk at 93%",
         "thread": "MainThread"}
     moment = datetime.datetime.fromisoformat(str(entry["ts"]).replace("Z", "+00:00"))
     assert str(entry["ts"]).endswith("Z") and moment.utcoffset() == datetime.timedelta(0)
@@ -107,10 +107,10 @@ def test_stack_info_is_a_field_too():
 
 def test_the_text_format_names_time_level_thread_and_logger():
     assert isinstance(make_formatter("json"), JsonFormatter)
-    record = logging.LogRecord("deferred.runner", logging.INFO, __file__, 1, "task %s", (3,),
+    record = logging.LogRecord("deferred.runtime.runner", logging.INFO, __file__, 1, "task %s", (3,),
                                None)
     line = make_formatter("text").format(record)
-    assert line.endswith(" INFO [MainThread] deferred.runner: task 3")
+    assert line.endswith(" INFO [MainThread] deferred.runtime.runner: task 3")
     assert make_formatter("text")._fmt == TEXT_FORMAT  # type: ignore[attr-defined]
 
 
@@ -123,9 +123,9 @@ def test_a_run_logs_a_start_line_and_an_end_line_with_its_fields(capture):
     log_started(12, "mult", 2)
     log_finished("mult", outcome(TaskStatus.SUCCEEDED), 0.0031)
     assert text_out.getvalue().splitlines()[0].endswith(
-        "deferred.runner: task 12 (mult) attempt 2 started")
+        "deferred.runtime.runner: task 12 (mult) attempt 2 started")
     assert text_out.getvalue().splitlines()[1].endswith(
-        "deferred.runner: task 12 (mult) attempt 2 SUCCEEDED in 0.003s")
+        "deferred.runtime.runner: task 12 (mult) attempt 2 SUCCEEDED in 0.003s")
     start, end = objects(json_out)
     assert start["level"] == end["level"] == "INFO"
     assert {key: start.get(key) for key in ("task_id", "task_name", "attempt", "status")} == {

@@ -3,7 +3,7 @@
 import pytest
 
 from deferred.config import SmtpConfig
-from deferred.mailing import outgoing_mail, retry_delay_s
+from deferred.mail.outbox import outgoing_mail, retry_delay_s
 from deferred.records import PendingEmail, StoredFile, TaskRecord, TaskStatus
 
 

@@ -23,7 +23,7 @@ from deferred.http.api import ApiRoutes
 from deferred.http.openapi import any_case_pattern, build_openapi
 from deferred.http.openapi_schemas import ERROR_RESPONSES, params_schema_name, years_pattern
 from deferred.interfaces import TaskType
-from deferred.scheduling import MAX_DELAY_S
+from deferred.scheduling.options import MAX_DELAY_S
 
 POINT = {"type": "object", "properties": {"x": {"type": "number"}}, "required": ["x"]}
 TASK_TYPES = [

@@ -14,7 +14,7 @@ from deferred.errors import BadRequestError, ConflictError, NotFoundError
 from deferred.http import make_app
 from deferred.http.openapi import build_openapi
 from deferred.interfaces import TaskType
-from deferred.scheduling import submit_options
+from deferred.scheduling.options import submit_options
 
 
 class FakeService:

@@ -20,13 +20,13 @@ from hypothesis import strategies as st
 from deferred.errors import (BadRequestError, DeferredError, InvalidJsonError,
                              RequestTooLargeError, shown)
 from deferred.filenames import safe_file_name
-from deferred.http.formhtml import render_form
-from deferred.http.forms import FormField, build_form
+from deferred.http.ui.formhtml import render_form
+from deferred.http.ui.forms import FormField, build_form
 from deferred.http.jsonbody import SUBMIT_KEYS, SubmitRequest, parse_submit, read_body
 from deferred.http.listquery import MAX_LIMIT, parse_list_query
 from deferred.http.representation import content_disposition
 from deferred.jsontext import encode_json, parse_json
-from deferred.scheduling import MAX_KEY_CHARS, MAX_PRIORITY, submit_options
+from deferred.scheduling.options import MAX_KEY_CHARS, MAX_PRIORITY, submit_options
 
 from test_formhtml import parse
 

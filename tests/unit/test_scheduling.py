@@ -9,7 +9,7 @@ import pytest
 
 from deferred.errors import BadRequestError
 from deferred.records import utcnow
-from deferred.scheduling import SubmitOptions, submit_options
+from deferred.scheduling.options import SubmitOptions, submit_options
 
 
 def test_no_options_mean_now_priority_zero_and_no_key():

@@ -7,7 +7,7 @@ import pytest
 
 import deferred
 from deferred.errors import InvalidParamsError, InvalidSchemaError, TaskDefinitionError
-from deferred.registry import TaskRegistry
+from deferred.tasks.registry import TaskRegistry
 
 
 @pytest.fixture

@@ -8,7 +8,8 @@ import datetime
 import pytest
 
 from deferred.errors import CrossOriginError, ErrorCode
-from deferred.http import pages, security
+from deferred.http import security
+from deferred.http.ui import pages
 from deferred.interfaces import TaskType
 from deferred.records import TaskStatus
 

@@ -3,7 +3,7 @@
 import pytest
 
 from deferred.errors import InvalidParamsError, InvalidSchemaError
-from deferred.validation import ParamsValidator, ecma_pattern
+from deferred.tasks.validation import ParamsValidator, ecma_pattern
 
 
 def test_schema_without_draft_uses_2020_12():

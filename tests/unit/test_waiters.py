@@ -2,7 +2,7 @@
 
 import threading
 
-from deferred.waiters import Waiters
+from deferred.runtime.waiters import Waiters
 
 
 def test_every_watcher_of_a_task_is_woken_and_others_are_not():

@@ -1,4 +1,4 @@
-// The generated params form (deferred/http/formhtml.py) in the browser: reads it into a
+// The generated params form (deferred/http/ui/formhtml.py) in the browser: reads it into a
 // params object, fills it from one, shows the server's errors beside their fields, and adds
 // and removes array rows. Plain ES2020, no libraries. It walks the rendered DOM, never a schema.
 //

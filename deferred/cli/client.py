@@ -16,8 +16,8 @@ import urllib.parse
 from collections.abc import Mapping
 from typing import Any, TextIO
 
-from .errors import BadRequestError, DeferredError, ErrorCode, InternalError, NoServerError
-from .result import result_text
+from ..errors import BadRequestError, DeferredError, ErrorCode, InternalError, NoServerError
+from ..result import result_text
 
 logger = logging.getLogger(__name__)
 

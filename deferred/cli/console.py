@@ -7,8 +7,8 @@ import importlib.util
 import sys
 from pathlib import Path
 
-from .cli import EXIT_USER_ERROR, run_cli
-from .errors import DeferredError, ErrorCode
+from . import EXIT_USER_ERROR, run_cli
+from ..errors import DeferredError, ErrorCode
 
 USAGE = ("usage: deferred TASKS_FILE [--log-level LEVEL] [--log-format text|json] "
          "{TASK,runserver,submit,status,cancel,help} ...")

@@ -12,9 +12,9 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError, best_match
 from jsonschema.validators import extend, validator_for
 
-from .errors import InvalidParamsError, InvalidSchemaError, TaskDefinitionError
-from .formats import make_format_checker
-from .jsontext import json_type_name
+from ..errors import InvalidParamsError, InvalidSchemaError, TaskDefinitionError
+from ..formats import make_format_checker
+from ..jsontext import json_type_name
 
 _MESSAGE_LIMIT = 300
 _NO_DRAFT = object()

@@ -9,17 +9,17 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
-from .addresses import check_email_address
-from .audit import Actor, AuditAction, AuditEntry, StoredToken
-from .config import LimitsConfig
-from .errors import (BadRequestError, ConflictError, DeferredError, InvalidParamsError,
+from ..addresses import check_email_address
+from ..access.audit import Actor, AuditAction, AuditEntry, StoredToken
+from ..config import LimitsConfig
+from ..errors import (BadRequestError, ConflictError, DeferredError, InvalidParamsError,
                      NotFoundError, ShuttingDownError)
-from .interfaces import Health, TaskStore, TaskType
-from .jsontext import encode_json
+from ..interfaces import Health, TaskStore, TaskType
+from ..jsontext import encode_json
 from .metrics import Metrics
-from .records import ChainStep, Outcome, StoredFile, TaskRecord, TaskStatus, utcnow
-from .scheduling import SubmitOptions
-from .registry import TaskRegistry
+from ..records import ChainStep, Outcome, StoredFile, TaskRecord, TaskStatus, utcnow
+from ..scheduling.options import SubmitOptions
+from ..tasks.registry import TaskRegistry
 from .waiters import Waiters
 
 WAIT_POLL_S = 1.0  # a record finished by another server wakes no one here

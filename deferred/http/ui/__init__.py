@@ -13,24 +13,24 @@ from typing import Any
 
 import bottle
 
-from ..audit import Actor
-from ..config import HttpConfig
-from ..identity import Role
-from ..errors import (BadRequestError, DeferredError, InternalError, InvalidParamsError,
+from ...access.audit import Actor
+from ...config import HttpConfig
+from ...access.identity import Role
+from ...errors import (BadRequestError, DeferredError, InternalError, InvalidParamsError,
                       NotFoundError, TooManyAttemptsError, UnauthorizedError, shown)
-from ..interfaces import TaskService, TaskType
-from ..jsontext import parse_json
-from ..records import TaskRecord, TaskStatus
-from ..scheduling import submit_options
+from ...interfaces import TaskService, TaskType
+from ...jsontext import parse_json
+from ...records import TaskRecord, TaskStatus
+from ...scheduling.options import submit_options
 from . import pages
 from .accesspages import AccessPages
-from .auth import (PUBLIC, AccessPlugin, Authenticator, current_actor, current_principal,
+from ..auth import (PUBLIC, AccessPlugin, Authenticator, current_actor, current_principal,
                    is_secure_request, refusal_response)
 from .forms import build_form
 from .formhtml import render_form
-from .listquery import parse_cursor, parse_status
+from ..listquery import parse_cursor, parse_status
 from .navigation import redirect, root_path
-from .security import CSRF_FIELD, csrf_token, set_csrf_cookie
+from ..security import CSRF_FIELD, csrf_token, set_csrf_cookie
 from .templates import STATIC_DIR, Templates, html_response, static_names
 
 logger = logging.getLogger(__name__)

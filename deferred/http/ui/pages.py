@@ -10,8 +10,8 @@ import urllib.parse
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ..interfaces import TaskType
-from ..records import TaskRecord, TaskStatus
+from ...interfaces import TaskType
+from ...records import TaskRecord, TaskStatus
 
 LIST_RESULT_CHARS = 160  # a result in a list is cut here, with a link to the task page
 PAGE_RESULT_CHARS = 65_536  # the task page shows this much, with a link to the whole

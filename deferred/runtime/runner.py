@@ -9,13 +9,13 @@ import logging
 import traceback
 from typing import Any
 
-from .context import TaskCancelledError, TaskContext, running
-from .errors import DeferredError, InvalidResultError, one_line
+from ..tasks.context import TaskCancelledError, TaskContext, running
+from ..errors import DeferredError, InvalidResultError, one_line
 from .isolation import TaskProcessError, run_in_process
-from .records import Outcome, TaskError, TaskRecord, TaskStatus, utcnow
-from .registry import TaskRegistry
-from .result import Result, ResultFile, encode_result
-from .tasks import BaseTask
+from ..records import Outcome, TaskError, TaskRecord, TaskStatus, utcnow
+from ..tasks.registry import TaskRegistry
+from ..result import Result, ResultFile, encode_result
+from ..tasks import BaseTask
 
 logger = logging.getLogger(__name__)
 

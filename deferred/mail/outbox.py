@@ -8,10 +8,10 @@ import random
 import threading
 from collections.abc import Callable
 
-from .config import SmtpConfig
-from .errors import MailDeliveryError, one_line
-from .interfaces import MailFile, Mailer, OutgoingMail, TaskStore
-from .records import EmailStatus, PendingEmail, utcnow
+from ..config import SmtpConfig
+from ..errors import MailDeliveryError, one_line
+from ..interfaces import MailFile, Mailer, OutgoingMail, TaskStore
+from ..records import EmailStatus, PendingEmail, utcnow
 
 logger = logging.getLogger(__name__)
 

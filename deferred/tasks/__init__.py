@@ -8,10 +8,10 @@ import sys
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, NoReturn, TypeVar, overload
 
-from .errors import DeferredError, TaskDefinitionError
+from ..errors import DeferredError, TaskDefinitionError
 from .registry import TaskRegistry, check_task_name, default_registry
 from .retries import RetryPolicy
-from .schedules import Schedule
+from ..scheduling.schedules import Schedule
 from .validation import (ParamSpec, ParamsValidator, check_params_object,
                          check_schema_matches_run)
 

@@ -6,9 +6,9 @@ import math
 from typing import Any
 
 from .context import TaskCancelledError
-from .errors import TaskFailedError
-from .interfaces import TaskService
-from .records import TaskError, TaskRecord, TaskStatus
+from ..errors import TaskFailedError
+from ..interfaces import TaskService
+from ..records import TaskError, TaskRecord, TaskStatus
 
 
 class TaskHandle:

@@ -10,9 +10,9 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-from .context import TaskCancelledError, TaskContext
-from .errors import one_line
-from .result import Result
+from ..tasks.context import TaskCancelledError, TaskContext
+from ..errors import one_line
+from ..result import Result
 
 POLL_S = 0.05
 JOIN_S = 5.0

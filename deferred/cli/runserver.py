@@ -11,10 +11,10 @@ import types
 from pathlib import Path
 from typing import TextIO
 
-from .config import Config, load_config
-from .errors import BadRequestError
+from ..config import Config, load_config
+from ..errors import BadRequestError
 from .logformat import LOG_FORMATS, LOG_LEVELS
-from .registry import TaskRegistry
+from ..tasks.registry import TaskRegistry
 
 logger = logging.getLogger(__name__)
 
@@ -104,7 +104,7 @@ def server_config(args: argparse.Namespace) -> Config:
 
 def run_server(args: argparse.Namespace, registry: TaskRegistry, stdout: TextIO) -> int:
     """Serve until a signal. Raises `DeferredError` when the server cannot start."""
-    from .server import Server  # only this command loads SQLAlchemy, bottle and waitress
+    from ..server import Server  # only this command loads SQLAlchemy, bottle and waitress
 
     config = server_config(args)
     if len(registry) == 0:

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from .errors import NoServerError
+from ..errors import NoServerError
 
 PROGRESS_EVERY_S = 0.2
 

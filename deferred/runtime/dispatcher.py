@@ -11,12 +11,12 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
-from .context import TaskContext
+from ..tasks.context import TaskContext
 from .metrics import Metrics
-from .errors import StoreFullError, StoreUnavailableError, one_line
-from .interfaces import TaskStore
+from ..errors import StoreFullError, StoreUnavailableError, one_line
+from ..interfaces import TaskStore
 from .quotas import Quotas
-from .records import Outcome, TaskError, TaskRecord, TaskStatus, utcnow
+from ..records import Outcome, TaskError, TaskRecord, TaskStatus, utcnow
 from .runner import log_finished, log_started
 
 logger = logging.getLogger(__name__)

@@ -9,9 +9,9 @@ import re
 import unicodedata
 from typing import Any
 
-from .errors import BadRequestError, shown
-from .jsontext import json_type_name
-from .records import utcnow
+from ..errors import BadRequestError, shown
+from ..jsontext import json_type_name
+from ..records import utcnow
 
 MAX_PRIORITY = 1000
 MAX_DELAY_S = 10 * 365 * 86400.0  # ten years: anything later is a mistake

@@ -18,15 +18,15 @@ from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
 from .client import CLIENT_COMMANDS, add_client_parsers, run_client_command
-from .context import TaskContext, running
-from .errors import BadRequestError, DeferredError, ErrorCode, one_line
-from .jsontext import parse_json
+from ..tasks.context import TaskContext, running
+from ..errors import BadRequestError, DeferredError, ErrorCode, one_line
+from ..jsontext import parse_json
 from .logformat import LOG_FORMATS, LOG_LEVELS, make_formatter
-from .registry import RESERVED_NAMES, TaskRegistry, default_registry
-from .result import Result, result_text
+from ..tasks.registry import RESERVED_NAMES, TaskRegistry, default_registry
+from ..result import Result, result_text
 from .result_files import prepare_result_dir, save_result_files
 from .runserver import add_runserver_parser, run_server
-from .tasks import BaseTask
+from ..tasks import BaseTask
 
 logger = logging.getLogger(__name__)
 

@@ -9,8 +9,8 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Protocol
 
-from .background import BackgroundThread
-from .records import utcnow
+from ..background import BackgroundThread
+from ..records import utcnow
 
 logger = logging.getLogger(__name__)
 

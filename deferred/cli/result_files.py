@@ -7,9 +7,9 @@ import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
-from .errors import ResultOutputError
-from .filenames import safe_file_name
-from .result import ResultFile
+from ..errors import ResultOutputError
+from ..filenames import safe_file_name
+from ..result import ResultFile
 
 
 def prepare_result_dir(directory: str | os.PathLike[str]) -> Path:

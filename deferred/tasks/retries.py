@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 import random
 
-from .errors import TaskDefinitionError
+from ..errors import TaskDefinitionError
 
 
 @dataclasses.dataclass(frozen=True)

@@ -7,10 +7,10 @@ import threading
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
-from .errors import NoServerError, TaskDefinitionError, UnknownTaskError
+from ..errors import NoServerError, TaskDefinitionError, UnknownTaskError
 
 if TYPE_CHECKING:
-    from .tasks import BaseTask
+    from . import BaseTask
 
 
 class Submitter(Protocol):

@@ -6,8 +6,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from .background import BackgroundThread
-from .interfaces import TaskStore
+from ..background import BackgroundThread
+from ..interfaces import TaskStore
 
 logger = logging.getLogger(__name__)
 

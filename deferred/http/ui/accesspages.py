@@ -8,15 +8,15 @@ from typing import Any
 
 import bottle
 
-from ..audit import Actor, AuditAction
-from ..config import HttpConfig
-from ..errors import DeferredError, TooManyAttemptsError, UnauthorizedError
-from ..interfaces import TaskService
-from .auth import SESSION_COOKIE, Authenticator, client_address, current_actor
-from .jsonbody import read_body
-from .listquery import parse_cursor
+from ...access.audit import Actor, AuditAction
+from ...config import HttpConfig
+from ...errors import DeferredError, TooManyAttemptsError, UnauthorizedError
+from ...interfaces import TaskService
+from ..auth import SESSION_COOKIE, Authenticator, client_address, current_actor
+from ..jsonbody import read_body
+from ..listquery import parse_cursor
 from .navigation import form_fields, redirect, safe_next
-from .security import CSRF_FIELD, check_csrf, check_same_origin
+from ..security import CSRF_FIELD, check_csrf, check_same_origin
 
 PAGE_SIZE = 50
 

@@ -8,7 +8,7 @@ import datetime
 import math
 from typing import Any
 
-from .errors import TaskDefinitionError
+from ..errors import TaskDefinitionError
 
 UTC = datetime.timezone.utc
 _EPOCH = datetime.datetime(1970, 1, 1, tzinfo=UTC)

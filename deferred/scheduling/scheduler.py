@@ -9,8 +9,8 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Protocol
 
-from .background import BackgroundThread
-from .records import utcnow
+from ..background import BackgroundThread
+from ..records import utcnow
 from .schedules import Schedule
 
 logger = logging.getLogger(__name__)

@@ -1,0 +1,1 @@
+"""Who may do what: identities, roles, passwords, tokens and the audit log."""

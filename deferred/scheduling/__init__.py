@@ -1,0 +1,1 @@
+"""When tasks run: submit options, periodic and cron schedules, the scheduler thread."""
