@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 from .cli import run_cli
 from .config import Config, load_config, parse_config
-from .tasks.context import TaskCancelledError, TaskContext, current
-from .errors import DeferredError, ErrorCode
+from .tasks.context import TaskContext, current
+from .errors import DeferredError, ErrorCode, TaskCancelledError
 from .tasks.registry import TaskRegistry, default_registry
 from .result import Result, ResultFile
 from .tasks import BaseTask, TaskFunction, task

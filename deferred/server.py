@@ -8,11 +8,9 @@ import datetime
 import functools
 import logging
 import os
-import signal
 import socket
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from types import FrameType
 from typing import Any
 
 from .config import Config, parse_config
@@ -33,11 +31,13 @@ from .runtime.retention import Retention
 from .scheduling.scheduler import Scheduler
 from .scheduling.options import submit_options
 from .runtime.service import LocalTaskService
+from .runtime.signals import StopSignals
 from .store import SqlTaskStore, WakeupListener
 
 logger = logging.getLogger(__name__)
 
 STOP_WAIT_S = 5.0  # how long the HTTP server may take to finish answering at stop
+SIGNAL_POLL_S = 1.0  # a signal or request_stop() wakes the main loop at once anyway
 HTTP_THREADS = 32  # a submit waiting for its result holds a thread for up to sync_wait_s
 
 
@@ -93,6 +93,7 @@ class Server:
         self._parts: _Parts | None = None
         self._state_lock = threading.Lock()
         self._stop_requested = threading.Event()
+        self._signals: StopSignals | None = None  # while serve_forever() runs
 
     def start(self, *, listen: bool = True) -> None:
         """Open the store, queue again what an earlier run left running, start the dispatcher
@@ -302,8 +303,11 @@ class Server:
         return finished
 
     def request_stop(self) -> None:
-        """Make `serve_forever()` stop (safe from a signal handler or another thread)."""
+        """Make `serve_forever()` stop, as a first signal does (from any thread)."""
         self._stop_requested.set()
+        signals = self._signals
+        if signals is not None:
+            signals.wake()
 
     def serve_forever(self, on_started: Callable[[Server], None] | None = None) -> bool:
         """Start, run until SIGINT or SIGTERM (or `request_stop()`), then stop.
@@ -313,34 +317,45 @@ class Server:
         main thread (Python delivers signals there); elsewhere use `request_stop()`. Returns
         what `stop()` returned; stops the server before raising if anything fails.
         """
-        in_main_thread = threading.current_thread() is threading.main_thread()
-        previous = {}
-        if in_main_thread:
-            previous = {sig: signal.signal(sig, self._on_signal)
-                        for sig in (signal.SIGINT, signal.SIGTERM)}
-        try:
-            self.start()
+        with StopSignals() as signals:
+            self._signals = signals
             try:
-                if on_started is not None:
-                    on_started(self)
-                while not self._stop_requested.wait(1.0):
-                    pass
-            except BaseException:
-                self.stop()
-                raise
-            logger.info("stopping: no new tasks, %.1fs for running ones",
-                        self.config.shutdown_grace_s)
-            return self.stop()
-        finally:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
+                self.start()
+                try:
+                    if on_started is not None:
+                        on_started(self)
+                    while not self._stop_requested.is_set() and not signals.count:
+                        signals.wait(SIGNAL_POLL_S)
+                except BaseException:
+                    self.stop()
+                    raise
+                logger.info("stopping: no new tasks, %.1fs for running ones",
+                            self.config.shutdown_grace_s)
+                return self._stop_unless_signalled(signals)
+            finally:
+                self._signals = None
 
-    def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
-        if self._stop_requested.is_set():
-            logger.warning("second signal: stopping at once")
-            logging.shutdown()
-            os._exit(1)
-        self._stop_requested.set()
+    def _stop_unless_signalled(self, signals: StopSignals) -> bool:
+        """`stop()` in a thread of its own while this one watches for a second signal, which
+        ends the process at once (the running rows run again at the next start)."""
+        signalled = signals.count
+        finished: list[bool] = []
+
+        def stop() -> None:
+            try:
+                finished.append(self.stop())
+            finally:
+                signals.wake()
+
+        stopper = threading.Thread(target=stop, name="deferred-stopper")
+        stopper.start()
+        while stopper.is_alive():
+            if signals.wait(SIGNAL_POLL_S) > signalled:
+                logger.warning("second signal: stopping at once")
+                logging.shutdown()
+                os._exit(1)
+        stopper.join()
+        return bool(finished and finished[0])
 
 
 def _wake_for_email(sender: OutboxSender, outcomes: Sequence[Outcome]) -> None:

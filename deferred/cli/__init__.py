@@ -57,11 +57,6 @@ def _task_help(task_class: type[BaseTask]) -> str:
     return "\n\n".join(parts)
 
 
-def build_parser(registry: TaskRegistry, prog: str | None = None) -> argparse.ArgumentParser:
-    """The parser: one sub-command per registered task, help from its docstring."""
-    return _build_parsers(registry, prog)[0]
-
-
 def _build_parsers(registry: TaskRegistry, prog: str | None
                    ) -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
     parser = _ArgumentParser(

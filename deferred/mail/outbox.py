@@ -68,7 +68,8 @@ class OutboxSender:
         """Stop after the email being sent now; True if the thread ended in time."""
         self._stopping.set()
         self._wake.set()
-        self._thread.join(timeout_s)
+        if self._thread.is_alive():
+            self._thread.join(timeout_s)
         return not self._thread.is_alive()
 
     def _loop(self) -> None:

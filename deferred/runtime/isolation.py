@@ -10,23 +10,12 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-from ..tasks.context import TaskCancelledError, TaskContext
-from ..errors import one_line
+from ..errors import TaskCancelledError, TaskProcessError, one_line
+from ..tasks.context import TaskContext
 from ..result import Result
 
 POLL_S = 0.05
 JOIN_S = 5.0
-
-
-class TaskProcessError(Exception):
-    """The task raised in its child process (or the process died): its type's name, its
-    one-line message and its traceback, as the child saw them."""
-
-    def __init__(self, type_name: str, message: str, child_traceback: str,
-                 type_names: tuple[str, ...] = ()) -> None:
-        super().__init__(message)
-        self.type_name, self.child_traceback = type_name, child_traceback
-        self.type_names = type_names or (type_name,)  # its class and every base, by name
 
 
 def run_in_process(call: Callable[[], Any], context: TaskContext) -> Any:

@@ -65,17 +65,6 @@ class Quotas:
             self._total -= 1
             self._changed.notify_all()
 
-    def running(self) -> dict[str, int]:
-        """How many tasks of each name run now."""
-        with self._changed:
-            return {name: count for name, count in self._running.items() if count}
-
-    @property
-    def total(self) -> int:
-        """How many tasks run now."""
-        with self._changed:
-            return self._total
-
     def wait_until_idle(self, timeout_s: float) -> bool:
         """Wait until nothing runs, at most `timeout_s`. True if nothing runs."""
         deadline = time.monotonic() + timeout_s

@@ -9,9 +9,10 @@ import logging
 import traceback
 from typing import Any
 
-from ..tasks.context import TaskCancelledError, TaskContext, running
-from ..errors import DeferredError, InvalidResultError, one_line
-from .isolation import TaskProcessError, run_in_process
+from ..tasks.context import TaskContext, running
+from ..errors import (DeferredError, InvalidResultError, TaskCancelledError, TaskProcessError,
+                      one_line)
+from .isolation import run_in_process
 from ..records import Outcome, TaskError, TaskRecord, TaskStatus, utcnow
 from ..tasks.registry import TaskRegistry
 from ..result import Result, ResultFile, encode_result
@@ -95,7 +96,10 @@ def _run(registry: TaskRegistry, record: TaskRecord, context: TaskContext,
         files = value.files if isinstance(value, Result) else ()
         check_result_size(result_json, files, max_result_bytes)
     except BaseException as exc:  # a worker thread never sees KeyboardInterrupt
-        message = f"error {int(exc.code)}: {exc}" if isinstance(exc, DeferredError) else one_line(exc)
+        # A user mistake shows its code; a task's own error (in a child too) does not.
+        coded = isinstance(exc, DeferredError) and not isinstance(
+            exc, (TaskCancelledError, TaskProcessError))
+        message = f"error {int(exc.code)}: {exc}" if coded else one_line(exc)
         type_name = getattr(exc, "type_name", type(exc).__name__)[:200]
         error = TaskError(type_name, message,
                           getattr(exc, "child_traceback", "") or traceback.format_exc())
@@ -128,9 +132,11 @@ def _call(task_class: type[BaseTask], params: dict[str, Any]) -> Any:
 def _retry_time(task_class: type[BaseTask] | None, record: TaskRecord, exc: BaseException
                 ) -> datetime.datetime | None:
     """When a failed attempt runs again under its task's retry policy, or None."""
-    if task_class is None or isinstance(exc, (DeferredError, TaskCancelledError)):
-        return None  # a mistake in the params or the result does not get better by waiting
+    if task_class is None:
+        return None
     policy = task_class.retry_policy
+    if not isinstance(exc, TaskProcessError) and isinstance(exc, DeferredError):
+        return None  # a mistake in the params or the result does not get better by waiting
     if isinstance(exc, TaskProcessError):  # raised in a child: matched by class names
         named = any(kind.__name__ in exc.type_names for kind in policy.retry_on)
         if not (named and record.attempts <= policy.retries):

@@ -41,11 +41,6 @@ class Scheduler(BackgroundThread):
         if self._schedules:
             super().start()
 
-    def next_firings(self) -> dict[str, datetime.datetime]:
-        """When each schedule fires next (for the UI)."""
-        now = utcnow()
-        return {name: schedule.next_after(now) for name, schedule in self._schedules.items()}
-
     def _loop(self) -> None:
         while not self._stopping.is_set():
             try:

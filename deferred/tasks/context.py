@@ -11,14 +11,9 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from ..errors import NoServerError
+from ..errors import NoServerError, NotInTaskError, TaskCancelledError
 
 PROGRESS_EVERY_S = 0.2
-
-
-class TaskCancelledError(Exception):
-    """Raised by `TaskContext.check_cancelled()` in a task asked to stop; the task ends
-    CANCELLED."""
 
 
 class TaskContext:
@@ -104,7 +99,3 @@ def running(context: TaskContext) -> Iterator[TaskContext]:
         yield context
     finally:
         _CURRENT.reset(token)
-
-
-class NotInTaskError(RuntimeError):
-    """`deferred.current()` was called outside a running task (a bug in the caller)."""

@@ -5,8 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .context import TaskCancelledError
-from ..errors import TaskFailedError
+from ..errors import TaskCancelledError, TaskFailedError
 from ..interfaces import TaskService
 from ..records import TaskError, TaskRecord, TaskStatus
 

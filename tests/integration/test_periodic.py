@@ -69,7 +69,6 @@ def test_a_missed_firing_runs_once_at_start_not_once_per_slot(store):
     assert store.last_firing("report") == schedule.latest_at_or_before(utcnow()) or \
         store.last_firing("report") == schedule.latest_at_or_before(now)
     assert len(store.list(name="report")) == 2  # the old one and one catch-up
-    assert scheduler.next_firings()["report"] > utcnow()
 
 
 def test_a_schedule_that_never_fired_waits_for_its_next_slot(store):
