@@ -15,8 +15,7 @@ from .scheduling.options import SubmitOptions
 
 
 class AccessStore(Protocol):
-    """The audit log, login sessions and API tokens made at run time: what the store keeps
-    and the service passes on to the HTTP app."""
+    """The audit log, login sessions and API tokens made at run time."""
 
     def record_audit(self, actor: Actor, action: AuditAction, *, task_id: int | None = None,
                      task_name: str | None = None, detail: str = "") -> None:
@@ -50,7 +49,24 @@ class AccessStore(Protocol):
         """Delete a stored token (and write its audit entry); False if there is none."""
 
 
-class TaskStore(AccessStore, Protocol):
+class RecordReader(AccessStore, Protocol):
+    """What the HTTP app reads from the store itself, with no rule of the service between:
+    records, queue counts, result files, and the access records."""
+
+    def list(self, *, status: TaskStatus | None = None, name: str | None = None,
+             limit: int = 50, before_id: int | None = None, finished: bool = False,
+             text: str | None = None) -> list[TaskRecord]:
+        """Records newest first, filtered, older than `before_id` when given; `finished`
+        keeps terminal ones, `text` those containing it."""
+
+    def read_file(self, token: str) -> tuple[StoredFile, bytes] | None:
+        """A result file and its content by its token, or None."""
+
+    def pending_counts(self) -> dict[tuple[str, TaskStatus], int]:
+        """How many records are queued and running, per task name."""
+
+
+class TaskStore(RecordReader, Protocol):
     """Durable task records. Each method is one transaction, committed when it returns.
 
     Raises `StoreUnavailableError` when the database cannot be reached and `StoreFullError`
@@ -69,14 +85,12 @@ class TaskStore(AccessStore, Protocol):
     def beat(self) -> bool:
         """Refresh this server's heartbeat; False if it had been taken for dead."""
 
-    def add(self, name: str, params: Mapping[str, Any], email: str | None = None, *,
-            running: bool = False, run_at: datetime.datetime | None = None,
-            priority: int = 0, idempotency_key: str | None = None,
-            timeout_s: float | None = None, parent_id: int | None = None,
+    def add(self, name: str, params: Mapping[str, Any], email: str | None = None,
+            options: SubmitOptions | None = None, *, running: bool = False,
             chain_next: Sequence[ChainStep] = (), actor: Actor | None = None) -> TaskRecord:
-        """Store a new record, queued (not before `run_at`) or (`running`) already running
-        here; return it. A used `idempotency_key` returns the record stored under it. The
-        `actor`'s audit entry commits with the record."""
+        """Store a new record, queued (not before `options.run_at`) or (`running`) already
+        running here; return it. A used idempotency key returns the record stored under it.
+        The `actor`'s audit entry commits with the record."""
 
     def set_progress(self, task_id: int, attempt: int, percent: float,
                      message: str | None) -> bool:
@@ -111,15 +125,6 @@ class TaskStore(AccessStore, Protocol):
     def get(self, task_id: int) -> TaskRecord | None:
         """The record with its files, or None."""
 
-    def list(self, *, status: TaskStatus | None = None, name: str | None = None,
-             limit: int = 50, before_id: int | None = None, finished: bool = False,
-             text: str | None = None) -> list[TaskRecord]:
-        """Records newest first, filtered, older than `before_id` when given; `finished`
-        keeps terminal ones, `text` those containing it."""
-
-    def read_file(self, token: str) -> tuple[StoredFile, bytes] | None:
-        """A result file and its content by its token, or None."""
-
     def claim_emails(self, limit: int) -> list[PendingEmail]:
         """Mark up to `limit` due emails as being sent here; return them."""
 
@@ -132,9 +137,6 @@ class TaskStore(AccessStore, Protocol):
 
     def next_email_due(self) -> datetime.datetime | None:
         """When the next pending email is due, if any."""
-
-    def pending_counts(self) -> dict[tuple[str, TaskStatus], int]:
-        """How many records are queued and running, per task name."""
 
     def outbox_counts(self) -> dict[str, int]:
         """How many result emails are in each state."""
@@ -204,7 +206,7 @@ class Health:
         return not self.stopping and self.dispatcher_alive and self.store_reachable
 
 
-class TaskService(AccessStore, Protocol):
+class TaskService(Protocol):
     """What the HTTP app needs: submitting, waiting, reading. Raises `DeferredError`s."""
 
     global_limit: int
@@ -234,22 +236,11 @@ class TaskService(AccessStore, Protocol):
     def get(self, task_id: int) -> TaskRecord:
         """The record. Raises `NotFoundError`."""
 
-    def list_tasks(self, *, status: TaskStatus | None, task_name: str | None, limit: int,
-                   before_id: int | None, finished: bool = False,
-                   text: str | None = None) -> list[TaskRecord]:
-        """Records newest first (`finished`: terminal ones only; `text`: containing it)."""
-
-    def pending_counts(self) -> Mapping[tuple[str, TaskStatus], int]:
-        """How many records are queued and running, per task name, on every server."""
-
     def metrics_text(self) -> str:
         """The Prometheus text exposition of this server's metrics."""
 
     def task_types(self) -> list[TaskType]:
         """The registered tasks, by name."""
-
-    def read_file(self, token: str) -> tuple[StoredFile, bytes]:
-        """A result file by its token. Raises `NotFoundError`."""
 
     def health(self) -> Health:
         """What is checked for `GET /healthz`, each part on its own (the store is queried)."""

@@ -17,6 +17,7 @@ from .config import Config, parse_config
 from .access.identity import is_loopback
 from .errors import ConfigError
 from .runtime.dispatcher import Dispatcher
+from .tasks.context import TaskContext
 from .tasks.handle import TaskHandle
 from .runtime.heartbeat import Heartbeat
 from .http import HttpServer, make_app
@@ -32,6 +33,7 @@ from .scheduling.scheduler import Scheduler
 from .scheduling.options import submit_options
 from .runtime.service import LocalTaskService
 from .runtime.signals import StopSignals
+from .runtime.waiters import Waiters
 from .store import SqlTaskStore, WakeupListener
 
 logger = logging.getLogger(__name__)
@@ -91,6 +93,7 @@ class Server:
         self.config: Config = config
         self.registry = default_registry if registry is None else registry
         self._parts: _Parts | None = None
+        self._stopping: _Parts | None = None  # while stop() runs
         self._state_lock = threading.Lock()
         self._stop_requested = threading.Event()
         self._signals: StopSignals | None = None  # while serve_forever() runs
@@ -130,25 +133,25 @@ class Server:
                            "arrive twice")
         self._warn_about_unknown_queued(store)
         config = self.config
-        metrics = Metrics()
+        metrics, waiters, mail_wake = Metrics(), Waiters(), threading.Event()
         quotas = Quotas(config.limits.pool_size, config.limits.names, self.registry.names())
-        dispatcher = Dispatcher(store, quotas, functools.partial(
-            run_record, self.registry, max_result_bytes=config.max_result_bytes),
-            direct_start=not store.is_shared, timeout_of=self._timeout_of, metrics=metrics)
-        service = LocalTaskService(store, self.registry, config.limits, dispatcher,
+        dispatcher = Dispatcher(
+            store, quotas, functools.partial(run_record, self.registry,
+                                             max_result_bytes=config.max_result_bytes),
+            direct_start=not store.is_shared, timeout_of=self._timeout_of, metrics=metrics,
+            on_finished=functools.partial(_on_finished, waiters, mail_wake),
+            submit_follow_up=self._submit_follow_up)
+        service = LocalTaskService(store, self.registry, config.limits, dispatcher, waiters,
                                    retention_s=config.retention_s, metrics=metrics)
         # Waiting submits must leave request threads free for everything else.
-        app = make_app(service, config.http, config.auth, max_waiting=HTTP_THREADS - 8)
+        app = make_app(service, store, config.http, config.auth, max_waiting=HTTP_THREADS - 8)
         http = None
         if listen:
             http = HttpServer(app, config.http.host, config.http.port, threads=HTTP_THREADS,
                               max_body_bytes=config.http.max_body_bytes,
                               trusted_proxy=config.http.trusted_proxy)
         sender = OutboxSender(store, SmtpMailer(config.smtp), config.smtp,
-                              functools.partial(self._base_url, http))
-        dispatcher.add_finished_listener(service.on_finished)
-        dispatcher.set_follow_up_submitter(functools.partial(_submit_follow_up, service))
-        dispatcher.add_finished_listener(functools.partial(_wake_for_email, sender))
+                              functools.partial(self._base_url, http), wake=mail_wake)
         cluster = None
         if store.is_shared:
             cluster = (Heartbeat(store, config.db.heartbeat_s, dispatcher.notify),
@@ -211,6 +214,14 @@ class Server:
             raise RuntimeError("the server is not started; call start() first")
         return parts
 
+    def _service(self) -> LocalTaskService:
+        """The service of the started server; while `stop()` runs, the closed one, which
+        refuses new work with `ShuttingDownError`."""
+        parts = self._parts or self._stopping
+        if parts is None:
+            raise RuntimeError("the server is not started; call start() first")
+        return parts.service
+
     @property
     def wsgi_app(self) -> Any:
         """The WSGI application (the API), to mount elsewhere after `start(listen=False)`."""
@@ -235,39 +246,46 @@ class Server:
     def submit(self, task_name: str, params: Mapping[str, Any] | None = None,
                email: str | None = None, *, delay_s: float | None = None,
                run_at: datetime.datetime | str | None = None, priority: int = 0,
-               idempotency_key: str | None = None, timeout_s: float | None = None
-               ) -> TaskHandle:
+               idempotency_key: str | None = None, timeout_s: float | None = None,
+               parent_id: int | None = None) -> TaskHandle:
         """Check and store a task; return its handle once it is committed. It starts no
         sooner than `delay_s` from now or `run_at` (aware, or ISO 8601 with a zone), before
         queued tasks of lower `priority`; a repeated `idempotency_key` returns the first
-        task's handle.
+        task's handle. `parent_id` links a follow-up to the task that submitted it.
 
         Raises `UnknownTaskError`, `InvalidParamsError`, `BadRequestError` and the store's
         errors.
         """
-        service = self._require().service
-        options = submit_options(delay_s=delay_s, run_at=run_at, priority=priority,
-                                 idempotency_key=idempotency_key, timeout_s=timeout_s)
+        service = self._service()
+        options = dataclasses.replace(
+            submit_options(delay_s=delay_s, run_at=run_at, priority=priority,
+                           idempotency_key=idempotency_key, timeout_s=timeout_s),
+            parent_id=parent_id)
         return TaskHandle(service, service.submit(task_name, params, email, options))
+
+    def _submit_follow_up(self, context: TaskContext, task_name: str,
+                          params: Mapping[str, Any] | None, options: Mapping[str, Any]) -> int:
+        """A running task's `deferred.current().submit(...)`: the path of `task.delay()`."""
+        return self.submit(task_name, params, **options, parent_id=context.task_id).id
 
     def chain(self, *steps: tuple[str, Mapping[str, Any] | None],
               email: str | None = None) -> TaskHandle:
         """Run tasks one after another, each once the one before succeeded:
         `server.chain(("fetch", {"url": u}), ("parse", {}))`. All are checked now; returns
         the first one's handle (each record links to the one before)."""
-        service = self._require().service
+        service = self._service()
         return TaskHandle(service, service.submit_chain(list(steps), email))
 
     def retry(self, task_id: int) -> TaskHandle:
         """Queue a failed or cancelled task again, keeping its history. Raises
         `NotFoundError` and `BadRequestError`."""
-        service = self._require().service
+        service = self._service()
         return TaskHandle(service, service.retry(task_id))
 
     def cancel(self, task_id: int) -> TaskHandle:
         """Cancel a queued or delayed task at once, or ask a running one to stop. Raises
         `NotFoundError`."""
-        service = self._require().service
+        service = self._service()
         return TaskHandle(service, service.cancel(task_id))
 
     def stop(self, grace_s: float | None = None) -> bool:
@@ -276,8 +294,15 @@ class Server:
         not keep their RUNNING rows and run again at the next start."""
         with self._state_lock:
             parts, self._parts = self._parts, None
-        if parts is None:
-            return True
+            if parts is None:
+                return True
+            self._stopping = parts
+        try:
+            return self._stop(parts, grace_s)
+        finally:
+            self._stopping = None
+
+    def _stop(self, parts: _Parts, grace_s: float | None) -> bool:
         self.registry.detach_server(self)
         grace_s = self.config.shutdown_grace_s if grace_s is None else grace_s
         # Intake first (not the reverse of start order): no new work may arrive while the
@@ -358,16 +383,10 @@ class Server:
         return bool(finished and finished[0])
 
 
-def _wake_for_email(sender: OutboxSender, outcomes: Sequence[Outcome]) -> None:
-    # Most batches carry no email: waking the mailer for them would cost it a transaction.
+def _on_finished(waiters: Waiters, mail_wake: threading.Event,
+                 outcomes: Sequence[Outcome]) -> None:
+    """Wake whoever waits for these records, and the mailer if one of them has an email
+    (most batches carry none: waking the mailer for them would cost it a transaction)."""
+    waiters.wake(outcome.task_id for outcome in outcomes)
     if any(outcome.email for outcome in outcomes):
-        sender.notify()
-
-
-def _submit_follow_up(service: LocalTaskService, context: Any, task_name: str,
-                      params: Mapping[str, Any] | None, options: Mapping[str, Any]) -> int:
-    # A follow-up is linked to the task that submitted it.
-    options = dict(options)
-    email = options.pop("email", None)
-    checked = dataclasses.replace(submit_options(**options), parent_id=context.task_id)
-    return service.submit(task_name, params, email, checked).id
+        mail_wake.set()

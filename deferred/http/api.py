@@ -17,7 +17,7 @@ from ..access.identity import Role
 from ..errors import (BadRequestError, DeferredError, InternalError, InvalidJsonError,
                       NotFoundError, ShuttingDownError, StoreUnavailableError)
 from ..scheduling.options import submit_options
-from ..interfaces import TaskService
+from ..interfaces import RecordReader, TaskService
 from .jsonbody import (check_json_content_type, not_json_error, parse_chain, parse_submit,
                        parse_token_request, read_body, wait_seconds)
 from .jsonerrors import JsonErrorPlugin, install_error_pages, json_response
@@ -51,7 +51,8 @@ def request_base_url(environ: Mapping[str, Any], public_url: str | None) -> str:
     return f"{scheme}://{host}{script_name}"
 
 
-def make_api_app(service: TaskService, config: HttpConfig, authenticator: Authenticator, *,
+def make_api_app(service: TaskService, records: RecordReader, config: HttpConfig,
+                 authenticator: Authenticator, *,
                  max_waiting: int = DEFAULT_MAX_WAITING) -> bottle.Bottle:
     """A new bottle app serving the JSON API (see the README's "HTTP API").
 
@@ -66,7 +67,7 @@ def make_api_app(service: TaskService, config: HttpConfig, authenticator: Authen
     app.install(JsonErrorPlugin())
     app.install(AccessPlugin(authenticator, refusal_response))  # inside: refusals as JSON
     install_error_pages(app, config.max_body_bytes)
-    routes = ApiRoutes(service, config, max_waiting, authenticator)
+    routes = ApiRoutes(service, records, config, max_waiting, authenticator)
     app.route("/api/tasks", "POST", routes.submit, access=Role.SUBMIT)
     app.route("/", "POST", routes.submit, access=Role.SUBMIT)
     app.route("/api/tasks/<task_id:int>", "GET", routes.get_task, access=Role.READ)
@@ -88,12 +89,14 @@ def make_api_app(service: TaskService, config: HttpConfig, authenticator: Authen
 
 
 class ApiRoutes:
-    """The API's handlers, over a `TaskService`. A dict they return is answered as JSON with
-    200 and a `DeferredError` they raise in the error shape (by `JsonErrorPlugin`)."""
+    """The API's handlers, over a `TaskService` (what changes tasks) and a `RecordReader`
+    (what only reads the store). A dict they return is answered as JSON with 200 and a
+    `DeferredError` they raise in the error shape (by `JsonErrorPlugin`)."""
 
-    def __init__(self, service: TaskService, config: HttpConfig, max_waiting: int,
-                 authenticator: Authenticator) -> None:
-        self._service, self._config, self._auth = service, config, authenticator
+    def __init__(self, service: TaskService, records: RecordReader, config: HttpConfig,
+                 max_waiting: int, authenticator: Authenticator) -> None:
+        self._service, self._records = service, records
+        self._config, self._auth = config, authenticator
         self._waiting = threading.BoundedSemaphore(max_waiting)
 
     def _base_url(self) -> str:
@@ -169,8 +172,8 @@ class ApiRoutes:
     def list_tasks(self) -> Any:
         """`GET /api/tasks`: one page of records, newest first, with the next cursor."""
         query = parse_list_query(bottle.request.environ.get("QUERY_STRING", ""))
-        records = self._service.list_tasks(status=query.status, task_name=query.task_name,
-                                           limit=query.limit + 1, before_id=query.before_id)
+        records = self._records.list(status=query.status, name=query.task_name,
+                                     limit=query.limit + 1, before_id=query.before_id)
         base = self._base_url()
         return {"tasks": [record_json(record, base) for record in records[:query.limit]],
                 "next_cursor": next_cursor(records, query.limit)}
@@ -182,7 +185,7 @@ class ApiRoutes:
     def audit_log(self) -> Any:
         """`GET /api/audit?limit=&cursor=&task_id=`: the audit log, newest first."""
         query = parse_audit_query(bottle.request.environ.get("QUERY_STRING", ""))
-        entries = self._service.audit_entries(limit=query.limit + 1, before_id=query.before_id,
+        entries = self._records.audit_entries(limit=query.limit + 1, before_id=query.before_id,
                                               task_id=query.task_id)
         return {"entries": [audit_json(entry) for entry in entries[:query.limit]],
                 "next_cursor": str(entries[query.limit - 1].id) if len(entries) > query.limit
@@ -212,7 +215,10 @@ class ApiRoutes:
 
     def result_file(self, token: str) -> Any:
         """`GET /results/{token}`: a result file, as an attachment."""
-        stored, data = self._service.read_file(token)
+        found = self._records.read_file(token)
+        if found is None:
+            raise NotFoundError("no result file answers to this link", where="token")
+        stored, data = found
         return bottle.HTTPResponse(data, 200, headers={
             "Content-Type": stored.content_type or "application/octet-stream",
             "Content-Disposition": content_disposition(stored.name),

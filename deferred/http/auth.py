@@ -25,7 +25,7 @@ from ..access.identity import (LOCAL_PRINCIPAL, MAX_PASSWORD_CHARS, ROLE_LABELS,
                            dummy_password_check, new_token, token_hash, verify_password)
 from ..errors import (BadRequestError, ConflictError, DeferredError, ForbiddenError,
                       NotFoundError, UnauthorizedError, shown)
-from ..interfaces import TaskService
+from ..interfaces import AccessStore
 from ..records import utcnow
 from .jsonerrors import error_response
 from .throttle import LoginThrottle
@@ -49,9 +49,9 @@ class Authenticator:
     closes login sessions. With no tokens and no users configured, everyone is
     `LOCAL_PRINCIPAL` (an admin): allowed on a loopback address only."""
 
-    def __init__(self, config: AuthConfig, service: TaskService,
+    def __init__(self, config: AuthConfig, access: AccessStore,
                  throttle: LoginThrottle | None = None) -> None:
-        self._config, self._service = config, service
+        self._config, self._access = config, access
         self._tokens = {token.hash: Principal(token.name, token.role, f"token:{token.hash}")
                         for token in config.tokens}
         self._users = {user.name: user for user in config.users}
@@ -79,7 +79,7 @@ class Authenticator:
             return self._bearer(header)
         cookie = request.get_cookie(SESSION_COOKIE)
         if cookie and len(cookie) <= _MAX_CREDENTIAL_CHARS:
-            found = self._service.find_session(token_hash(cookie))
+            found = self._access.find_session(token_hash(cookie))
             if found is not None:
                 return self._current(found[2])
         return None
@@ -114,7 +114,7 @@ class Authenticator:
     def _hashed_token_principal(self, hashed: str) -> Principal | None:
         principal = self._tokens.get(hashed)
         if principal is None:
-            found = self._service.find_token(hashed)
+            found = self._access.find_token(hashed)
             if found is not None:
                 principal = Principal(found[0], Role.from_label(found[1]), f"token:{hashed}")
         return principal
@@ -126,7 +126,7 @@ class Authenticator:
              "created_at": None, "created_by": None} for token in self._config.tokens]
         listed += [{"name": stored.name, "role": stored.role, "source": "database",
                     "created_at": stored.created_at, "created_by": stored.created_by}
-                   for stored in self._service.stored_tokens()]
+                   for stored in self._access.stored_tokens()]
         return listed
 
     def create_token(self, name: str, role: str, actor: Actor) -> str:
@@ -141,7 +141,7 @@ class Authenticator:
                                   f"{', '.join(ROLE_LABELS)})", where="role")
         token = new_token()
         if any(item.name == name for item in self._config.tokens) or \
-                not self._service.add_token(name, role, token_hash(token), actor):
+                not self._access.add_token(name, role, token_hash(token), actor):
             raise ConflictError(f"a token named {name!r} exists; revoke it first or pick "
                                 "another name", where="name")
         return token
@@ -152,7 +152,7 @@ class Authenticator:
         if any(item.name == name for item in self._config.tokens):
             raise ConflictError(f"the token {name!r} is in config.json: remove it there and "
                                 "restart the server", where="name")
-        if not self._service.revoke_token(name, actor):
+        if not self._access.revoke_token(name, actor):
             raise NotFoundError(f"no token named {shown(name)!r}", where="name")
 
     def check_login(self, *, token: str, user: str, password: str) -> Principal:
@@ -176,7 +176,7 @@ class Authenticator:
         """A new session for `principal`: (the cookie's value, its lifetime in seconds)."""
         cookie = secrets.token_urlsafe(_SESSION_BYTES)
         ttl_s = int(self._config.session_ttl_s)
-        self._service.open_session(token_hash(cookie), principal.name, principal.role.label,
+        self._access.open_session(token_hash(cookie), principal.name, principal.role.label,
                                    principal.credential,
                                    utcnow() + datetime.timedelta(seconds=ttl_s))
         return cookie, ttl_s
@@ -184,7 +184,7 @@ class Authenticator:
     def close_session(self, cookie: str) -> bool:
         """End the session of this cookie; False if there was none."""
         return bool(cookie) and len(cookie) <= _MAX_CREDENTIAL_CHARS and \
-            self._service.close_session(token_hash(cookie))
+            self._access.close_session(token_hash(cookie))
 
 
 def refusal_response(exc: DeferredError) -> bottle.HTTPResponse:

@@ -50,10 +50,13 @@ class OutboxSender:
     """
 
     def __init__(self, store: TaskStore, mailer: Mailer, config: SmtpConfig,
-                 base_url: Callable[[], str]) -> None:
+                 base_url: Callable[[], str], *, wake: threading.Event | None = None) -> None:
+        """`wake`, when given, is set by whoever queues email (the dispatcher's finished
+        batches) to have it sent now rather than at the next poll."""
         self._store, self._mailer, self._config = store, mailer, config
         self._base_url = base_url
-        self._wake, self._stopping = threading.Event(), threading.Event()
+        self._wake = threading.Event() if wake is None else wake
+        self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="deferred-mailer")
 
     def start(self) -> None:

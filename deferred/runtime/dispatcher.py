@@ -8,8 +8,9 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 from ..tasks.context import TaskContext
 from .metrics import Metrics
@@ -25,6 +26,23 @@ POLL_S = 1.0  # finds rows added by other servers; one server's submits wake us 
 CANCEL_CHECK_S = 0.5  # how often the cancel requests of running tasks are read
 RETRY_S = 1.0  # after the store failed
 JOIN_S = 30.0
+
+
+FollowUpSubmitter = Callable[[TaskContext, str, Mapping[str, Any] | None, Mapping[str, Any]],
+                            int]
+"""How a running task submits a follow-up: `(its context, name, params, options)` to the new
+task's id."""
+
+
+@dataclasses.dataclass(eq=False)
+class _Run:
+    """The dispatcher's bookkeeping of one run: what the task itself sees is its `context`."""
+
+    record: TaskRecord
+    context: TaskContext
+    limit_s: float | None  # its time limit
+    deadline: float | None  # time.monotonic() past which it is timed out
+    timed_out: bool = False
 
 
 def unstorable(outcome: Outcome, exc: BaseException) -> Outcome:
@@ -47,12 +65,17 @@ class Dispatcher:
                  run: Callable[[TaskRecord, TaskContext], Outcome], *, poll_s: float = POLL_S,
                  direct_start: bool = True,
                  timeout_of: Callable[[TaskRecord], float | None] = lambda record: None,
-                 metrics: Metrics | None = None) -> None:
+                 metrics: Metrics | None = None,
+                 on_finished: Callable[[Sequence[Outcome]], None] = lambda outcomes: None,
+                 submit_follow_up: FollowUpSubmitter | None = None) -> None:
+        """`on_finished` is called with each batch of outcomes once it is committed;
+        `submit_follow_up` is how a running task submits follow-ups (none: it cannot)."""
         self._store, self._quotas, self._run = store, quotas, run
         self._poll_s = poll_s
         # Off when servers share the database: only a claim can count the cluster's quotas.
         self._direct_start = direct_start
-        self._listeners: list[Callable[[Sequence[Outcome]], None]] = []
+        self._on_finished_callback = on_finished
+        self._submit_follow_up = submit_follow_up
         self._pool = ThreadPoolExecutor(quotas.global_limit, thread_name_prefix="deferred-worker")
         self._finished: queue.SimpleQueue[Outcome] = queue.SimpleQueue()
         self._wake, self._stopping = threading.Event(), threading.Event()
@@ -64,79 +87,75 @@ class Dispatcher:
         self._drained_lock = threading.Lock()
         self._timeout_of = timeout_of
         self._metrics = metrics or Metrics()
-        # Set by the server once its service exists (follow-up tasks go through it).
-        self._submit_follow_up: Callable[..., int] | None = None
-        self._contexts: dict[int, TaskContext] = {}  # of the tasks running here
-        self._contexts_lock = threading.Lock()
+        self._runs: dict[int, _Run] = {}  # the tasks running here, by id
+        self._runs_lock = threading.Lock()
         self._cancel_checked_at = 0.0
 
-    def set_follow_up_submitter(self, submit: Callable[..., int]) -> None:
-        """How a running task submits follow-ups: `submit(context, name, params, options)`
-        returning the new task's id (before start)."""
-        self._submit_follow_up = submit
-
-    def add_finished_listener(self, listener: Callable[[Sequence[Outcome]], None]) -> None:
-        """Call `listener` with each batch of outcomes once it is committed (before start)."""
-        self._listeners.append(listener)
-
     def _on_finished(self, outcomes: Sequence[Outcome]) -> None:
-        for listener in self._listeners:
-            try:
-                listener(outcomes)
-            except Exception:
-                logger.exception("a finished-task listener failed")
+        try:
+            self._on_finished_callback(outcomes)
+        except Exception:
+            logger.exception("a finished-task listener failed")
 
     def start(self) -> None:
         """Start the dispatcher thread."""
         self._thread.start()
 
-    def try_reserve(self, name: str) -> bool:
-        """Take a slot for a new task of `name` that will be stored already running, if one
-        is free and nothing older waits. The caller then calls `start_reserved` or
-        `cancel_reservation`; without a slot it stores the task queued (`expect_queued`)."""
+    def admit(self, name: str, insert: Callable[[bool], TaskRecord | None], *,
+              may_start: bool = True) -> TaskRecord | None:
+        """Store a task through `insert(running)` and see that it runs; return what `insert`
+        returned.
+
+        This is the one place of the rule "no direct start overtakes a queued task". With
+        `may_start`, a free slot for `name` and nothing older waiting, the task is stored
+        already running (`insert(True)`) and handed to the pool at once: one commit instead
+        of an insert and a claim. Otherwise it is stored queued (`insert(False)`), no direct
+        start may skip ahead until that insert is over, and a claim then finds it.
+        """
+        if may_start and self._reserve(name):
+            try:
+                record = insert(True)
+            except BaseException:
+                self._quotas.release(name)
+                self.notify()
+                raise
+            assert record is not None, "insert(True) returns the record it stored"
+            self._submit_to_pool(record)
+            return record
+        with self._drained_lock:
+            self._drained = False
+            self._queued_in_flight += 1
+        try:
+            return insert(False)
+        finally:
+            with self._drained_lock:
+                self._queued_in_flight -= 1
+            self._wake.set()
+
+    def _reserve(self, name: str) -> bool:
+        """Take a slot for a task of `name` to be stored running, if one is free and nothing
+        older waits."""
         with self._drained_lock:
             if not self._direct_start or not self._drained or self._stopping.is_set():
                 self._drained = False
                 return False
             return self._quotas.try_acquire(name)
 
-    def expect_queued(self) -> None:
-        """A task is being stored queued: no submit may skip ahead until it is claimed.
-        Call `queued_stored()` once the insert is committed (or failed)."""
-        with self._drained_lock:
-            self._drained = False
-            self._queued_in_flight += 1
-
-    def queued_stored(self) -> None:
-        """The queued insert announced by `expect_queued()` is over: claim it now."""
-        with self._drained_lock:
-            self._queued_in_flight -= 1
-        self._wake.set()
-
-    def start_reserved(self, record: TaskRecord) -> None:
-        """Run a record stored as running with a slot from `try_reserve`."""
-        self._submit_to_pool(record)
-
-    def cancel_reservation(self, name: str) -> None:
-        """Give back a slot from `try_reserve` whose task was not stored."""
-        self._quotas.release(name)
-        self.notify()
-
     def request_cancel(self, task_id: int) -> None:
         """Tell the task `task_id`, if it runs here, that it was asked to stop."""
-        with self._contexts_lock:
-            context = self._contexts.get(task_id)
-        if context is not None:
-            context.request_cancel()
+        with self._runs_lock:
+            run = self._runs.get(task_id)
+        if run is not None:
+            run.context.request_cancel()
 
     def _pass_on_cancel_requests(self) -> None:
         """Cancel requests stored for tasks running here (from another server, too)."""
         now = time.monotonic()
-        with self._contexts_lock:
-            if not self._contexts or now - self._cancel_checked_at < CANCEL_CHECK_S:
+        with self._runs_lock:
+            if not self._runs or now - self._cancel_checked_at < CANCEL_CHECK_S:
                 return
-            waiting = [task_id for task_id, context in self._contexts.items()
-                       if not context.cancel_requested]
+            waiting = [task_id for task_id, run in self._runs.items()
+                       if not run.context.cancel_requested]
         self._cancel_checked_at = now
         if not waiting:
             return
@@ -171,10 +190,10 @@ class Dispatcher:
         if not finished:
             # Out of grace: ask every run to stop, which kills the child of a process-
             # isolated one at once (a thread can only be asked).
-            with self._contexts_lock:
-                running = list(self._contexts.values())
-            for context in running:
-                context.request_cancel()
+            with self._runs_lock:
+                running = list(self._runs.values())
+            for run in running:
+                run.context.request_cancel()
         self._flush()
         self._pool.shutdown(wait=finished, cancel_futures=True)
         return finished
@@ -224,32 +243,31 @@ class Dispatcher:
         Python cannot stop a thread: their slots stay taken until their code returns, and
         what they return then is dropped."""
         now, overdue = time.monotonic(), []
-        with self._contexts_lock:
-            for context in self._contexts.values():
-                if not context.timed_out and context.deadline is not None \
-                        and now >= context.deadline:
-                    context.timed_out = True
-                    overdue.append(context)
+        with self._runs_lock:
+            for run in self._runs.values():
+                if not run.timed_out and run.deadline is not None and now >= run.deadline:
+                    run.timed_out = True
+                    overdue.append(run)
         outcomes = []
-        for context in overdue:
-            context.request_cancel()
-            limit_s = context.deadline_s or 0.0
-            self._metrics.task_finished(context.name, TaskStatus.TIMED_OUT.value, limit_s)
+        for run in overdue:
+            run.context.request_cancel()
+            record, limit_s = run.record, run.limit_s or 0.0
+            self._metrics.task_finished(record.name, TaskStatus.TIMED_OUT.value, limit_s)
             outcome = Outcome(
-                context.task_id or 0, context.attempt, TaskStatus.TIMED_OUT,
+                record.id, record.attempts, TaskStatus.TIMED_OUT,
                 error=TaskError("TimeoutError", f"the task ran longer than its time limit of "
                                                 f"{limit_s:g}s (timeout_s)"),
-                finished_at=utcnow(), email=context.email)
-            log_finished(context.name, outcome, now - (context.deadline or now) + limit_s,
+                finished_at=utcnow(), email=record.email)
+            log_finished(record.name, outcome, now - (run.deadline or now) + limit_s,
                          "asked to stop, its slot stays taken until it returns")
             outcomes.append(outcome)
         return outcomes
 
     def _until_deadline_s(self, wait_s: float) -> float:
         """`wait_s`, or less when a running task's deadline comes sooner."""
-        with self._contexts_lock:
-            deadlines = [context.deadline for context in self._contexts.values()
-                         if context.deadline is not None and not context.timed_out]
+        with self._runs_lock:
+            deadlines = [run.deadline for run in self._runs.values()
+                         if run.deadline is not None and not run.timed_out]
         if not deadlines:
             return wait_s
         return max(0.0, min(wait_s, min(deadlines) - time.monotonic()))
@@ -281,17 +299,16 @@ class Dispatcher:
         if record.cancel_requested:
             context.request_cancel()
         limit_s = self._timeout_of(record)
-        if limit_s is not None:
-            context.deadline, context.deadline_s = time.monotonic() + limit_s, limit_s
-        context.email = record.email
-        with self._contexts_lock:
-            self._contexts[record.id] = context
+        run = _Run(record, context, limit_s,
+                   None if limit_s is None else time.monotonic() + limit_s)
+        with self._runs_lock:
+            self._runs[record.id] = run
         self._metrics.task_started(record.name)
         try:
-            self._pool.submit(self._run_and_release, record, context)
+            self._pool.submit(self._run_and_release, run)
         except RuntimeError:  # the pool is shut down: the row stays RUNNING, run at restart
-            with self._contexts_lock:
-                self._forget(record.id, context)
+            with self._runs_lock:
+                self._forget(run)
             self._quotas.release(record.name)
             logger.warning("task %s claimed while stopping; it runs at the next start",
                            record.id)
@@ -320,18 +337,18 @@ class Dispatcher:
             self._on_finished([outcome])
         return still_pending
 
-    def _run_and_release(self, record: TaskRecord, context: TaskContext) -> None:
-        outcome: Outcome | None = None
+    def _run_and_release(self, run: _Run) -> None:
+        record, outcome = run.record, None
         log_started(record.id, record.name, record.attempts)
         clock = time.monotonic()
         try:
-            outcome = self._run(record, context)  # run() never raises
+            outcome = self._run(record, run.context)  # run() never raises
         finally:
-            # Under the lock: `_time_out_overdue` times out only registered contexts, so
-            # either this outcome or the TIMED_OUT one is stored, never both.
-            with self._contexts_lock:
-                self._forget(record.id, context)
-                timed_out = context.timed_out
+            # Under the lock: `_time_out_overdue` times out only registered runs, so either
+            # this outcome or the TIMED_OUT one is stored, never both.
+            with self._runs_lock:
+                self._forget(run)
+                timed_out = run.timed_out
             if timed_out:
                 logger.warning("task %s (%s) returned after its time limit; its outcome is "
                                "dropped and its slot free again", record.id, record.name)
@@ -343,11 +360,11 @@ class Dispatcher:
             self._quotas.release(record.name)
             self.notify()
 
-    def _forget(self, task_id: int, context: TaskContext) -> None:
-        """Drop a run's context (the lock held): only its own, not a newer run's of the same
-        task (a timed-out run retried while its thread still runs)."""
-        if self._contexts.get(task_id) is context:
-            del self._contexts[task_id]
+    def _forget(self, run: _Run) -> None:
+        """Drop a run (the lock held): only this one, not a newer run of the same task (a
+        timed-out run retried while its thread still runs)."""
+        if self._runs.get(run.record.id) is run:
+            del self._runs[run.record.id]
 
     def _take_finished(self) -> list[Outcome]:
         outcomes = []

@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from ..access.audit import Actor, AuditAction
 from ..config import DbConfig, LimitsConfig
 from ..jsontext import encode_json
+from ..scheduling.options import SubmitOptions
 from ..records import (ChainStep, EmailStatus, Outcome, PendingEmail, StoredFile,
                        TaskRecord, TaskStatus, utcnow)
 from . import cluster
@@ -37,7 +38,6 @@ from .statements import build_hot_statements
 logger = logging.getLogger(__name__)
 
 CLAIM_PAGE_FACTOR = 4
-_ACTOR = "__actor"  # in a row's values on its way to the group commit: who launched it
 FILE_TOKEN_BYTES = 32  # 256 bits: a link to a result file is an unguessable capability
 _FILE_COLUMNS = (task_files.c.task_id, task_files.c.position, task_files.c.token,
                  task_files.c.name, task_files.c.content_type, task_files.c.size_bytes)
@@ -61,7 +61,8 @@ class SqlTaskStore(TaskControls, AccessRecords):
         self._limits = limits  # counted over every server on a shared database
         self._joined = False
         self._write_lock = threading.Lock()
-        self._adds: GroupCommitter[dict[str, Any], TaskRecord] = GroupCommitter(self._add_batch)
+        self._adds: GroupCommitter[tuple[dict[str, Any], Actor | None], TaskRecord] = \
+            GroupCommitter(self._add_batch)
         self._hot = build_hot_statements()
         self._lock: SqliteServerLock | None = None
         try:
@@ -117,41 +118,37 @@ class SqlTaskStore(TaskControls, AccessRecords):
             with conn.begin():
                 yield conn
 
-    def add(self, name: str, params: Mapping[str, Any], email: str | None = None, *,
-            running: bool = False, run_at: datetime.datetime | None = None,
-            priority: int = 0, idempotency_key: str | None = None,
-            timeout_s: float | None = None, parent_id: int | None = None,
+    def add(self, name: str, params: Mapping[str, Any], email: str | None = None,
+            options: SubmitOptions | None = None, *, running: bool = False,
             chain_next: Sequence[ChainStep] = (), actor: Actor | None = None) -> TaskRecord:
-        """Store a new record and return it, committed: queued (not to start before `run_at`
-        when given), or with `running` already running here (the caller holds a free slot
-        for it, so it skips the queue). With an `idempotency_key` already stored, nothing is
-        added and the record stored under it is returned. With an `actor`, its audit entry
-        (a launch, or a chain's) commits with the record.
+        """Store a new record and return it, committed: queued (not to start before
+        `options.run_at` when given), or with `running` already running here (the caller
+        holds a free slot for it, so it skips the queue). With an idempotency key already
+        stored, nothing is added and the record stored under it is returned. With an `actor`,
+        its audit entry (a launch, or a chain's) commits with the record.
 
         Threads adding at the same time share one transaction (group commit): a commit costs
         an fsync, and a request waiting for its own would wait for everyone else's.
         """
-        now = utcnow()
+        options = options or SubmitOptions()
+        now, run_at = utcnow(), options.run_at
         values: dict[str, Any] = {
             "name": name, "params": encode_json(params), "email": email, "created_at": now,
             "status": TaskStatus.QUEUED.value, "attempts": 0, "owner": None, "started_at": None,
-            "run_at": run_at, "priority": priority, "idempotency_key": idempotency_key,
-            "sort_key": (run_at or now).timestamp() - priority * PRIORITY_STEP_S,
-            "cancel_requested": False, "timeout_s": timeout_s, "parent_id": parent_id,
-            "chain_next": chain_to_json(chain_next)}
+            "run_at": run_at, "priority": options.priority,
+            "idempotency_key": options.idempotency_key,
+            "sort_key": (run_at or now).timestamp() - options.priority * PRIORITY_STEP_S,
+            "cancel_requested": False, "timeout_s": options.timeout_s,
+            "parent_id": options.parent_id, "chain_next": chain_to_json(chain_next)}
         if running:
             values.update(status=TaskStatus.RUNNING.value, attempts=1, owner=self.server_id,
                           started_at=now)
-        if actor is not None:
-            values[_ACTOR] = actor
-        if idempotency_key is not None:
-            return self._add_once(values)
-        return self._adds.submit(values)
+        if options.idempotency_key is not None:
+            return self._add_once(values, actor)
+        return self._adds.submit((values, actor))
 
-    def _add_once(self, values: dict[str, Any]) -> TaskRecord:
+    def _add_once(self, values: dict[str, Any], actor: Actor | None) -> TaskRecord:
         key = values["idempotency_key"]
-        actor = values.get(_ACTOR)
-        values = {name: value for name, value in values.items() if name != _ACTOR}
         by_key = sa.select(tasks).where(tasks.c.idempotency_key == key)
         for _ in range(2):  # a second try finds the row a concurrent submit stored
             try:
@@ -168,15 +165,14 @@ class SqlTaskStore(TaskControls, AccessRecords):
                 continue
         raise StoreRejectedError(f"cannot store the task under idempotency key {key!r}")
 
-    def _add_batch(self, batch: Sequence[dict[str, Any]]) -> list[TaskRecord]:
-        actors = [values.get(_ACTOR) for values in batch]
+    def _add_batch(self, batch: Sequence[tuple[dict[str, Any], Actor | None]]
+                   ) -> list[TaskRecord]:
         with self._write("store the task") as conn:
             rows = conn.execute(
                 tasks.insert().returning(*tasks.c, sort_by_parameter_order=True),
-                [{name: value for name, value in values.items() if name != _ACTOR}
-                 for values in batch]).all()
+                [values for values, _ in batch]).all()
             insert_audit(conn, [_launch_audit(actor, row)
-                                for actor, row in zip(actors, rows) if actor is not None])
+                                for (_, actor), row in zip(batch, rows) if actor is not None])
             if self.is_shared:
                 cluster.notify(conn)
         return [record_from_row(row) for row in rows]

@@ -27,10 +27,6 @@ class TaskContext:
         self._cancel = threading.Event()
         self._report = report
         self._reported_at = -math.inf
-        self.deadline: float | None = None  # time.monotonic() past which it is timed out
-        self.deadline_s: float | None = None  # the time limit, in seconds
-        self.timed_out = False
-        self.email: str | None = None  # where the record's result goes (for the server)
 
     def progress(self, percent: float, message: str | None = None) -> None:
         """Say how far the task is (0 to 100), with an optional message; the API and the UI

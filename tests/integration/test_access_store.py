@@ -9,6 +9,7 @@ import threading
 
 from deferred.access.audit import Actor, AuditAction
 from deferred.records import TaskStatus, utcnow
+from deferred.scheduling.options import SubmitOptions
 
 ALICE = Actor("alice", "submit", "192.0.2.7")
 
@@ -34,8 +35,8 @@ def test_a_launch_commits_with_its_audit_entry_even_in_a_group_commit(store):
 
 
 def test_an_idempotent_launch_is_logged_once(store):
-    first = store.add("x", {}, idempotency_key="k", actor=ALICE)
-    again = store.add("x", {}, idempotency_key="k", actor=ALICE)
+    first = store.add("x", {}, options=SubmitOptions(idempotency_key="k"), actor=ALICE)
+    again = store.add("x", {}, options=SubmitOptions(idempotency_key="k"), actor=ALICE)
     assert first.id == again.id
     assert [entry.task_id for entry in store.audit_entries(limit=10)] == [first.id]
 

@@ -71,10 +71,9 @@ def make_dispatcher(store, registry) -> Iterator[Callable[..., Dispatcher]]:
     def make(global_limit: int, names: dict[str, int]) -> Dispatcher:
         quotas = Quotas(global_limit, names, registry.names())
         # A long poll: every start here must come from a claim at start or a notify().
-        dispatcher = Dispatcher(store, quotas, functools.partial(run_record, registry),
-                                poll_s=60)
-        dispatcher.add_finished_listener(
-            lambda outcomes: finished_ids.extend(o.task_id for o in outcomes))
+        dispatcher = Dispatcher(
+            store, quotas, functools.partial(run_record, registry), poll_s=60,
+            on_finished=lambda outcomes: finished_ids.extend(o.task_id for o in outcomes))
         dispatcher.start()
         started.append(dispatcher)
         return dispatcher

@@ -16,6 +16,7 @@ from deferred.errors import (ConfigError, DatabaseVersionError, ServerAlreadyRun
                              StoreFullError)
 from deferred.records import EmailStatus, Outcome, TaskError, TaskStatus, utcnow
 from deferred.result import ResultFile
+from deferred.scheduling.options import SubmitOptions
 from deferred.store import SqlTaskStore
 from deferred.store.schema import (SCHEMA_VERSION, chain_columns, ensure_schema, metadata,
                                    progress_columns, scheduling_columns, schema_version,
@@ -375,7 +376,7 @@ def test_a_database_in_a_missing_directory_is_a_config_error(tmp_path):
 
 def test_a_delayed_task_is_not_claimed_before_its_time(store):
     soon = utcnow() + datetime.timedelta(seconds=0.3)
-    delayed = store.add("a", {}, run_at=soon)
+    delayed = store.add("a", {}, options=SubmitOptions(run_at=soon))
     assert store.next_run_at() == soon
     assert store.claim({"a": 1}, 1) == []
     [claimed] = wait_until(lambda: store.claim({"a": 1}, 1), timeout_s=10)
@@ -385,15 +386,16 @@ def test_a_delayed_task_is_not_claimed_before_its_time(store):
 
 def test_higher_priorities_go_first_and_a_point_is_worth_a_minute_of_waiting(store):
     low = store.add("a", {})
-    high = store.add("a", {}, priority=1)
-    old_low = store.add("a", {}, run_at=utcnow() - datetime.timedelta(minutes=2))
+    high = store.add("a", {}, options=SubmitOptions(priority=1))
+    old_low = store.add("a", {}, options=SubmitOptions(
+        run_at=utcnow() - datetime.timedelta(minutes=2)))
     claimed = [store.claim({"a": 1}, 1)[0].id for _ in range(3)]
     assert claimed == [old_low.id, high.id, low.id]
 
 
 def test_an_idempotency_key_stores_one_record(store):
-    first = store.add("a", {"n": 1}, idempotency_key="order-17")
-    again = store.add("a", {"n": 2}, idempotency_key="order-17")
+    first = store.add("a", {"n": 1}, options=SubmitOptions(idempotency_key="order-17"))
+    again = store.add("a", {"n": 2}, options=SubmitOptions(idempotency_key="order-17"))
     assert again.id == first.id and again.params == {"n": 1}
     assert len(store.list()) == 1
 

@@ -18,7 +18,7 @@ from ...config import HttpConfig
 from ...access.identity import Role
 from ...errors import (BadRequestError, DeferredError, InternalError, InvalidParamsError,
                       NotFoundError, TooManyAttemptsError, UnauthorizedError, shown)
-from ...interfaces import TaskService, TaskType
+from ...interfaces import RecordReader, TaskService, TaskType
 from ...jsontext import parse_json
 from ...records import TaskRecord, TaskStatus
 from ...scheduling.options import submit_options
@@ -76,13 +76,13 @@ def parse_task_filter(query: bottle.FormsDict) -> TaskFilter:
                       before_id=parse_cursor((query.getunicode("cursor") or "").strip()))
 
 
-def make_ui_app(service: TaskService, config: HttpConfig,
+def make_ui_app(service: TaskService, records: RecordReader, config: HttpConfig,
                 authenticator: Authenticator) -> bottle.Bottle:
     """A new bottle app serving the web UI's pages, fragments and static files. Each route
     names the role it needs (`access`; see `auth`)."""
     app = bottle.Bottle()
     app.uninstall(True)
-    routes = UiRoutes(service, config, Templates(), authenticator)
+    routes = UiRoutes(service, records, config, Templates(), authenticator)
     app.install(HtmlErrorPlugin(routes))
     app.install(AccessPlugin(authenticator, routes.refusal))  # inside: refusals as pages
     read, submit = Role.READ, Role.SUBMIT
@@ -147,9 +147,10 @@ class UiRoutes(AccessPages):
     """The UI's handlers. Each renders a template; the `*_part` ones render only the live
     section of their page, for the page's script to swap in."""
 
-    def __init__(self, service: TaskService, config: HttpConfig, templates: Templates,
-                 authenticator: Authenticator) -> None:
-        self._service, self._config, self._templates = service, config, templates
+    def __init__(self, service: TaskService, records: RecordReader, config: HttpConfig,
+                 templates: Templates, authenticator: Authenticator) -> None:
+        self._service, self._records = service, records
+        self._config, self._templates = config, templates
         self._auth = authenticator
         self._static = static_names()
 
@@ -189,15 +190,13 @@ class UiRoutes(AccessPages):
 
     def _overview_values(self) -> dict[str, Any]:
         task_types = self._service.task_types()
-        counts = self._service.pending_counts()
+        counts = self._records.pending_counts()
         return {
             "task_types": task_types,
             "usage": pages.usage_by_name(counts, task_types),
             "total": pages.total_usage(counts, self._service.global_limit),
-            "running": self._service.list_tasks(status=TaskStatus.RUNNING, task_name=None,
-                                                limit=PAGE_SIZE, before_id=None),
-            "recent": self._service.list_tasks(status=None, task_name=None, limit=RECENT_SIZE,
-                                               before_id=None, finished=True),
+            "running": self._records.list(status=TaskStatus.RUNNING, limit=PAGE_SIZE),
+            "recent": self._records.list(limit=RECENT_SIZE, finished=True),
         }
 
     def overview(self) -> Any:
@@ -211,9 +210,9 @@ class UiRoutes(AccessPages):
     def _list_values(self) -> dict[str, Any]:
         task_filter = parse_task_filter(bottle.request.query)
         status = task_filter.status
-        records = self._service.list_tasks(
+        records = self._records.list(
             status=TaskStatus(status) if status in TaskStatus.__members__ else None,
-            task_name=task_filter.task_name or None, limit=PAGE_SIZE + 1,
+            name=task_filter.task_name or None, limit=PAGE_SIZE + 1,
             before_id=task_filter.before_id, finished=status == "finished",
             text=task_filter.text or None)
         older = records[PAGE_SIZE - 1].id if len(records) > PAGE_SIZE else None
