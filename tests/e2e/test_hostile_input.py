@@ -2,8 +2,8 @@
 bodies, numbers JSON cannot carry, duplicate keys, wrong content types and encodings, chunked
 and lying bodies, e-mail fields that try to add a recipient or a header, file names that try
 to leave their directory, bad query strings and ids, params that break the schema in every
-way. Every answer: no 5xx, no traceback, errors in the JSON shape with the code the README's
-table lists, and the server's memory stays bounded."""
+way. Every answer: no 5xx, no traceback, errors in the JSON shape with a code the table of
+docs/errors.md lists, and the server's memory stays bounded."""
 
 from __future__ import annotations
 
@@ -79,15 +79,14 @@ if __name__ == '__main__':
 '''
 
 
-def readme_error_codes() -> dict[int, str]:
-    """The README's error table: code -> name."""
-    readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
-    table = readme.split("## Error codes", 1)[1].split("\n## ", 1)[0]
+def documented_error_codes() -> dict[int, str]:
+    """The error table of docs/errors.md: code -> name."""
+    table = (PROJECT_ROOT / "docs" / "errors.md").read_text(encoding="utf-8")
     return {int(code): name
             for code, name in re.findall(r"^\|\s*(\d+)\s*\|\s*([A-Z_]+)\s*\|", table, re.M)}
 
 
-README_CODES = readme_error_codes()
+DOCUMENTED_CODES = documented_error_codes()
 
 
 @dataclasses.dataclass
@@ -114,7 +113,7 @@ class _Recorded:
 
 def check(answer: Answer) -> Answer:
     """What must hold for every answer: no 5xx, no traceback, errors in the JSON shape with a
-    code of the README's table."""
+    code of the table in docs/errors.md."""
     assert answer.status < 500, (answer.status, answer.body[:500])
     assert b"Traceback" not in answer.body and b'File "' not in answer.body, answer.body[:500]
     if answer.status >= 400:
@@ -124,8 +123,8 @@ def check(answer: Answer) -> Answer:
         assert not re.search(r"[\x00-\x1f\x7f\u2028\u2029]", body["error_msg"]
                              + body.get("error_where", "")), body  # one line, in logs too
         code = body["error_code"]
-        assert code in set(ErrorCode) and code in README_CODES, body
-        assert README_CODES[code] == ErrorCode(code).name
+        assert code in set(ErrorCode) and code in DOCUMENTED_CODES, body
+        assert DOCUMENTED_CODES[code] == ErrorCode(code).name
     return answer
 
 

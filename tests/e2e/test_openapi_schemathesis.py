@@ -125,7 +125,7 @@ def _is_failed_task_answer(response: Any, case: Any) -> bool:
 def no_server_error(ctx: Any, response: Any, case: Any) -> None:
     """Stands in for schemathesis' `not_a_server_error`, which fails every 5xx.
 
-    The API's documented contract (README, "HTTP API", since the first issues) answers a
+    The API's documented contract (docs/http-api.md, since the first issues) answers a
     submit whose task raised with HTTP 500 and error code 200 (TASK_FAILED) and the task's
     id: the request was right, the task's own code failed. Generated valid data reaches the
     `fail` task (and any task given a tiny `timeout_s`, answered the same way), so those
