@@ -18,11 +18,11 @@ if TYPE_CHECKING:
     from .tasks.handle import TaskHandle
     from .server import Server
 
-__all__ = [
+__all__ = (
     "BaseTask", "Config", "DeferredError", "ErrorCode", "Result", "ResultFile", "Server",
     "TaskCancelledError", "TaskContext", "TaskFunction", "TaskHandle", "TaskRegistry",
     "chain", "current", "default_registry", "load_config", "parse_config", "run_cli", "task",
-]
+)
 
 
 def chain(*steps: Any, email: str | None = None,

@@ -6,12 +6,11 @@ from __future__ import annotations
 import re
 
 from .errors import InvalidEmailError
+from .patterns import EMAIL_ATOM, is_host_name
 
 MAX_ADDRESS_LENGTH = 254  # RFC 5321's limit on a forward path, less the angle brackets
 MAX_LOCAL_LENGTH = 64
-_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
-_LOCAL_PART = re.compile(rf"{_ATOM}(\.{_ATOM})*", re.ASCII)
-_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)", re.ASCII)
+_LOCAL_PART = re.compile(rf"{EMAIL_ATOM}(\.{EMAIL_ATOM})*", re.ASCII)
 
 
 def check_email_address(value: object) -> str:
@@ -53,5 +52,4 @@ def _is_domain(domain: str) -> bool:
         ascii_domain = domain.encode("idna").decode("ascii")
     except UnicodeError:
         return False
-    labels = ascii_domain.split(".")
-    return len(ascii_domain) <= 253 and all(_LABEL.fullmatch(label) for label in labels)
+    return is_host_name(ascii_domain)

@@ -2,7 +2,7 @@
 
 Every user mistake is a `DeferredError` subclass carrying an `ErrorCode` that never changes
 meaning, an HTTP status for the API, and a one-line message saying what was wrong and where.
-The README's error table lists the same codes; a unit test keeps the two in step.
+docs/errors.md lists the same codes; a unit test keeps the two in step.
 """
 
 from __future__ import annotations

@@ -13,11 +13,11 @@ import urllib.parse
 
 from jsonschema import FormatChecker
 
-_DATE_TIME = re.compile(
-    r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})", re.ASCII)
-_TIME = re.compile(r"\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})", re.ASCII)
+from .patterns import RFC3339_DATE_TIME, RFC3339_TIME, RFC3339_ZONE, is_host_name
+
+_DATE_TIME = re.compile(RFC3339_DATE_TIME + RFC3339_ZONE, re.ASCII)
+_TIME = re.compile(RFC3339_TIME + RFC3339_ZONE, re.ASCII)
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*", re.ASCII)
-_HOST_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)", re.ASCII)
 _FORBIDDEN_IN_URI = re.compile(r"[\x00-\x20\x7f<>\"{}|\\^`]")
 
 
@@ -63,8 +63,7 @@ def _is_uri_reference(value: object) -> bool:
 def _is_hostname(value: object) -> bool:
     if not isinstance(value, str):
         return True
-    labels = value[:-1].split(".") if value.endswith(".") else value.split(".")
-    return len(value) <= 253 and all(_HOST_LABEL.fullmatch(label) for label in labels)
+    return is_host_name(value[:-1] if value.endswith(".") else value)
 
 
 def make_format_checker(draft_checker: FormatChecker) -> FormatChecker:

@@ -8,8 +8,8 @@ import datetime
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
-from .records import (ChainStep, EmailStatus, Outcome, PendingEmail, StoredFile, TaskError, TaskRecord,
-                      TaskStatus)
+from .records import (ChainStep, EmailStatus, Outcome, PendingEmail, StoredFile, TaskError,
+                      TaskRecord, TaskStatus)
 from .access.audit import Actor, AuditAction, AuditEntry, StoredToken
 from .scheduling.options import SubmitOptions
 
@@ -49,9 +49,29 @@ class AccessStore(Protocol):
         """Delete a stored token (and write its audit entry); False if there is none."""
 
 
-class RecordReader(AccessStore, Protocol):
+class Outbox(Protocol):
+    """Result emails waiting to be sent (each written with its task's outcome)."""
+
+    def claim(self, limit: int) -> list[PendingEmail]:
+        """Mark up to `limit` due emails as being sent here; return them."""
+
+    def finish(self, outbox_id: int, attempt: int, status: EmailStatus, *,
+               error: str | None = None, retry_at: datetime.datetime | None = None) -> bool:
+        """Record how a try went; False if the email was no longer being sent here."""
+
+    def requeue_interrupted(self) -> int:
+        """Put back the emails an earlier run was sending when it stopped."""
+
+    def next_due(self) -> datetime.datetime | None:
+        """When the next pending email is due, if any."""
+
+    def counts(self) -> dict[str, int]:
+        """How many result emails are in each state."""
+
+
+class RecordReader(Protocol):
     """What the HTTP app reads from the store itself, with no rule of the service between:
-    records, queue counts, result files, and the access records."""
+    records, queue counts and result files."""
 
     def list(self, *, status: TaskStatus | None = None, name: str | None = None,
              limit: int = 50, before_id: int | None = None, finished: bool = False,
@@ -74,6 +94,8 @@ class TaskStore(RecordReader, Protocol):
     """
 
     server_id: str
+    access: AccessStore
+    outbox: Outbox
 
     @property
     def is_shared(self) -> bool:
@@ -124,22 +146,6 @@ class TaskStore(RecordReader, Protocol):
 
     def get(self, task_id: int) -> TaskRecord | None:
         """The record with its files, or None."""
-
-    def claim_emails(self, limit: int) -> list[PendingEmail]:
-        """Mark up to `limit` due emails as being sent here; return them."""
-
-    def finish_email(self, outbox_id: int, attempt: int, status: EmailStatus, *,
-                     error: str | None = None, retry_at: datetime.datetime | None = None) -> bool:
-        """Record how a try went; False if the email was no longer being sent here."""
-
-    def requeue_emails(self) -> int:
-        """Put back the emails an earlier run was sending when it stopped."""
-
-    def next_email_due(self) -> datetime.datetime | None:
-        """When the next pending email is due, if any."""
-
-    def outbox_counts(self) -> dict[str, int]:
-        """How many result emails are in each state."""
 
     def is_reachable(self) -> bool:
         """True if the database answers."""

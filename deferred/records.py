@@ -11,6 +11,10 @@ from typing import Any
 from .result import ResultFile
 
 
+MAX_TASK_ID = 2**63 - 1
+"""The largest id a task row can have (a signed 64-bit column): a larger one names none."""
+
+
 class TaskStatus(str, enum.Enum):
     """Where a task record is in its life, spelled as the API writes it."""
 

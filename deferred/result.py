@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from .errors import InvalidResultError
 from .filenames import safe_file_name, unique_file_names
 from .jsontext import encode_json, json_type_name
-
-
-_CONTENT_TYPE = re.compile(r"[\w.+-]{1,100}/[\w.+-]{1,100}(;[ \w.+=\"/-]{1,150})?", re.ASCII)
+from .mediatypes import is_media_type
 
 
 @dataclasses.dataclass(frozen=True)
@@ -62,8 +59,7 @@ def _to_result_file(item: Any, index: int) -> ResultFile:
     if not isinstance(name, str):
         raise InvalidResultError(f"'name' must be a string, got {type(name).__name__}",
                                  where=where)
-    if content_type is not None and not (isinstance(content_type, str)
-                                         and _CONTENT_TYPE.fullmatch(content_type)):
+    if content_type is not None and not is_media_type(content_type):
         raise InvalidResultError(f"'content_type' must be a MIME type like 'text/csv', got "
                                  f"{content_type!r}", where=where)
     if "data" not in item:

@@ -8,7 +8,6 @@ import datetime
 import functools
 import logging
 import os
-import socket
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -16,6 +15,7 @@ from typing import Any
 from .config import Config, parse_config
 from .access.identity import is_loopback
 from .errors import ConfigError
+from .links import listener_base_url
 from .runtime.dispatcher import Dispatcher
 from .tasks.context import TaskContext
 from .tasks.handle import TaskHandle
@@ -128,7 +128,7 @@ class Server:
         if requeued:
             logger.warning("queued %d interrupted tasks again: %s", len(requeued),
                            ", ".join(str(record.id) for record in requeued[:20]))
-        if store.requeue_emails():
+        if store.outbox.requeue_interrupted():
             logger.warning("emails interrupted while being sent are queued again; they may "
                            "arrive twice")
         self._warn_about_unknown_queued(store)
@@ -144,13 +144,14 @@ class Server:
         service = LocalTaskService(store, self.registry, config.limits, dispatcher, waiters,
                                    retention_s=config.retention_s, metrics=metrics)
         # Waiting submits must leave request threads free for everything else.
-        app = make_app(service, store, config.http, config.auth, max_waiting=HTTP_THREADS - 8)
+        app = make_app(service, store, store.access, config.http, config.auth,
+                       max_waiting=HTTP_THREADS - 8)
         http = None
         if listen:
             http = HttpServer(app, config.http.host, config.http.port, threads=HTTP_THREADS,
                               max_body_bytes=config.http.max_body_bytes,
                               trusted_proxy=config.http.trusted_proxy)
-        sender = OutboxSender(store, SmtpMailer(config.smtp), config.smtp,
+        sender = OutboxSender(store.outbox, SmtpMailer(config.smtp), config.smtp,
                               functools.partial(self._base_url, http), wake=mail_wake)
         cluster = None
         if store.is_shared:
@@ -173,14 +174,9 @@ class Server:
         return None if task_class is None else task_class.timeout_s
 
     def _base_url(self, http: HttpServer | None) -> str:
-        """The base of links in emails: `http.public_url`, else this host and port."""
-        if self.config.http.public_url:
-            return self.config.http.public_url.rstrip("/")
+        """The base of links in emails (see `listener_base_url`)."""
         port = http.port if http is not None else self.config.http.port
-        host = self.config.http.host
-        if host in ("0.0.0.0", "::", ""):  # listening everywhere: name the machine instead
-            host = socket.getfqdn()
-        return f"http://{host}:{port}"
+        return listener_base_url(self.config.http.public_url, self.config.http.host, port)
 
     def _start_threads(self, parts: _Parts) -> None:
         if parts.http is not None:

@@ -12,6 +12,7 @@ import argparse
 import json
 import logging
 import time
+import types
 import urllib.parse
 from collections.abc import Mapping
 from typing import Any, TextIO
@@ -31,10 +32,10 @@ FIRST_POLL_S, LONGEST_POLL_S = 0.1, 1.0
 _UNFINISHED = ("QUEUED", "RUNNING")
 
 # The server names the body's keys; the user typed options.
-_OPTION_OF_FIELD = {"body.delay_s": "--delay-s", "body.run_at": "--run-at",
-                    "body.priority": "--priority", "body.idempotency_key": "--idempotency-key",
-                    "body.email": "--email", "email": "--email",
-                    "body.timeout_s": "--timeout-s", "Authorization": TOKEN_VARIABLE}
+_OPTION_OF_FIELD = types.MappingProxyType({
+    "body.delay_s": "--delay-s", "body.run_at": "--run-at", "body.priority": "--priority",
+    "body.idempotency_key": "--idempotency-key", "body.email": "--email", "email": "--email",
+    "body.timeout_s": "--timeout-s", "Authorization": TOKEN_VARIABLE})
 _FAILED = ("FAILED", "TIMED_OUT")  # statuses that exit 1: the task did not succeed
 
 

@@ -6,8 +6,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import threading
-import urllib.parse
-from collections.abc import Mapping
 from typing import Any
 
 import bottle
@@ -17,7 +15,7 @@ from ..access.identity import Role
 from ..errors import (BadRequestError, DeferredError, InternalError, InvalidJsonError,
                       NotFoundError, ShuttingDownError, StoreUnavailableError)
 from ..scheduling.options import submit_options
-from ..interfaces import RecordReader, TaskService
+from ..interfaces import AccessStore, RecordReader, TaskService
 from .jsonbody import (check_json_content_type, not_json_error, parse_chain, parse_submit,
                        parse_token_request, read_body, wait_seconds)
 from .jsonerrors import JsonErrorPlugin, install_error_pages, json_response
@@ -25,36 +23,20 @@ from .auth import (CAPABILITY, PUBLIC, AccessPlugin, Authenticator, current_acto
                    refusal_response)
 from .listquery import next_cursor, parse_audit_query, parse_list_query
 from .openapi import build_openapi, package_version
+from ..links import request_base_url, task_url
 from .representation import (accepted_answer, audit_json, content_disposition, record_json,
                              submit_answer, task_types_json, timestamp_json)
 from .security import check_same_origin
 
 logger = logging.getLogger(__name__)
 
-_LARGEST_ID = 2**63 - 1  # the largest id a database column holds
 DEFAULT_MAX_WAITING = 24
 
 
-def request_base_url(environ: Mapping[str, Any], public_url: str | None) -> str:
-    """The base of absolute links: `http.public_url` if set, else the scheme, host and port
-    the client addressed, and the mount point (SCRIPT_NAME) of the app."""
-    if public_url:
-        return public_url.rstrip("/")
-    scheme = environ.get("wsgi.url_scheme", "http")
-    host = environ.get("HTTP_HOST")
-    if not host:
-        host = environ.get("SERVER_NAME", "127.0.0.1")
-        port = environ.get("SERVER_PORT")
-        if port and port != ("443" if scheme == "https" else "80"):
-            host = f"{host}:{port}"
-    script_name = urllib.parse.quote(environ.get("SCRIPT_NAME", "").rstrip("/"))
-    return f"{scheme}://{host}{script_name}"
-
-
-def make_api_app(service: TaskService, records: RecordReader, config: HttpConfig,
-                 authenticator: Authenticator, *,
+def make_api_app(service: TaskService, records: RecordReader, access: AccessStore,
+                 config: HttpConfig, authenticator: Authenticator, *,
                  max_waiting: int = DEFAULT_MAX_WAITING) -> bottle.Bottle:
-    """A new bottle app serving the JSON API (see the README's "HTTP API").
+    """A new bottle app serving the JSON API (see docs/http-api.md).
 
     Each route names the role it needs (`access`; see `auth`). At most `max_waiting` submits
     wait for their results at once; others get their 202 at once, so waiting submits never
@@ -67,7 +49,7 @@ def make_api_app(service: TaskService, records: RecordReader, config: HttpConfig
     app.install(JsonErrorPlugin())
     app.install(AccessPlugin(authenticator, refusal_response))  # inside: refusals as JSON
     install_error_pages(app, config.max_body_bytes)
-    routes = ApiRoutes(service, records, config, max_waiting, authenticator)
+    routes = ApiRoutes(service, records, access, config, max_waiting, authenticator)
     app.route("/api/tasks", "POST", routes.submit, access=Role.SUBMIT)
     app.route("/", "POST", routes.submit, access=Role.SUBMIT)
     app.route("/api/tasks/<task_id:int>", "GET", routes.get_task, access=Role.READ)
@@ -93,9 +75,9 @@ class ApiRoutes:
     (what only reads the store). A dict they return is answered as JSON with 200 and a
     `DeferredError` they raise in the error shape (by `JsonErrorPlugin`)."""
 
-    def __init__(self, service: TaskService, records: RecordReader, config: HttpConfig,
-                 max_waiting: int, authenticator: Authenticator) -> None:
-        self._service, self._records = service, records
+    def __init__(self, service: TaskService, records: RecordReader, access: AccessStore,
+                 config: HttpConfig, max_waiting: int, authenticator: Authenticator) -> None:
+        self._service, self._records, self._access = service, records, access
         self._config, self._auth = config, authenticator
         self._waiting = threading.BoundedSemaphore(max_waiting)
 
@@ -139,16 +121,12 @@ class ApiRoutes:
 
     def get_task(self, task_id: int) -> Any:
         """`GET /api/tasks/{id}`: one task record."""
-        if not 1 <= task_id <= _LARGEST_ID:
-            raise NotFoundError(f"no task with id {task_id}", where="task_id")
         return record_json(self._service.get(task_id), self._base_url())
 
     def cancel_task(self, task_id: int) -> Any:
         """`POST /api/tasks/{id}/cancel`: cancel a queued task, or ask a running one to stop;
         the record afterwards."""
         check_same_origin(bottle.request.environ, self._config.public_url)
-        if not 1 <= task_id <= _LARGEST_ID:
-            raise NotFoundError(f"no task with id {task_id}", where="task_id")
         return record_json(self._service.cancel(task_id, current_actor()), self._base_url())
 
     def submit_chain(self) -> Any:
@@ -160,13 +138,11 @@ class ApiRoutes:
         steps, email = parse_chain(read_body(environ, self._config.max_body_bytes))
         record = self._service.submit_chain(steps, email, actor=current_actor())
         return {"status": "OK", "task_id": record.id,
-                "url": f"{self._base_url()}/api/tasks/{record.id}"}
+                "url": task_url(self._base_url(), record.id)}
 
     def retry_task(self, task_id: int) -> Any:
         """`POST /api/tasks/{id}/retry`: queue a failed or cancelled task again."""
         check_same_origin(bottle.request.environ, self._config.public_url)
-        if not 1 <= task_id <= _LARGEST_ID:
-            raise NotFoundError(f"no task with id {task_id}", where="task_id")
         return record_json(self._service.retry(task_id, current_actor()), self._base_url())
 
     def list_tasks(self) -> Any:
@@ -185,7 +161,7 @@ class ApiRoutes:
     def audit_log(self) -> Any:
         """`GET /api/audit?limit=&cursor=&task_id=`: the audit log, newest first."""
         query = parse_audit_query(bottle.request.environ.get("QUERY_STRING", ""))
-        entries = self._records.audit_entries(limit=query.limit + 1, before_id=query.before_id,
+        entries = self._access.audit_entries(limit=query.limit + 1, before_id=query.before_id,
                                               task_id=query.task_id)
         return {"entries": [audit_json(entry) for entry in entries[:query.limit]],
                 "next_cursor": str(entries[query.limit - 1].id) if len(entries) > query.limit

@@ -20,7 +20,7 @@ from ..config import HttpConfig
 from ..access.identity import ROLE_LABELS
 from ..errors import ErrorCode
 from ..interfaces import TaskType
-from ..records import TaskStatus, utcnow
+from ..records import MAX_TASK_ID, TaskStatus, utcnow
 from ..scheduling.options import MAX_DELAY_S
 from .auth import TOKEN_NAME
 from .listquery import DEFAULT_LIMIT, MAX_LIMIT
@@ -28,10 +28,9 @@ from .openapi_schemas import (ERROR_RESPONSES, chain_body, error_responses, erro
                               object_schema, params_schemas, ref, shared_schemas, submit_body)
 
 OPENAPI_VERSION = "3.1.0"
-_LARGEST_ID = 2**63 - 1
 CURSOR_PATTERN = "^[1-9][0-9]{0,17}$"  # a record id as a query value
 # No credentials are needed when the server runs without auth (on a loopback address only).
-SECURITY = [{}, {"bearer": []}, {"session": []}]
+SECURITY_SCHEMES = ("bearer", "session")
 
 
 def build_openapi(task_types: Sequence[TaskType], config: HttpConfig, *, base_url: str,
@@ -45,7 +44,7 @@ def build_openapi(task_types: Sequence[TaskType], config: HttpConfig, *, base_ur
         "info": {"title": "deferred", "version": version, "description": _DESCRIPTION.format(
             max_body_bytes=config.max_body_bytes, sync_wait_s=config.sync_wait_s)},
         "servers": [{"url": base_url}],
-        "security": SECURITY,
+        "security": [{}, *({scheme: []} for scheme in SECURITY_SCHEMES)],
         "paths": _paths(),
         "components": {
             "schemas": {**shared_schemas(), **params_schemas(task_types)},
@@ -64,10 +63,10 @@ def build_openapi(task_types: Sequence[TaskType], config: HttpConfig, *, base_ur
 _DESCRIPTION = """\
 Deferred tasks over HTTP. Every answer is JSON except a result file, the metrics and the web \
 UI; every error is `{{"status": "ERROR", "error_code", "error_msg", "error_where"?}}` with a \
-code from the README's table. A known path with another method is 405 (107, with `Allow`); \
-any other path is 404 (104); a bug in deferred is 500 (999), its details only in the log. \
-Request bodies are at most {max_body_bytes} bytes; a submit without email waits at most \
-{sync_wait_s} s for its result."""
+code from the table in deferred's docs/errors.md. A known path with another method is 405 \
+(107, with `Allow`); any other path is 404 (104); a bug in deferred is 500 (999), its \
+details only in the log. Request bodies are at most {max_body_bytes} bytes; a submit \
+without email waits at most {sync_wait_s} s for its result."""
 
 
 def package_version() -> str:
@@ -105,7 +104,7 @@ def _operation(operation_id: str, summary: str, responses: Mapping[str, Any],
 
 def _task_id_parameter() -> dict[str, Any]:
     return {"name": "task_id", "in": "path", "required": True,
-            "schema": {"type": "integer", "minimum": 1, "maximum": _LARGEST_ID}}
+            "schema": {"type": "integer", "minimum": 1, "maximum": MAX_TASK_ID}}
 
 
 def _paths() -> dict[str, Any]:

@@ -4,6 +4,7 @@ params of its own branch. Pure functions, no bottle, no I/O."""
 
 from __future__ import annotations
 
+import types
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -12,19 +13,18 @@ from jsonschema.validators import validator_for
 
 from ..errors import ErrorCode
 from ..interfaces import TaskType
+from ..patterns import EMAIL_ATOM, HOST_LABEL
 from ..records import EmailStatus, TaskStatus
 from ..scheduling.options import MAX_DELAY_S, MAX_KEY_CHARS, MAX_PRIORITY
 
 SCHEMAS = "#/components/schemas/"
 # What check_email_address takes: a dot-atom local part of at most 64 characters (a second
 # pattern: generators cannot do lookaheads), '@', dot-separated LDH labels.
-_ATOM = "[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
-_LABEL = "[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-EMAIL_PATTERN = rf"^{_ATOM}(\.{_ATOM})*@{_LABEL}(\.{_LABEL})*$"
+EMAIL_PATTERN = rf"^{EMAIL_ATOM}(\.{EMAIL_ATOM})*@{HOST_LABEL}(\.{HOST_LABEL})*$"
 NO_CONTROL_PATTERN = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$"  # no Cc character
 
 # The error responses, each with the codes the server really answers with at that status.
-ERROR_RESPONSES: dict[str, tuple[int, str, tuple[ErrorCode, ...]]] = {
+ERROR_RESPONSES: Mapping[str, tuple[int, str, tuple[ErrorCode, ...]]] = types.MappingProxyType({
     "BadRequest": (400, "A malformed request (100) or bad JSON (103, with line and column).",
                    (ErrorCode.BAD_REQUEST, ErrorCode.INVALID_JSON)),
     "Unauthorized": (401, "No valid credentials, when authentication is configured (110).",
@@ -52,7 +52,7 @@ ERROR_RESPONSES: dict[str, tuple[int, str, tuple[ErrorCode, ...]]] = {
     "Unhealthy": (503, "The server is stopping (502), its database does not answer (500), or "
                        "its dispatcher stopped (999).",
                   (ErrorCode.STORE_UNAVAILABLE, ErrorCode.SHUTTING_DOWN, ErrorCode.INTERNAL)),
-}
+})
 
 
 def ref(name: str) -> dict[str, str]:
@@ -235,8 +235,9 @@ def _submit_options(max_year: int) -> dict[str, Any]:
 
 
 # delay_s and run_at exclude each other (a null one counts as left out).
-_DELAY_OR_RUN_AT = [{"properties": {"delay_s": {"type": "null"}}},
-                    {"properties": {"run_at": {"type": "null"}}}]
+def _delay_or_run_at() -> list[dict[str, Any]]:
+    return [{"properties": {"delay_s": {"type": "null"}}},
+            {"properties": {"run_at": {"type": "null"}}}]
 
 
 def _task_branch(task_type: TaskType, **more: Any) -> dict[str, Any]:
@@ -255,7 +256,7 @@ def _any_task() -> dict[str, Any]:
 
 def submit_body(task_types: Sequence[TaskType], max_year: int) -> dict[str, Any]:
     """The submit's request body: one branch per task (`run_at` years up to `max_year`)."""
-    branches = [{**_task_branch(item, **_submit_options(max_year)), "anyOf": _DELAY_OR_RUN_AT}
+    branches = [{**_task_branch(item, **_submit_options(max_year)), "anyOf": _delay_or_run_at()}
                 for item in task_types]
     return {"required": True, "description": "Which task to run, with which params; one "
             "branch per registered task.", "content": {"application/json": {

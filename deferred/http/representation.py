@@ -11,6 +11,7 @@ from typing import Any
 from ..access.audit import AuditEntry
 from ..errors import TaskFailedError
 from ..interfaces import TaskType
+from ..links import file_url, task_url
 from ..records import StoredFile, TaskRecord, TaskStatus
 
 # RFC 5987 attr-char, beyond the letters, digits and "_.-~" that quote() always keeps.
@@ -28,16 +29,6 @@ def timestamp_json(moment: datetime.datetime | None) -> str | None:
         moment = moment.replace(tzinfo=datetime.timezone.utc)
     utc = moment.astimezone(datetime.timezone.utc).replace(tzinfo=None)
     return utc.isoformat(timespec="microseconds") + "Z"
-
-
-def task_url(base_url: str, task_id: int) -> str:
-    """The absolute URL of a task record."""
-    return f"{base_url}/api/tasks/{task_id}"
-
-
-def file_url(base_url: str, token: str) -> str:
-    """The absolute download URL of a result file."""
-    return f"{base_url}/results/{urllib.parse.quote(token, safe='')}"
 
 
 def file_json(stored: StoredFile, base_url: str) -> dict[str, Any]:

@@ -3,4 +3,4 @@
 from .message import build_message
 from .smtp import SmtpMailer
 
-__all__ = ["SmtpMailer", "build_message"]
+__all__ = ("SmtpMailer", "build_message")

@@ -23,18 +23,17 @@ from email.mime.text import MIMEText
 from email.policy import compat32
 
 from ..interfaces import MailFile, OutgoingMail
+from ..mediatypes import split_media_type
+from ..patterns import is_host_name
 from ..records import TaskError, TaskStatus
 
 SMTP_POLICY = compat32.clone(linesep="\r\n")
 """How a built message is turned into bytes for SMTP (the policy email.mime builds with)."""
 
 MAX_ERROR_CHARS = 2000
-_TOKEN = r"[!#$%&'*+.^_`|~0-9A-Za-z-]+"
-_MIME_TYPE = re.compile(rf"\s*({_TOKEN})/({_TOKEN})\s*(;.*)?", re.ASCII | re.DOTALL)
 _OCTET_STREAM = ("application", "octet-stream")
 # multipart/* and message/* may not be base64-encoded (RFC 2045 6.4): sent as plain bytes.
 _NOT_ATTACHABLE = frozenset({"multipart", "message"})
-_MESSAGE_ID_DOMAIN = re.compile(r"[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*", re.ASCII)
 _OUTCOMES: Mapping[TaskStatus, str] = types.MappingProxyType(
     {TaskStatus.SUCCEEDED: "succeeded", TaskStatus.FAILED: "failed",
      TaskStatus.CANCELLED: "was cancelled", TaskStatus.TIMED_OUT: "timed out"})
@@ -122,7 +121,7 @@ def message_id(task_id: int, sender: str, created_at: datetime.datetime | None =
     database counts ids from 1 again (the domain is the sender's, `localhost` if it has
     none)."""
     domain = ascii_address(email.utils.parseaddr(sender)[1]).rpartition("@")[2]
-    if not _MESSAGE_ID_DOMAIN.fullmatch(domain):
+    if not is_host_name(domain):
         domain = "localhost"
     stamp = "" if created_at is None else f".{round(created_at.timestamp() * 1_000_000)}"
     return f"<deferred-task-{task_id}{stamp}@{domain}>"
@@ -190,10 +189,10 @@ def _attachment(file: MailFile) -> MIMEBase:
 
 
 def _mime_type(content_type: str | None) -> tuple[str, str, list[tuple[str, str]]]:
-    match = _MIME_TYPE.fullmatch(content_type or "")
-    if match is None:
+    parts = split_media_type(content_type)
+    if parts is None:
         return (*_OCTET_STREAM, [])
-    maintype, subtype = match.group(1).lower(), match.group(2).lower()
+    maintype, subtype, _ = parts
     if maintype in _NOT_ATTACHABLE:
         return (*_OCTET_STREAM, [])
     probe = MIMEBase(maintype, subtype)

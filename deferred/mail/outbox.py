@@ -8,9 +8,11 @@ import random
 import threading
 from collections.abc import Callable
 
+from ..backoff import backoff_delay_s
 from ..config import SmtpConfig
 from ..errors import MailDeliveryError, one_line
-from ..interfaces import MailFile, Mailer, OutgoingMail, TaskStore
+from ..interfaces import MailFile, Mailer, Outbox, OutgoingMail
+from ..links import file_url
 from ..records import EmailStatus, PendingEmail, utcnow
 
 logger = logging.getLogger(__name__)
@@ -24,8 +26,7 @@ def retry_delay_s(attempt: int, config: SmtpConfig, rand: Callable[[], float] = 
                   ) -> float:
     """The wait after failed try number `attempt`: doubling from `retry_backoff_s`, at most
     `retry_max_delay_s`, with jitter (half to all of it) so retries do not come in waves."""
-    delay = min(config.retry_max_delay_s, config.retry_backoff_s * 2 ** (attempt - 1))
-    return delay * (0.5 + rand() / 2)
+    return backoff_delay_s(attempt, config.retry_backoff_s, config.retry_max_delay_s, rand)
 
 
 def outgoing_mail(email: PendingEmail, base_url: str) -> OutgoingMail:
@@ -37,7 +38,7 @@ def outgoing_mail(email: PendingEmail, base_url: str) -> OutgoingMail:
         recipient=record.email, result=record.result, error=record.error,
         created_at=record.created_at,
         files=tuple(MailFile(name=stored.name, content_type=stored.content_type, data=data,
-                             url=f"{base_url}/results/{stored.token}")
+                             url=file_url(base_url, stored.token))
                     for stored, data in email.files))
 
 
@@ -49,11 +50,11 @@ class OutboxSender:
     server's acceptance and that commit is the one way an email goes twice.
     """
 
-    def __init__(self, store: TaskStore, mailer: Mailer, config: SmtpConfig,
+    def __init__(self, outbox: Outbox, mailer: Mailer, config: SmtpConfig,
                  base_url: Callable[[], str], *, wake: threading.Event | None = None) -> None:
         """`wake`, when given, is set by whoever queues email (the dispatcher's finished
         batches) to have it sent now rather than at the next poll."""
-        self._store, self._mailer, self._config = store, mailer, config
+        self._outbox, self._mailer, self._config = outbox, mailer, config
         self._base_url = base_url
         self._wake = threading.Event() if wake is None else wake
         self._stopping = threading.Event()
@@ -79,7 +80,7 @@ class OutboxSender:
         while not self._stopping.is_set():
             self._wake.clear()
             try:
-                emails = self._store.claim_emails(BATCH)
+                emails = self._outbox.claim(BATCH)
             except Exception:
                 logger.exception("cannot read the outbox; trying again in %.1fs", RETRY_S)
                 self._stopping.wait(RETRY_S)
@@ -99,7 +100,7 @@ class OutboxSender:
 
     def _idle_wait_s(self) -> float:
         try:
-            due = self._store.next_email_due()
+            due = self._outbox.next_due()
         except Exception:
             return RETRY_S
         if due is None:
@@ -135,8 +136,8 @@ class OutboxSender:
     def _finish(self, email: PendingEmail, status: EmailStatus, error: str | None = None,
                 retry_at: datetime.datetime | None = None) -> None:
         try:
-            self._store.finish_email(email.outbox_id, email.attempt, status, error=error,
-                                     retry_at=retry_at)
+            self._outbox.finish(email.outbox_id, email.attempt, status, error=error,
+                                retry_at=retry_at)
         except Exception:
             # Left SENDING: the next start puts it back (it may then go twice).
             logger.exception("cannot record the email of task %s", email.record.id)

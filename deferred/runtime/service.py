@@ -16,7 +16,7 @@ from ..errors import (BadRequestError, ConflictError, DeferredError, InvalidPara
 from ..interfaces import Health, TaskStore, TaskType
 from ..jsontext import encode_json
 from .metrics import Metrics
-from ..records import ChainStep, TaskRecord, TaskStatus, utcnow
+from ..records import MAX_TASK_ID, ChainStep, TaskRecord, TaskStatus, utcnow
 from ..scheduling.options import SubmitOptions
 from ..tasks.registry import TaskRegistry
 from .waiters import Waiters
@@ -77,8 +77,9 @@ class LocalTaskService:
                options: SubmitOptions | None = None, *,
                chain_next: Sequence[ChainStep] = (), actor: Actor | None = None) -> TaskRecord:
         """Check and store a task record; return it once committed (with an idempotency key
-        already used: the record stored under it), with the `actor`'s audit entry. Raises `UnknownTaskError`,
-        `InvalidParamsError`, `BadRequestError`, `ShuttingDownError` or a store error."""
+        already used: the record stored under it), with the `actor`'s audit entry. Raises
+        `UnknownTaskError`, `InvalidParamsError`, `BadRequestError`, `ShuttingDownError` or a
+        store error."""
         options = options or SubmitOptions()
         if self._closing.is_set():
             raise ShuttingDownError("the server is shutting down and takes no new tasks")
@@ -115,18 +116,18 @@ class LocalTaskService:
 
     def get(self, task_id: int) -> TaskRecord:
         """The record. Raises `NotFoundError`."""
-        record = self._store.get(task_id)
+        record = self._store.get(task_id) if 1 <= task_id <= MAX_TASK_ID else None
         if record is None:
-            raise NotFoundError(f"no task with id {task_id}", where="task_id")
+            raise _not_found(task_id)
         return record
 
     def cancel(self, task_id: int, actor: Actor | None = None) -> TaskRecord:
         """Cancel a queued (or delayed) task at once; ask a running one to stop (it sees the
         request through `deferred.current()`). A finished task is left as it is. Raises
         `NotFoundError`."""
-        record = self._store.cancel(task_id, actor)
+        record = self._store.cancel(task_id, actor) if 1 <= task_id <= MAX_TASK_ID else None
         if record is None:
-            raise NotFoundError(f"no task with id {task_id}", where="task_id")
+            raise _not_found(task_id)
         if record.status is TaskStatus.CANCELLED:
             self._waiters.wake([task_id])
         elif record.cancel_requested:
@@ -142,7 +143,7 @@ class LocalTaskService:
         record = self._starter.admit(before.name, lambda running: self._store.retry(
             task_id, actor), may_start=False)
         if record is None:
-            raise NotFoundError(f"no task with id {task_id}", where="task_id")
+            raise _not_found(task_id)
         if record.status is not TaskStatus.QUEUED:
             raise ConflictError(f"task {task_id} is {before.status}: only a failed, "
                                 "cancelled or timed-out task can be retried", where="task_id")
@@ -157,7 +158,7 @@ class LocalTaskService:
                   for task_class in self._registry}
         return self._metrics.render(pending=pending, limits=limits,
                                     global_limit=self._limits.global_limit,
-                                    outbox=self._store.outbox_counts())
+                                    outbox=self._store.outbox.counts())
 
     def task_types(self) -> list[TaskType]:
         """The registered tasks, by name."""
@@ -182,3 +183,7 @@ class LocalTaskService:
         """Take no new work and let every waiter answer now."""
         self._closing.set()
         self._waiters.wake_all()
+
+
+def _not_found(task_id: int) -> NotFoundError:
+    return NotFoundError(f"no task with id {task_id}", where="task_id")

@@ -10,12 +10,13 @@ from __future__ import annotations
 import calendar
 import dataclasses
 import datetime
+import types
 
 UTC = datetime.timezone.utc
 FIELD_NAMES = ("minute", "hour", "day-of-month", "month", "day-of-week")
 MONTH_NAMES = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
 DAY_NAMES = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
-MACROS = {
+MACROS = types.MappingProxyType({
     "@hourly": "0 * * * *",
     "@daily": "0 0 * * *",
     "@midnight": "0 0 * * *",
@@ -23,7 +24,7 @@ MACROS = {
     "@monthly": "0 0 1 * *",
     "@yearly": "0 0 1 1 *",
     "@annually": "0 0 1 1 *",
-}
+})
 # Every month/day pair that exists at all falls on each weekday within one Gregorian cycle.
 SEARCH_YEARS = 400
 _MAX_DAYS = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)  # February: in leap years

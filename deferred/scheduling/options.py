@@ -11,14 +11,14 @@ from typing import Any
 
 from ..errors import BadRequestError, shown
 from ..jsontext import json_type_name
+from ..patterns import RFC3339_DATE_TIME, RFC3339_ZONE
 from ..records import utcnow
 
 MAX_PRIORITY = 1000
 MAX_DELAY_S = 10 * 365 * 86400.0  # ten years: anything later is a mistake
 MAX_KEY_CHARS = 200
 # RFC 3339's date-time (JSON Schema's `date-time`), the zone left to a check of its own.
-_RFC3339 = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?"
-                      r"([Zz]|[+-][0-9]{2}:[0-9]{2})?")
+_RFC3339 = re.compile(f"{RFC3339_DATE_TIME}{RFC3339_ZONE}?", re.ASCII)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -3,4 +3,4 @@
 from .sql_store import SqlTaskStore
 from .wakeups import WakeupListener
 
-__all__ = ["SqlTaskStore", "WakeupListener"]
+__all__ = ("SqlTaskStore", "WakeupListener")

@@ -1,5 +1,5 @@
-"""`AccessRecords`: the audit log, the UI's login sessions and the API tokens made at run time,
-mixed into `SqlTaskStore`.
+"""`SqlAccessStore`: the audit log, the UI's login sessions and the API tokens made at run
+time.
 
 An audit entry of a change is written by the change's own transaction (`insert_audit`); the
 entries of logins and the sessions have transactions of their own here.
@@ -7,14 +7,14 @@ entries of logins and the sessions have transactions of their own here.
 
 from __future__ import annotations
 
-import contextlib
 import datetime
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import sqlalchemy as sa
 
 from ..access.audit import Actor, AuditAction, AuditEntry, StoredToken, clip_detail
 from ..records import utcnow
+from .database import Database
 from .schema import api_tokens, audit_log, sessions
 
 _ADDRESS_CHARS = 64
@@ -34,16 +34,16 @@ def insert_audit(conn: sa.Connection, rows: Sequence[dict[str, object]]) -> None
         conn.execute(audit_log.insert(), list(rows))
 
 
-class AccessRecords:
-    """The audit log and sessions (needs `SqlTaskStore`'s `_write` and `_read`)."""
+class SqlAccessStore:
+    """The audit log, sessions and stored tokens in `database` (an `AccessStore`)."""
 
-    _write: Callable[[str], contextlib.AbstractContextManager[sa.Connection]]
-    _read: Callable[[str], contextlib.AbstractContextManager[sa.Connection]]
+    def __init__(self, database: Database) -> None:
+        self._db = database
 
     def record_audit(self, actor: Actor, action: AuditAction, *, task_id: int | None = None,
                      task_name: str | None = None, detail: str = "") -> None:
         """Write one audit entry in a transaction of its own (logins, logouts)."""
-        with self._write("write the audit log") as conn:
+        with self._db.write("write the audit log") as conn:
             insert_audit(conn, [audit_values(actor, action, task_id, task_name, detail)])
 
     def audit_entries(self, *, limit: int, before_id: int | None = None,
@@ -54,7 +54,7 @@ class AccessRecords:
             query = query.where(audit_log.c.id < before_id)
         if task_id is not None:
             query = query.where(audit_log.c.task_id == task_id)
-        with self._read("read the audit log") as conn:
+        with self._db.read("read the audit log") as conn:
             return [AuditEntry(id=row.id, at=row.at,
                                actor=Actor(row.actor, row.role, row.address),
                                action=AuditAction(row.action), task_id=row.task_id,
@@ -66,7 +66,7 @@ class AccessRecords:
         """Store a new login session by the hash of its cookie, with what it was opened with
         (`credential`); drop expired ones."""
         now = utcnow()
-        with self._write("store the session") as conn:
+        with self._db.write("store the session") as conn:
             conn.execute(sessions.delete().where(sessions.c.expires_at <= now))
             conn.execute(sessions.insert().values(
                 token_hash=token_hash, principal=principal, role=role, credential=credential,
@@ -75,7 +75,7 @@ class AccessRecords:
     def find_session(self, token_hash: str) -> tuple[str, str, str] | None:
         """The (principal, role, credential) of a live session, None if unknown or
         expired."""
-        with self._read("read the session") as conn:
+        with self._db.read("read the session") as conn:
             row = conn.execute(sa.select(sessions.c.principal, sessions.c.role,
                                          sessions.c.credential).where(
                 sessions.c.token_hash == token_hash, sessions.c.expires_at > utcnow())
@@ -84,14 +84,14 @@ class AccessRecords:
 
     def close_session(self, token_hash: str) -> bool:
         """Forget a session (log out); False if there was none."""
-        with self._write("end the session") as conn:
+        with self._db.write("end the session") as conn:
             return bool(conn.execute(
                 sessions.delete().where(sessions.c.token_hash == token_hash)).rowcount)
 
     def add_token(self, name: str, role: str, token_hash: str, actor: Actor) -> bool:
         """Store a new API token by its hash, with its audit entry; False if the name is
         taken."""
-        with self._write("store the API token") as conn:
+        with self._db.write("store the API token") as conn:
             if conn.execute(sa.select(api_tokens.c.name).where(api_tokens.c.name == name)
                             ).first() is not None:
                 return False
@@ -105,20 +105,20 @@ class AccessRecords:
 
     def stored_tokens(self) -> list[StoredToken]:
         """The API tokens made at run time, by name (never their hashes)."""
-        with self._read("read the API tokens") as conn:
+        with self._db.read("read the API tokens") as conn:
             return [StoredToken(row.name, row.role, row.created_at, row.created_by)
                     for row in conn.execute(sa.select(api_tokens).order_by(api_tokens.c.name))]
 
     def find_token(self, token_hash: str) -> tuple[str, str] | None:
         """The (name, role) of the stored token with this hash, None if there is none."""
-        with self._read("read the API token") as conn:
+        with self._db.read("read the API token") as conn:
             row = conn.execute(sa.select(api_tokens.c.name, api_tokens.c.role).where(
                 api_tokens.c.token_hash == token_hash)).one_or_none()
         return None if row is None else (row.name, row.role)
 
     def revoke_token(self, name: str, actor: Actor) -> bool:
         """Delete a stored token, with its audit entry; False if there is none by that name."""
-        with self._write("revoke the API token") as conn:
+        with self._db.write("revoke the API token") as conn:
             hashed = conn.execute(sa.select(api_tokens.c.token_hash).where(
                 api_tokens.c.name == name)).scalar_one_or_none()
             deleted = conn.execute(api_tokens.delete().where(api_tokens.c.name == name)).rowcount

@@ -53,8 +53,8 @@ def leave(conn: sa.Connection, server_id: str) -> None:
     conn.execute(sa.delete(servers).where(servers.c.id == server_id))
 
 
-def _dead_owner(owner: sa.ColumnElement[str], server_id: str, lease_s: float
-                ) -> sa.ColumnElement[bool]:
+def dead_owner(owner: sa.ColumnElement[str], server_id: str, lease_s: float
+               ) -> sa.ColumnElement[bool]:
     """No owner, or an owner other than us with no heartbeat newer than the lease."""
     fresh = (sa.select(servers.c.id)
              .where(servers.c.heartbeat_at > sa.func.now() - sa.func.make_interval(
@@ -62,21 +62,14 @@ def _dead_owner(owner: sa.ColumnElement[str], server_id: str, lease_s: float
     return sa.or_(owner.is_(None), sa.and_(owner != server_id, owner.not_in(fresh)))
 
 
-def requeue_orphans(conn: sa.Connection, server_id: str, lease_s: float) -> list[sa.Row]:
-    """Queue again the running tasks of dead servers; return their rows. Their attempt
-    count rises when they are claimed again."""
-    rows = conn.execute(
-        tasks.update()
-        .where(tasks.c.status == RUNNING, _dead_owner(tasks.c.owner, server_id, lease_s))
-        .values(status=TaskStatus.QUEUED.value, owner=None, started_at=None)
-        .returning(*tasks.c)).all()
+def release_dead_emails(conn: sa.Connection, server_id: str, lease_s: float) -> None:
+    """Put back the emails dead servers were sending, and forget servers long dead."""
     conn.execute(
         outbox.update()
         .where(outbox.c.status == EmailStatus.SENDING.value,
-               _dead_owner(outbox.c.owner, server_id, lease_s))
+               dead_owner(outbox.c.owner, server_id, lease_s))
         .values(status=EmailStatus.PENDING.value, owner=None))
     forget_dead(conn, lease_s)
-    return rows
 
 
 def forget_dead(conn: sa.Connection, lease_s: float) -> None:

@@ -10,6 +10,11 @@ import sqlalchemy as sa
 
 from ..records import (Attempt, ChainStep, Progress, StoredFile, TaskError, TaskRecord,
                        TaskStatus)
+from .schema import task_files
+
+FILE_COLUMNS = (task_files.c.task_id, task_files.c.position, task_files.c.token,
+                task_files.c.name, task_files.c.content_type, task_files.c.size_bytes)
+"""A file row's columns but its data."""
 
 
 def stored_file_from_row(row: sa.Row[Any]) -> StoredFile:

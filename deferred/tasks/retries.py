@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import random
 
+from ..backoff import backoff_delay_s
 from ..errors import TaskDefinitionError
 
 
@@ -42,5 +43,4 @@ class RetryPolicy:
 
     def delay_s(self, attempt: int, rng: random.Random | None = None) -> float:
         """Seconds before the retry that follows attempt number `attempt`."""
-        ceiling = min(self.max_delay_s, self.backoff_s * 2 ** min(attempt - 1, 60))
-        return (rng or random).uniform(ceiling / 2, ceiling)
+        return backoff_delay_s(attempt, self.backoff_s, self.max_delay_s, (rng or random).random)

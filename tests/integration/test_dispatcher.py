@@ -187,11 +187,11 @@ def big_registry() -> TaskRegistry:
 
 @pytest.mark.sqlite_only  # sqlite3.setlimit makes SQLite refuse a big result
 def test_a_result_the_database_refuses_fails_its_task_and_blocks_nothing(store, big_registry):
-    @sa.event.listens_for(store._engine, "connect")
+    @sa.event.listens_for(store.database.engine, "connect")
     def small_limit(dbapi_connection, _record):
         dbapi_connection.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, 10_000)
 
-    store._engine.dispose()
+    store.database.engine.dispose()
     refused = store.add("big", {"size": 50_000})
     fine = [store.add("big", {"size": 10}) for _ in range(3)]
     quotas = Quotas(1, {}, big_registry.names())

@@ -145,7 +145,7 @@ def test_a_full_database_refuses_submits_with_503_and_the_server_carries_on(make
                                                                               tmp_path):
     server = make_server()
     assert server.submit("mult", {"operands": [1]}).wait(10) == 1
-    engine = server._parts.store._engine
+    engine = server._parts.store.database.engine
     pages = sqlite3.connect(tmp_path / "tasks.db").execute("PRAGMA page_count").fetchone()[0]
 
     @sa.event.listens_for(engine, "connect")

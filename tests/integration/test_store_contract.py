@@ -184,14 +184,14 @@ def test_in_memory_sqlite_is_refused():
 
 @pytest.mark.sqlite_only
 def test_sqlite_connections_are_set_up_for_durability(store):
-    with store._engine.connect() as conn:
+    with store.database.engine.connect() as conn:
         pragma = lambda name: conn.exec_driver_sql(f"PRAGMA {name}").scalar()  # noqa: E731
         assert pragma("journal_mode") == "wal"
         assert pragma("synchronous") == 2  # FULL
         assert pragma("foreign_keys") == 1
         assert pragma("busy_timeout") >= 1000
     seen = []
-    sa.event.listen(store._engine, "before_cursor_execute",
+    sa.event.listen(store.database.engine, "before_cursor_execute",
                     lambda conn, cursor, statement, *rest: seen.append(statement))
     store.add("a", {})
     store.get(1)
@@ -240,11 +240,11 @@ def test_a_full_database_refuses_the_add_and_keeps_what_it_had(store, sqlite_url
     pages = connection.execute("PRAGMA page_count").fetchone()[0]
     connection.close()
 
-    @sa.event.listens_for(store._engine, "connect")  # every new connection: no room to grow
+    @sa.event.listens_for(store.database.engine, "connect")  # every new connection: no room to grow
     def cap(dbapi_connection, _record):
         dbapi_connection.execute(f"PRAGMA max_page_count={pages}")
 
-    store._engine.dispose()
+    store.database.engine.dispose()
     with pytest.raises(StoreFullError, match="cannot store the task: the database is full"):
         store.add("a", {"big": "x" * 1_000_000})
     assert [record.id for record in store.list()] == [kept.id]
@@ -286,27 +286,27 @@ def test_an_outcome_with_email_queues_its_email_in_the_same_transaction(store):
     delivery = store.get(record.id).email_delivery
     assert (delivery.status, delivery.recipient, delivery.attempts) == (
         EmailStatus.PENDING, "x@example.com", 0)
-    [email] = store.claim_emails(10)
+    [email] = store.outbox.claim(10)
     assert (email.record.id, email.attempt) == (record.id, 1)
     assert [(stored.name, data) for stored, data in email.files] == [("f.txt", b"data")]
-    assert store.claim_emails(10) == []  # being sent: nobody else takes it
+    assert store.outbox.claim(10) == []  # being sent: nobody else takes it
     assert store.get(record.id).email_delivery.status is EmailStatus.SENDING
-    assert store.finish_email(email.outbox_id, 1, EmailStatus.SENT) is True
+    assert store.outbox.finish(email.outbox_id, 1, EmailStatus.SENT) is True
     delivery = store.get(record.id).email_delivery
     assert delivery.status is EmailStatus.SENT and delivery.sent_at is not None
-    assert store.finish_email(email.outbox_id, 1, EmailStatus.FAILED) is False  # done already
+    assert store.outbox.finish(email.outbox_id, 1, EmailStatus.FAILED) is False  # done already
 
 
 def test_a_retry_waits_until_it_is_due(store):
     store.add("a", {}, email="x@example.com")
     [running] = store.claim({"a": 1}, 1)
     store.finish([succeeded(running)])
-    [email] = store.claim_emails(10)
+    [email] = store.outbox.claim(10)
     later = utcnow() + datetime.timedelta(seconds=60)
-    store.finish_email(email.outbox_id, 1, EmailStatus.PENDING, error="451 try later",
+    store.outbox.finish(email.outbox_id, 1, EmailStatus.PENDING, error="451 try later",
                        retry_at=later)
-    assert store.claim_emails(10) == []
-    assert store.next_email_due() == later
+    assert store.outbox.claim(10) == []
+    assert store.outbox.next_due() == later
     delivery = store.get(running.id).email_delivery
     assert (delivery.status, delivery.attempts, delivery.last_error) == (
         EmailStatus.PENDING, 1, "451 try later")
@@ -316,12 +316,12 @@ def test_emails_a_stopped_server_was_sending_are_queued_again(store, sqlite_url)
     store.add("a", {}, email="x@example.com")
     [running] = store.claim({"a": 1}, 1)
     store.finish([succeeded(running)])
-    assert len(store.claim_emails(10)) == 1
+    assert len(store.outbox.claim(10)) == 1
     store.close()
     restarted = SqlTaskStore(DbConfig(url=sqlite_url))
     try:
-        assert restarted.requeue_emails() == 1
-        [email] = restarted.claim_emails(10)
+        assert restarted.outbox.requeue_interrupted() == 1
+        [email] = restarted.outbox.claim(10)
         assert email.attempt == 2
     finally:
         restarted.close()
@@ -347,7 +347,7 @@ def test_a_version_1_database_is_upgraded_to_the_latest(sqlite_url):
         store.add("a", {}, email="x@example.com")
         running = store.claim({"a": 1}, 1)
         store.finish([succeeded(r) for r in running])
-        assert len(store.claim_emails(10)) == 1
+        assert len(store.outbox.claim(10)) == 1
     finally:
         store.close()
     engine = sa.create_engine(sqlite_url)

@@ -8,7 +8,7 @@ import urllib.parse
 import pytest
 
 from deferred.errors import BadRequestError
-from deferred.http.api import request_base_url
+from deferred.links import request_base_url
 from deferred.http.listquery import (DEFAULT_LIMIT, MAX_LIMIT, ListQuery, next_cursor,
                                      parse_cursor, parse_list_query)
 from deferred.http.representation import (accepted_answer, content_disposition, json_bytes,

@@ -15,7 +15,9 @@ PACKAGE = Path(__file__).parents[2] / "deferred"
 # Bottom first. A module may import from its own room and from the rooms before it.
 ROOMS = [
     ("foundations", ("deferred.errors", "deferred.jsontext", "deferred.formats",
-                     "deferred.filenames", "deferred.background", "deferred.addresses")),
+                     "deferred.filenames", "deferred.background", "deferred.addresses",
+                     "deferred.backoff", "deferred.patterns", "deferred.mediatypes",
+                     "deferred.links")),
     ("access", ("deferred.access",)),
     ("values", ("deferred.result", "deferred.records", "deferred.config")),
     ("scheduling", ("deferred.scheduling",)),

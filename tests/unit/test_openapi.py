@@ -49,7 +49,7 @@ class FakeService:
 
 @pytest.fixture(scope="module")
 def app() -> bottle.Bottle:
-    return make_app(FakeService(), None, HttpConfig())  # type: ignore[arg-type]
+    return make_app(FakeService(), None, None, HttpConfig())  # type: ignore[arg-type]
 
 
 @pytest.fixture(scope="module")

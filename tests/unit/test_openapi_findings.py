@@ -30,7 +30,7 @@ class FakeService:
 
 @pytest.fixture(scope="module")
 def app() -> bottle.Bottle:
-    return make_app(FakeService(), None, HttpConfig())  # type: ignore[arg-type]
+    return make_app(FakeService(), None, None, HttpConfig())  # type: ignore[arg-type]
 
 
 def call(app: bottle.Bottle, method: str, path: str) -> tuple[str, dict[str, str], bytes]:

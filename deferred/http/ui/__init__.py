@@ -18,7 +18,7 @@ from ...config import HttpConfig
 from ...access.identity import Role
 from ...errors import (BadRequestError, DeferredError, InternalError, InvalidParamsError,
                       NotFoundError, TooManyAttemptsError, UnauthorizedError, shown)
-from ...interfaces import RecordReader, TaskService, TaskType
+from ...interfaces import AccessStore, RecordReader, TaskService, TaskType
 from ...jsontext import parse_json
 from ...records import TaskRecord, TaskStatus
 from ...scheduling.options import submit_options
@@ -38,7 +38,6 @@ logger = logging.getLogger(__name__)
 PAGE_SIZE = 50
 RECENT_SIZE = 10
 MAX_SEARCH_CHARS = 200
-_LARGEST_ID = 2**63 - 1
 _STATUS_CHOICES = ("finished", "all", *(status.value for status in TaskStatus))
 
 
@@ -76,13 +75,13 @@ def parse_task_filter(query: bottle.FormsDict) -> TaskFilter:
                       before_id=parse_cursor((query.getunicode("cursor") or "").strip()))
 
 
-def make_ui_app(service: TaskService, records: RecordReader, config: HttpConfig,
-                authenticator: Authenticator) -> bottle.Bottle:
+def make_ui_app(service: TaskService, records: RecordReader, access: AccessStore,
+                config: HttpConfig, authenticator: Authenticator) -> bottle.Bottle:
     """A new bottle app serving the web UI's pages, fragments and static files. Each route
     names the role it needs (`access`; see `auth`)."""
     app = bottle.Bottle()
     app.uninstall(True)
-    routes = UiRoutes(service, records, config, Templates(), authenticator)
+    routes = UiRoutes(service, records, access, config, Templates(), authenticator)
     app.install(HtmlErrorPlugin(routes))
     app.install(AccessPlugin(authenticator, routes.refusal))  # inside: refusals as pages
     read, submit = Role.READ, Role.SUBMIT
@@ -147,9 +146,9 @@ class UiRoutes(AccessPages):
     """The UI's handlers. Each renders a template; the `*_part` ones render only the live
     section of their page, for the page's script to swap in."""
 
-    def __init__(self, service: TaskService, records: RecordReader, config: HttpConfig,
-                 templates: Templates, authenticator: Authenticator) -> None:
-        self._service, self._records = service, records
+    def __init__(self, service: TaskService, records: RecordReader, access: AccessStore,
+                 config: HttpConfig, templates: Templates, authenticator: Authenticator) -> None:
+        self._service, self._records, self._access = service, records, access
         self._config, self._templates = config, templates
         self._auth = authenticator
         self._static = static_names()
@@ -229,8 +228,6 @@ class UiRoutes(AccessPages):
         return self._render("tasks_part", **self._list_values())
 
     def _record(self, task_id: int) -> TaskRecord:
-        if not 1 <= task_id <= _LARGEST_ID:
-            raise NotFoundError(f"no task with id {task_id}", where="task_id")
         return self._service.get(task_id)
 
     def _keep_until(self, record: TaskRecord) -> datetime.datetime | None:

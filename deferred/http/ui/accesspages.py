@@ -11,7 +11,7 @@ import bottle
 from ...access.audit import Actor, AuditAction
 from ...config import HttpConfig
 from ...errors import DeferredError, TooManyAttemptsError, UnauthorizedError
-from ...interfaces import RecordReader
+from ...interfaces import AccessStore
 from ..auth import SESSION_COOKIE, Authenticator, client_address, current_actor
 from ..jsonbody import read_body
 from ..listquery import parse_cursor
@@ -22,10 +22,10 @@ PAGE_SIZE = 50
 
 
 class AccessPages:
-    """Login, logout, the audit log and the tokens page (needs `UiRoutes`' `_records`,
+    """Login, logout, the audit log and the tokens page (needs `UiRoutes`' `_access`,
     `_config`, `_auth`, `_render` and `_secure`)."""
 
-    _records: RecordReader
+    _access: AccessStore
     _config: HttpConfig
     _auth: Authenticator
     _render: Callable[..., bottle.HTTPResponse]
@@ -68,12 +68,12 @@ class AccessPages:
             principal = self._auth.check_login(token=fields.get("token", "").strip(),
                                                user=user, password=fields.get("password", ""))
         except UnauthorizedError as exc:
-            self._records.record_audit(Actor(user or "(token)", "", address),
+            self._access.record_audit(Actor(user or "(token)", "", address),
                                        AuditAction.LOGIN_FAILED, detail=exc.message)
             return self._login_page(exc, user=user, next_path=next_path)
         self._auth.throttle.succeeded(address, attempt)
         cookie, ttl_s = self._auth.open_session(principal)
-        self._records.record_audit(Actor(principal.name, principal.role.label, address),
+        self._access.record_audit(Actor(principal.name, principal.role.label, address),
                                    AuditAction.LOGIN)
         response = redirect(next_path)
         response.set_cookie(SESSION_COOKIE, cookie, path="/", max_age=ttl_s, httponly=True,
@@ -84,7 +84,7 @@ class AccessPages:
         """`POST /logout`: end the session, forget its cookie."""
         self._posted_form()
         if self._auth.close_session(bottle.request.get_cookie(SESSION_COOKIE) or ""):
-            self._records.record_audit(current_actor(), AuditAction.LOGOUT)
+            self._access.record_audit(current_actor(), AuditAction.LOGOUT)
         response = redirect("/")
         response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict",
                                secure=self._secure())
@@ -93,7 +93,7 @@ class AccessPages:
     def audit_page(self) -> Any:
         """`GET /audit?cursor=`: the audit log, newest first."""
         before_id = parse_cursor((bottle.request.query.getunicode("cursor") or "").strip())
-        entries = self._records.audit_entries(limit=PAGE_SIZE + 1, before_id=before_id)
+        entries = self._access.audit_entries(limit=PAGE_SIZE + 1, before_id=before_id)
         older = entries[PAGE_SIZE - 1].id if len(entries) > PAGE_SIZE else None
         return self._render("audit", entries=entries[:PAGE_SIZE], older=older)
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import types
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
@@ -27,8 +28,8 @@ MAX_DEPTH = 20  # deeper fields fall back to JSON, so no schema can exhaust the 
 FieldKind = Literal["object", "string", "integer", "number", "boolean", "enum", "multi_enum",
                     "array", "json"]
 
-_STRING_INPUTS = {"email": "email", "date": "date", "date-time": "datetime-local",
-                  "uri": "url"}
+_STRING_INPUTS = types.MappingProxyType({"email": "email", "date": "date",
+                                         "date-time": "datetime-local", "uri": "url"})
 _TYPES = frozenset({"object", "array", "string", "integer", "number", "boolean", "null"})
 _REFS = ("$ref", "$dynamicRef", "$recursiveRef")
 _UNSUPPORTED = ("oneOf", "anyOf", "allOf", "if", "dependentSchemas", "dependencies")

@@ -68,6 +68,6 @@
     <button type="submit" class="primary">Make token</button>
   </form>
   % if not auth_enabled:
-  <p class="muted">Auth is off on this server (config.json has no tokens or users): tokens made here are asked for once it is on. See the README's "Security".</p>
+  <p class="muted">Auth is off on this server (config.json has no tokens or users): tokens made here are asked for once it is on. See docs/security.md in deferred's repository.</p>
   % end
 </section>
