@@ -94,8 +94,14 @@ class TaskStore(RecordReader, Protocol):
     """
 
     server_id: str
-    access: AccessStore
-    outbox: Outbox
+
+    @property
+    def access(self) -> AccessStore:
+        """The audit log, sessions and tokens, on the same database."""
+
+    @property
+    def outbox(self) -> Outbox:
+        """The result emails to send, on the same database."""
 
     @property
     def is_shared(self) -> bool:

@@ -50,13 +50,23 @@ class SqlTaskStore:
                  exclusive: bool = False, limits: LimitsConfig | None = None) -> None:
         self.server_id = server_id or uuid.uuid4().hex
         self.database = Database(config.url, exclusive=exclusive)
-        self.access = SqlAccessStore(self.database)
-        self.outbox = SqlOutbox(self.database, self.server_id)
+        self._access = SqlAccessStore(self.database)
+        self._outbox = SqlOutbox(self.database, self.server_id)
         self._lease_s = config.lease_s
         self._limits = limits  # counted over every server on a shared database
         self._joined = False
         self._adds: GroupCommitter[_Add, TaskRecord] = GroupCommitter(self._add_batch)
         self._hot = build_hot_statements()
+
+    @property
+    def access(self) -> SqlAccessStore:
+        """The audit log, the UI's sessions and the stored API tokens."""
+        return self._access
+
+    @property
+    def outbox(self) -> SqlOutbox:
+        """The result emails to send."""
+        return self._outbox
 
     @property
     def dialect(self) -> str:
@@ -282,18 +292,6 @@ class SqlTaskStore:
         with self.database.read("read the task") as conn:
             return reads.get_record(conn, task_id)
 
-    def list(self, *, status: TaskStatus | None = None, name: str | None = None,
-             limit: int = 50, before_id: int | None = None, finished: bool = False,
-             text: str | None = None) -> list[TaskRecord]:
-        """Records newest first, filtered, older than `before_id` when given. `finished`
-        keeps only records in a terminal status; `text` keeps those whose id, name, params,
-        result or error message contain it (any case)."""
-        query = reads.list_query(status=status, name=name, limit=limit, before_id=before_id,
-                                 finished=finished, text=text,
-                                 ignore_case_by_like=self.dialect == "sqlite")
-        with self.database.read("list tasks") as conn:
-            return reads.list_records(conn, query)
-
     def pending_counts(self) -> dict[tuple[str, TaskStatus], int]:
         """How many records are queued and running, per task name."""
         with self.database.read("count tasks") as conn:
@@ -318,6 +316,18 @@ class SqlTaskStore:
         """Which of these records, running here, were asked to stop."""
         with self.database.read("read cancel requests") as conn:
             return reads.cancel_requests(conn, task_ids)
+
+    def list(self, *, status: TaskStatus | None = None, name: str | None = None,
+             limit: int = 50, before_id: int | None = None, finished: bool = False,
+             text: str | None = None) -> list[TaskRecord]:
+        """Records newest first, filtered, older than `before_id` when given. `finished`
+        keeps only records in a terminal status; `text` keeps those whose id, name, params,
+        result or error message contain it (any case)."""
+        query = reads.list_query(status=status, name=name, limit=limit, before_id=before_id,
+                                 finished=finished, text=text,
+                                 ignore_case_by_like=self.dialect == "sqlite")
+        with self.database.read("list tasks") as conn:
+            return reads.list_records(conn, query)
 
     def is_reachable(self) -> bool:
         """True if a trivial query succeeds."""
