@@ -24,14 +24,13 @@ from ...records import TaskRecord, TaskStatus
 from ...scheduling.options import submit_options
 from . import pages
 from .accesspages import AccessPages
-from ..auth import (PUBLIC, AccessPlugin, Authenticator, current_actor, current_principal,
-                   is_secure_request, refusal_response)
+from ..auth import PUBLIC, AccessPlugin, Authenticator, current_actor, refusal_response
 from .forms import build_form
 from .formhtml import render_form
 from ..listquery import parse_cursor, parse_status
-from .navigation import redirect, root_path
-from ..security import CSRF_FIELD, csrf_token, set_csrf_cookie
-from .templates import STATIC_DIR, Templates, html_response, static_names
+from .navigation import redirect
+from .renderer import PageRenderer
+from .templates import STATIC_DIR, Templates, static_names
 
 logger = logging.getLogger(__name__)
 
@@ -81,7 +80,9 @@ def make_ui_app(service: TaskService, records: RecordReader, access: AccessStore
     names the role it needs (`access`; see `auth`)."""
     app = bottle.Bottle()
     app.uninstall(True)
-    routes = UiRoutes(service, records, access, config, Templates(), authenticator)
+    renderer = PageRenderer(Templates(), config, authenticator)
+    access_pages = AccessPages(access, authenticator, renderer)
+    routes = UiRoutes(service, records, config, renderer, access_pages)
     app.install(HtmlErrorPlugin(routes))
     app.install(AccessPlugin(authenticator, routes.refusal))  # inside: refusals as pages
     read, submit = Role.READ, Role.SUBMIT
@@ -96,12 +97,12 @@ def make_ui_app(service: TaskService, records: RecordReader, access: AccessStore
     app.route("/tasks/<task_id:int>/retry", "POST", routes.retry, access=submit)
     app.route("/launch", "GET", routes.launch_page, access=submit)
     app.route("/launch", "POST", routes.launch, access=submit)
-    app.route("/audit", "GET", routes.audit_page, access=Role.ADMIN)
-    app.route("/tokens", "GET", routes.tokens_page, access=Role.ADMIN)
-    app.route("/tokens", "POST", routes.create_token, access=Role.ADMIN)
-    app.route("/tokens/<name>/revoke", "POST", routes.revoke_token, access=Role.ADMIN)
-    app.route("/login", "POST", routes.login, access=PUBLIC)  # answers 401 until it works
-    app.route("/logout", "POST", routes.logout, access=read)
+    app.route("/audit", "GET", access_pages.audit_page, access=Role.ADMIN)
+    app.route("/tokens", "GET", access_pages.tokens_page, access=Role.ADMIN)
+    app.route("/tokens", "POST", access_pages.create_token, access=Role.ADMIN)
+    app.route("/tokens/<name>/revoke", "POST", access_pages.revoke_token, access=Role.ADMIN)
+    app.route("/login", "POST", access_pages.login, access=PUBLIC)  # answers 401 until it works
+    app.route("/logout", "POST", access_pages.logout, access=read)
     app.route("/static/<name>", "GET", routes.static_file, access=PUBLIC)
     # Last: only what nothing else took.
     # Not under /api/ or /results/: there a GET on a POST-only path (/api/chains) must be 405
@@ -142,40 +143,23 @@ class HtmlErrorPlugin:
         return wrapper
 
 
-class UiRoutes(AccessPages):
+class UiRoutes:
     """The UI's handlers. Each renders a template; the `*_part` ones render only the live
-    section of their page, for the page's script to swap in."""
+    section of their page, for the page's script to swap in. A refused request gets the
+    login form of `access_pages`."""
 
-    def __init__(self, service: TaskService, records: RecordReader, access: AccessStore,
-                 config: HttpConfig, templates: Templates, authenticator: Authenticator) -> None:
-        self._service, self._records, self._access = service, records, access
-        self._config, self._templates = config, templates
-        self._auth = authenticator
+    def __init__(self, service: TaskService, records: RecordReader, config: HttpConfig,
+                 renderer: PageRenderer, access_pages: AccessPages) -> None:
+        self._service, self._records, self._config = service, records, config
+        self._pages, self._access_pages = renderer, access_pages
+        self._render = renderer.render
         self._static = static_names()
-
-    def _render(self, name: str, status: int = 200, **values: Any) -> bottle.HTTPResponse:
-        """A page: the viewer and what they may do, and the CSRF token of its forms (the
-        cookie too, when the browser had none)."""
-        root = root_path()
-        viewer = current_principal()
-        token, is_new = csrf_token(bottle.request.cookies)
-        values.setdefault("viewer", viewer)
-        response = html_response(self._templates.render(
-            name, root, auth_on=self._auth.enabled, csrf_token=token, csrf_field=CSRF_FIELD,
-            can_submit=viewer is not None and viewer.may(Role.SUBMIT),
-            can_admin=viewer is not None and viewer.may(Role.ADMIN), **values), status)
-        if is_new:
-            set_csrf_cookie(response, token, secure=self._secure())
-        return response
-
-    def _secure(self) -> bool:
-        return is_secure_request(self._config.public_url)
 
     def error_page(self, exc: DeferredError) -> bottle.HTTPResponse:
         """A page saying what went wrong, with the error's code and HTTP status; a 401 is
         the login form."""
         if isinstance(exc, (UnauthorizedError, TooManyAttemptsError)):
-            return self._login_page(exc)
+            return self._access_pages.login_page(exc)
         return self._render("error", exc.http_status, error=exc)
 
     def refusal(self, exc: DeferredError) -> bottle.HTTPResponse:
@@ -184,7 +168,7 @@ class UiRoutes(AccessPages):
         if "text/html" not in bottle.request.get_header("Accept", ""):
             return refusal_response(exc)
         if isinstance(exc, UnauthorizedError) and not exc.where:
-            return self._login_page(None)  # no credentials at all: just the form
+            return self._access_pages.login_page(None)  # no credentials at all: just the form
         return self.error_page(exc)
 
     def _overview_values(self) -> dict[str, Any]:
@@ -259,7 +243,7 @@ class UiRoutes(AccessPages):
         return self._act_on(task_id, self._service.retry)
 
     def _act_on(self, task_id: int, action: Callable[[int, Actor], TaskRecord]) -> Any:
-        self._posted_form()
+        self._pages.posted_form()
         self._record(task_id)  # 404 for an unknown id
         action(task_id, current_actor())
         return redirect(f"/tasks/{task_id}")
@@ -290,7 +274,7 @@ class UiRoutes(AccessPages):
     def launch(self) -> Any:
         """`POST /launch` (the raw-JSON form, which works without JavaScript): submit, then
         go to the task's page; on a mistake, the form again with the error beside its field."""
-        fields = self._posted_form()
+        fields = self._pages.posted_form()
         name, params_text = fields.get("task_name", "").strip(), fields.get("params", "")
         email = fields.get("email", "")
         delay_s = fields.get("delay_s", "").strip()
