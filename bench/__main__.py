@@ -2,6 +2,8 @@
 
     .venv/bin/python -m bench          # all of them
     .venv/bin/python -m bench drain    # one (or several) by name
+    .venv/bin/python -m bench drain --out FILE   # the JSON to FILE instead
+    .venv/bin/python -m bench compare REV [NAME ...] [--rounds N]   # REV against the working tree
 
 A benchmark returns its rows, or a dict with its `rows` and details that go to the JSON only.
 The server benchmarks (drain, enqueue, latency, sleeping, http_submit) need Huey:
@@ -29,7 +31,8 @@ BENCHMARKS = {"cli_startup": cli_startup.run, "drain": drain.run, "enqueue": enq
               "pg_drain": pg_drain.run, "delay_precision": delay_precision.run}
 
 
-def _table(rows: list[dict[str, object]]) -> str:
+def format_table(rows: list[dict[str, object]]) -> str:
+    """`rows` as a plain-text table, a column per key."""
     columns = list(dict.fromkeys(key for row in rows for key in row))
     widths = {col: max(len(col), *(len(str(row.get(col, ""))) for row in rows)) for col in columns}
     lines = ["  ".join(col.ljust(widths[col]) for col in columns),
@@ -54,6 +57,18 @@ def _commit() -> str | None:
 
 
 def main(argv: list[str]) -> int:
+    if argv[:1] == ["compare"]:
+        from .compare import run_compare
+        return run_compare(argv[1:])
+    argv = list(argv)
+    out = Path(__file__).with_name("results.json")
+    if "--out" in argv:
+        index = argv.index("--out")
+        if index + 1 >= len(argv):
+            print("--out takes a file name", file=sys.stderr)
+            return 2
+        out = Path(argv[index + 1])
+        del argv[index:index + 2]
     chosen = argv or list(BENCHMARKS)
     unknown = [name for name in chosen if name not in BENCHMARKS]
     if unknown:
@@ -68,8 +83,7 @@ def main(argv: list[str]) -> int:
         outcome = BENCHMARKS[name]()
         rows = outcome["rows"] if isinstance(outcome, dict) else outcome
         results[name] = outcome
-        print(f"\n## {name} ({time.monotonic() - started:.0f} s)\n{_table(rows)}", flush=True)
-    out = Path(__file__).with_name("results.json")
+        print(f"\n## {name} ({time.monotonic() - started:.0f} s)\n{format_table(rows)}", flush=True)
     out.write_text(json.dumps(results, indent=2) + "\n")
     print(f"\nwritten to {out}")
     return 0
