@@ -82,7 +82,7 @@ def compare(rev: str, names: list[str], rounds: int) -> list[dict[str, Any]]:
             continue
         base, new = statistics.median(base_values), statistics.median(new_values)
         name, case, unit, against = key
-        better = "lower" if unit.split()[0] in LOWER_IS_BETTER_UNITS else "higher"
+        better = "lower" if set(unit.split()) & set(LOWER_IS_BETTER_UNITS) else "higher"
         rows.append({"benchmark": name, "case": case, "unit": unit, "against": against,
                      f"base {base_commit}": round(base, 2), "working tree": round(new, 2),
                      "new/base": f"{new / base:.2f}x" if base else "-",

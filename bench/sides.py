@@ -9,6 +9,7 @@ record (FULL, 2, on Debian's SQLite). Every run gets a fresh directory on a real
 from __future__ import annotations
 
 import contextlib
+import datetime
 import os
 import shutil
 import sqlite3
@@ -123,9 +124,11 @@ def deferred_server(directory: Path, probe: Probe, workers: int = 8) -> deferred
     return deferred.Server(config, registry=deferred_registry(probe))
 
 
-def deferred_preload(directory: Path, name: str, count: int) -> None:
+def deferred_preload(directory: Path, name: str, count: int,
+                     run_at: datetime.datetime | None = None) -> None:
     """Store `count` queued records of `name` in one transaction, as `SqlTaskStore.add` would
-    one at a time (setup only: this is not what is measured)."""
+    one at a time (setup only: this is not what is measured); with `run_at`, delayed until
+    then, all of them."""
     from deferred.config import DbConfig
     from deferred.jsontext import encode_json
     from deferred.records import TaskStatus, utcnow
@@ -137,7 +140,8 @@ def deferred_preload(directory: Path, name: str, count: int) -> None:
     engine = make_engine(deferred_url(directory))
     now = utcnow()
     row = {"name": name, "params": encode_json({}), "status": TaskStatus.QUEUED.value,
-           "attempts": 0, "email": None, "created_at": now}
+           "attempts": 0, "email": None, "created_at": now, "run_at": run_at,
+           "sort_key": (run_at or now).timestamp()}
     with engine.begin() as conn:
         conn.execute(tasks.insert(), [dict(row) for _ in range(count)])
     engine.dispose()

@@ -38,7 +38,8 @@ def config_schema() -> dict[str, Any]:
             "limits": {"type": "object", "additionalProperties": False, "properties": {
                 "global": positive_int,
                 "names": {"type": "object", "additionalProperties": positive_int},
-                "workers": positive_int}},
+                "workers": positive_int,
+                "prefetch": {"type": "integer", "minimum": 0}}},
             "http": {"type": "object", "additionalProperties": False, "properties": {
                 "host": {"type": "string", "minLength": 1},
                 "port": {"type": "integer", "minimum": 0, "maximum": 65535},
@@ -105,11 +106,19 @@ class LimitsConfig:
     # This server's thread pool; None: `global_limit`. With several servers on one
     # database, `global_limit` and `names` count all of them together, `workers` each alone.
     workers: int | None = None
+    # Records this server claims ahead of its free workers, so that a worker that is done
+    # starts its next task without waiting for a claim; None: the pool size.
+    prefetch: int | None = None
 
     @property
     def pool_size(self) -> int:
         """How many tasks this server runs at once at most."""
         return min(self.workers or self.global_limit, self.global_limit)
+
+    @property
+    def prefetch_size(self) -> int:
+        """How many records this server may hold claimed ahead of its free workers."""
+        return self.pool_size if self.prefetch is None else self.prefetch
 
 
 @dataclasses.dataclass(frozen=True)
@@ -234,7 +243,8 @@ def parse_config(raw: Any, *, source: str = "config") -> Config:
             global_limit=int(limits.get("global", LimitsConfig.global_limit)),
             names=types.MappingProxyType(
                 {name: int(limit) for name, limit in limits.get("names", {}).items()}),
-            workers=int(limits["workers"]) if "workers" in limits else None),
+            workers=int(limits["workers"]) if "workers" in limits else None,
+            prefetch=int(limits["prefetch"]) if "prefetch" in limits else None),
         http=_with_ints(HttpConfig(**http), "port", "max_body_bytes"),
         smtp=_with_ints(SmtpConfig(**smtp), "port", "max_attempts", "max_attachment_bytes"),
         auth=_auth(raw.get("auth", {}), source),

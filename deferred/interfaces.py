@@ -14,6 +14,57 @@ from .access.audit import Actor, AuditAction, AuditEntry, StoredToken
 from .scheduling.options import SubmitOptions
 
 
+@dataclasses.dataclass(frozen=True)
+class NewTask:
+    """A checked submit for the store to add: its task, params, email, scheduling, the chain
+    steps that follow it and the actor whose audit entry commits with it. `may_start`: it
+    may be stored already running here (not delayed, and the submitter allows it)."""
+
+    name: str
+    params: Mapping[str, Any]
+    email: str | None = None
+    options: SubmitOptions = SubmitOptions()
+    chain_next: tuple[ChainStep, ...] = ()
+    actor: Actor | None = None
+    may_start: bool = True
+
+
+@dataclasses.dataclass(frozen=True)
+class Turn:
+    """One write transaction of the dispatcher: store `finished` (each outcome with the
+    record of its run), claim up to `total` queued records, at most `room[name]` of a name
+    and none of a name not in `room`, and add `new`. With `look` False the caller knows that
+    nothing queued could be claimed (its last claim found less than it asked for, and
+    nothing was queued since), so the store does not look: the room goes to `new` tasks
+    that may start."""
+
+    finished: Sequence[tuple[Outcome, TaskRecord]] = ()
+    new: Sequence[NewTask] = ()
+    room: Mapping[str, int] = dataclasses.field(default_factory=dict)
+    total: int = 0
+    look: bool = True
+
+
+@dataclasses.dataclass(frozen=True)
+class TurnResult:
+    """What a committed `Turn` did.
+
+    `added` has one record per new task, in order: as stored (running here or queued), or
+    the record already stored under its idempotency key. `started` holds the records now
+    running here, oldest claim first, then the new ones stored running. `drained` is True
+    when the claim took less than it was allowed: nothing else queued of a name with room
+    was due. `queued` is True when the turn queued work that may start now (a new task, a
+    chain's next step), which a later claim must find; `next_due` is the earliest time a
+    delayed task or a retry it queued may start.
+    """
+
+    added: list[TaskRecord]
+    started: list[TaskRecord]
+    drained: bool
+    queued: bool
+    next_due: datetime.datetime | None = None
+
+
 class AccessStore(Protocol):
     """The audit log, login sessions and API tokens made at run time."""
 
@@ -136,6 +187,14 @@ class TaskStore(RecordReader, Protocol):
     def cancel(self, task_id: int, actor: Actor | None = None) -> TaskRecord | None:
         """Cancel a queued record at once, or ask a running one to stop; the record (None if
         there is none). A finished record is left as it is."""
+
+    def turn(self, turn: Turn) -> TurnResult:
+        """Run one `Turn` in one transaction. Raises `StoreRejectedError` when the database
+        refuses a row (nothing of the turn is stored), and the errors above."""
+
+    def release(self, records: Sequence[TaskRecord]) -> None:
+        """Queue again records claimed here that never started (their attempt not counted):
+        what a stopping server had taken ahead."""
 
     def claim(self, room: Mapping[str, int], total: int,
               finished: Sequence[Outcome] = ()) -> list[TaskRecord]:

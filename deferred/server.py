@@ -138,7 +138,10 @@ class Server:
         dispatcher = Dispatcher(
             store, quotas, functools.partial(run_record, self.registry,
                                              max_result_bytes=config.max_result_bytes),
-            direct_start=not store.is_shared, timeout_of=self._timeout_of, metrics=metrics,
+            # Across a cluster, records taken ahead would hold slots of the cluster's
+            # limits that other servers could use now.
+            prefetch=0 if store.is_shared else config.limits.prefetch_size,
+            shared=store.is_shared, timeout_of=self._timeout_of, metrics=metrics,
             on_finished=functools.partial(_on_finished, waiters, mail_wake),
             submit_follow_up=self._submit_follow_up)
         service = LocalTaskService(store, self.registry, config.limits, dispatcher, waiters,

@@ -1,95 +1,243 @@
-"""`Dispatcher`: one thread that moves queued records into the worker pool while quotas allow."""
+"""`Dispatcher`: turns that store what finished, claim what may run and add what was
+submitted, each one transaction; and the workers that run what the turns claimed."""
 
 from __future__ import annotations
 
-import dataclasses
-import functools
+import datetime
 import logging
-import queue
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from collections.abc import Callable, Sequence
 
+from ..errors import StoreFullError, StoreRejectedError, StoreUnavailableError, one_line
+from ..interfaces import NewTask, TaskStore, Turn, TurnResult
+from ..records import Outcome, TaskRecord, utcnow
+from ..group_commit import GroupCommitter
 from ..tasks.context import TaskContext
 from .metrics import Metrics
-from ..errors import StoreFullError, StoreUnavailableError, one_line
-from ..interfaces import TaskStore
 from .quotas import Quotas
-from ..records import Outcome, TaskError, TaskRecord, TaskStatus, utcnow
-from .runner import log_finished, log_started
+from .ready import ReadyRuns
+from .runs import Finished, FollowUpSubmitter, Runs, unstorable
+from .workers import Workers
 
 logger = logging.getLogger(__name__)
 
-POLL_S = 1.0  # finds rows added by other servers; one server's submits wake us at once
+POLL_S = 1.0  # finds rows added by other servers; this server's own writes need no poll
 CANCEL_CHECK_S = 0.5  # how often the cancel requests of running tasks are read
 RETRY_S = 1.0  # after the store failed
 JOIN_S = 30.0
+WORKERS_JOIN_S = 1.0  # after the grace: how long to wait for worker threads to end
 
-
-FollowUpSubmitter = Callable[[TaskContext, str, Mapping[str, Any] | None, Mapping[str, Any]],
-                            int]
-"""How a running task submits a follow-up: `(its context, name, params, options)` to the new
-task's id."""
-
-
-@dataclasses.dataclass(eq=False)
-class _Run:
-    """The dispatcher's bookkeeping of one run: what the task itself sees is its `context`."""
-
-    record: TaskRecord
-    context: TaskContext
-    limit_s: float | None  # its time limit
-    deadline: float | None  # time.monotonic() past which it is timed out
-    timed_out: bool = False
-
-
-def unstorable(outcome: Outcome, exc: BaseException) -> Outcome:
-    """A failure to store in place of an outcome the database refused."""
-    return dataclasses.replace(
-        outcome, status=TaskStatus.FAILED, result_json=None, files=(),
-        error=TaskError("InvalidResultError", f"the result cannot be stored: {one_line(exc)}"))
+_Slot = NewTask | None  # a submit's task, or None for a turn of the dispatcher's own
+_Answer = TaskRecord | BaseException | None
 
 
 class Dispatcher:
-    """Claims queued records when slots are free and runs them on a thread pool.
+    """Runs records on `quotas.global_limit` worker threads, claiming them in turns.
 
-    Each turn stores the outcomes of the tasks that returned since the last turn and claims
-    as many records as there are free slots, in one transaction. A slot is freed when its task
-    returns; its record stays RUNNING until that commit, so nothing is claimed twice, and a
-    crash before the commit runs the task again.
+    A turn is one transaction: it stores the outcomes of the runs that returned, claims
+    queued records for the free workers and up to `prefetch` more (each RUNNING here, its
+    attempt counted), and adds the tasks submitted meanwhile. Whoever finds no turn under
+    way leads the next one, a submitter or the dispatcher thread, so concurrent submits and
+    finishes share one commit, and an idle server starts a submit with that one commit.
+
+    A worker that is done takes the next claimed record at once; limits count what runs, so
+    a record of a name at its limit waits. A crash before a turn's commit runs its tasks
+    again; a stop queues the records claimed ahead again, their attempt not counted.
     """
 
     def __init__(self, store: TaskStore, quotas: Quotas,
-                 run: Callable[[TaskRecord, TaskContext], Outcome], *, poll_s: float = POLL_S,
-                 direct_start: bool = True,
+                 run: Callable[[TaskRecord, TaskContext], Outcome], *, prefetch: int = 0,
+                 poll_s: float = POLL_S, shared: bool = False,
                  timeout_of: Callable[[TaskRecord], float | None] = lambda record: None,
                  metrics: Metrics | None = None,
                  on_finished: Callable[[Sequence[Outcome]], None] = lambda outcomes: None,
                  submit_follow_up: FollowUpSubmitter | None = None) -> None:
-        """`on_finished` is called with each batch of outcomes once it is committed;
-        `submit_follow_up` is how a running task submits follow-ups (none: it cannot)."""
-        self._store, self._quotas, self._run = store, quotas, run
-        self._poll_s = poll_s
-        # Off when servers share the database: only a claim can count the cluster's quotas.
-        self._direct_start = direct_start
+        """`shared`: other servers use the database too, so every turn looks for queued
+        records and the dispatcher polls. `on_finished` is called with each batch of
+        outcomes once it is committed; `submit_follow_up` is how a running task submits
+        follow-ups (none: it cannot)."""
+        self._store, self._quotas = store, quotas
+        self._prefetch, self._poll_s, self._shared = prefetch, poll_s, shared
         self._on_finished_callback = on_finished
-        self._submit_follow_up = submit_follow_up
-        self._pool = ThreadPoolExecutor(quotas.global_limit, thread_name_prefix="deferred-worker")
-        self._finished: queue.SimpleQueue[Outcome] = queue.SimpleQueue()
+        self._ready = ReadyRuns(quotas)
+        self._runs = Runs(run, timeout_of=timeout_of, report_progress=self._report_progress,
+                          submit_follow_up=submit_follow_up, metrics=metrics or Metrics(),
+                          on_done=self._run_done)
+        self._workers = Workers(quotas.global_limit, self._ready, self._runs.run)
+        self._turns: GroupCommitter[_Slot, _Answer] = GroupCommitter(self._turn)
         self._wake, self._stopping = threading.Event(), threading.Event()
         self._thread = threading.Thread(target=self._loop, name="deferred-dispatcher")
-        # True when the last claim left nothing queued that could run: a submit may then
-        # skip the queue without overtaking an older task.
-        self._drained = False
-        self._queued_in_flight = 0  # queued inserts not yet committed
-        self._drained_lock = threading.Lock()
-        self._timeout_of = timeout_of
-        self._metrics = metrics or Metrics()
-        self._runs: dict[int, _Run] = {}  # the tasks running here, by id
-        self._runs_lock = threading.Lock()
+        # What this server knows of the queue between turns:
+        self._maybe_queued = True  # something queued may be claimable: a turn must look
+        self._queue_epoch = 0  # counts the events that may have queued something
+        self._next_due: datetime.datetime | None = None  # the earliest delayed record known
+        self._due_unknown = True  # the store must be asked when the next delayed one is due
+        self._polled_at = 0.0
         self._cancel_checked_at = 0.0
+
+    # -- intake ---------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the workers and the dispatcher thread."""
+        self._workers.start()
+        self._thread.start()
+
+    def admit(self, task: NewTask) -> TaskRecord:
+        """Store `task` in the next turn and return its record once committed: running here
+        already when a worker is free (or may take it next) and nothing older could be
+        claimed, else queued. Raises the store's errors."""
+        answer = self._turns.submit(task)
+        if isinstance(answer, BaseException):
+            raise answer
+        assert answer is not None
+        return answer
+
+    def notify(self, *, queued: bool = True) -> None:
+        """There may be work: something was queued (a retry, a periodic task's firing,
+        another server's submit) or a slot freed."""
+        if queued:
+            self._mark_queued()
+        self._wake.set()
+
+    def _mark_queued(self) -> None:
+        self._queue_epoch += 1
+        self._maybe_queued = True
+
+    def request_cancel(self, task_id: int) -> None:
+        """Tell the task `task_id`, if it runs here, that it was asked to stop; one claimed
+        ahead and not started yet ends CANCELLED without running."""
+        if self._runs.request_cancel(task_id):
+            return
+        record = self._ready.withdraw(task_id)
+        if record is not None:
+            self._runs.cancelled_before_start(record)
+            self._wake.set()
+
+    def is_alive(self) -> bool:
+        """True while the dispatcher thread runs."""
+        return self._thread.is_alive()
+
+    # -- turns ----------------------------------------------------------------------------
+
+    def _claim_room(self) -> tuple[dict[str, int], int]:
+        """How many records a turn may claim, in total and per name: one per free worker,
+        and for a name whose runs are short (`Runs.is_short`) up to `prefetch` more, taken
+        ahead. Per name, never past its limit, or on one server its limit plus as many ahead
+        as the prefetch allows (they wait here for a slot); on a shared database nothing is
+        taken ahead, or it would hold slots of the cluster's limits that other servers could
+        use now."""
+        if self._stopping.is_set():
+            return {}, 0
+        pool = self._quotas.global_limit
+        running_total, running = self._quotas.running()
+        held_total, held = self._ready.held()
+        free = pool - running_total - held_total
+        prefetch = 0 if self._shared else self._prefetch
+        total = max(free, 0)
+        room = {}
+        for name in self._quotas.task_names:
+            ahead = prefetch if self._runs.is_short(name) else 0
+            limit = self._quotas.name_limits.get(name)
+            cap = pool + ahead if limit is None else limit + min(limit, ahead)
+            slots = min(cap - running.get(name, 0) - held.get(name, 0), free + ahead)
+            if slots > 0:
+                room[name] = slots
+                total = max(total, free + ahead)
+        if total <= 0:
+            return {}, 0
+        return {name: min(slots, total) for name, slots in room.items()}, total
+
+    def _turn(self, slots: Sequence[_Slot]) -> list[_Answer]:
+        """One turn for a batch of submits (None: the dispatcher's own turn), in the thread
+        that leads it. Never raises: a submit's answer is its record or its error."""
+        new = [slot for slot in slots if slot is not None]
+        epoch = self._queue_epoch
+        finished = self._runs.take_finished() + self._runs.time_out_overdue()
+        room, total = self._claim_room()
+        look = self._shared or self._maybe_queued
+        if not new and not finished and not (total and look):
+            return [None] * len(slots)
+        turn = Turn(finished=finished, new=new, room=room, total=total, look=look)
+        try:
+            result = self._store.turn(turn)
+        except StoreRejectedError as exc:
+            if len(new) <= 1 and not finished:
+                return [exc] * len(slots)
+            return self._turn_apart(slots, turn)
+        except Exception as exc:
+            self._runs.put_back(finished)
+            self._wake.set()
+            return [exc] * len(slots)
+        self._after_turn(turn, result, epoch)
+        added = iter(result.added)
+        return [next(added) if slot is not None else None for slot in slots]
+
+    def _after_turn(self, turn: Turn, result: TurnResult, epoch: int) -> None:
+        """Learn from a committed turn what is queued, start what it claimed, and tell the
+        listeners what finished. `epoch`: the queue epoch when the turn began."""
+        if result.queued or (turn.look and not result.drained):
+            self._mark_queued()
+        elif turn.look and self._queue_epoch == epoch:
+            # Nothing that could be claimed is left, and nothing was queued meanwhile.
+            self._maybe_queued = False
+        if result.next_due is not None and (self._next_due is None
+                                            or result.next_due < self._next_due):
+            self._next_due = result.next_due
+            self._wake.set()  # the dispatcher thread may be asleep for longer than that
+        refused = self._ready.put(result.started)
+        if refused:  # claimed while the server began to stop
+            self._release(refused)
+        if turn.finished:
+            self._on_finished([outcome for outcome, _ in turn.finished])
+
+    def _turn_apart(self, slots: Sequence[_Slot], turn: Turn) -> list[_Answer]:
+        """After the database refused a turn: the outcomes and the claim first, then each
+        submit alone, so that the one row refused fails alone."""
+        answers: dict[int, _Answer] = {}
+        rest = Turn(room=turn.room, total=turn.total, look=turn.look)
+        if turn.finished:
+            self._store_one_by_one(list(turn.finished))
+        try:
+            result = self._store.turn(rest)
+            self._after_turn(rest, result, self._queue_epoch - 1)
+        except Exception as exc:  # the claim waits for the next turn
+            logger.warning("claiming tasks failed (%s)", one_line(exc))
+        for index, slot in enumerate(slots):
+            if slot is None:
+                continue
+            alone = Turn(new=[slot], look=False)
+            try:
+                result = self._store.turn(alone)
+            except Exception as exc:
+                answers[index] = exc
+                continue
+            self._after_turn(alone, result, self._queue_epoch - 1)
+            answers[index] = result.added[0]
+        return [answers.get(index) for index in range(len(slots))]
+
+    def _store_one_by_one(self, finished: list[Finished]) -> None:
+        """After a refused turn: store each outcome alone, so that one the database refuses
+        (a result too big for it) cannot block every other task. One refused alone is
+        stored as a failure of its task; the others wait for the next turn if the database
+        is down."""
+        for outcome, record in finished:
+            try:
+                self._store.turn(Turn(finished=[(outcome, record)], look=False))
+            except (StoreUnavailableError, StoreFullError):
+                self._runs.put_back([(outcome, record)])
+                continue
+            except Exception as exc:
+                replacement = unstorable(outcome, exc)
+                try:
+                    self._store.turn(Turn(finished=[(replacement, record)], look=False))
+                except Exception:
+                    self._runs.put_back([(outcome, record)])
+                    continue
+                logger.error("the outcome of task %s cannot be stored (%s); stored as failed",
+                             outcome.task_id, exc)
+                outcome = replacement
+            self._on_finished([outcome])
 
     def _on_finished(self, outcomes: Sequence[Outcome]) -> None:
         try:
@@ -97,65 +245,77 @@ class Dispatcher:
         except Exception:
             logger.exception("a finished-task listener failed")
 
-    def start(self) -> None:
-        """Start the dispatcher thread."""
-        self._thread.start()
+    # -- the dispatcher thread --------------------------------------------------------------
 
-    def admit(self, name: str, insert: Callable[[bool], TaskRecord | None], *,
-              may_start: bool = True) -> TaskRecord | None:
-        """Store a task through `insert(running)` and see that it runs; return what `insert`
-        returned.
-
-        This is the one place of the rule "no direct start overtakes a queued task". With
-        `may_start`, a free slot for `name` and nothing older waiting, the task is stored
-        already running (`insert(True)`) and handed to the pool at once: one commit instead
-        of an insert and a claim. Otherwise it is stored queued (`insert(False)`), no direct
-        start may skip ahead until that insert is over, and a claim then finds it.
-        """
-        if may_start and self._reserve(name):
+    def _loop(self) -> None:
+        while not self._stopping.is_set():
             try:
-                record = insert(True)
-            except BaseException:
-                self._quotas.release(name)
-                self.notify()
-                raise
-            assert record is not None, "insert(True) returns the record it stored"
-            self._submit_to_pool(record)
-            return record
-        with self._drained_lock:
-            self._drained = False
-            self._queued_in_flight += 1
+                self._step()
+            except Exception:  # a bug; a dispatcher that died would run nothing again
+                logger.exception("the dispatcher failed; it carries on in %.1fs", RETRY_S)
+                self._stopping.wait(RETRY_S)
+
+    def _step(self) -> None:
+        """One pass of the dispatcher thread: a turn if there is work, else a sleep."""
+        self._wake.clear()  # before looking, so a notify() meanwhile is not lost
+        self._pass_on_cancel_requests()
+        self._note_the_time()
+        _, total = self._claim_room()
+        if self._polled_now():
+            self._mark_queued()
+        if self._runs.has_finished() or (total and self._maybe_queued):
+            answer = self._turns.submit(None)
+            if isinstance(answer, BaseException):
+                logger.warning("storing and claiming tasks failed (%s); trying again in "
+                               "%.1fs", one_line(answer), RETRY_S)
+                self._stopping.wait(RETRY_S)
+            return
+        if self._due_unknown:
+            self._read_next_due()
+        self._wake.wait(self._runs.until_deadline_s(self._idle_wait_s()))
+
+    def _note_the_time(self) -> None:
+        """A delayed record falls due, or time for a timed-out run: a turn must look."""
+        if self._next_due is not None and self._next_due <= utcnow():
+            self._next_due = None
+            self._maybe_queued = True
+            self._due_unknown = True  # others may be due later: ask once this is claimed
+        if self._runs.until_deadline_s(1.0) == 0.0:
+            self._runs.put_back(self._runs.time_out_overdue())
+
+    def _polled_now(self) -> bool:
+        """True once per poll interval: another server's submits wake no one here, and on
+        one server a look now and then costs next to nothing."""
+        now = time.monotonic()
+        if now - self._polled_at < self._poll_s:
+            return False
+        self._polled_at = now
+        self._due_unknown = True
+        return True
+
+    def _read_next_due(self) -> None:
         try:
-            return insert(False)
-        finally:
-            with self._drained_lock:
-                self._queued_in_flight -= 1
-            self._wake.set()
+            due = self._store.next_run_at()
+        except Exception:  # the store is down: the next turn says so
+            return
+        self._due_unknown = False
+        if due is not None and (self._next_due is None or due < self._next_due):
+            self._next_due = due
 
-    def _reserve(self, name: str) -> bool:
-        """Take a slot for a task of `name` to be stored running, if one is free and nothing
-        older waits."""
-        with self._drained_lock:
-            if not self._direct_start or not self._drained or self._stopping.is_set():
-                self._drained = False
-                return False
-            return self._quotas.try_acquire(name)
-
-    def request_cancel(self, task_id: int) -> None:
-        """Tell the task `task_id`, if it runs here, that it was asked to stop."""
-        with self._runs_lock:
-            run = self._runs.get(task_id)
-        if run is not None:
-            run.context.request_cancel()
+    def _idle_wait_s(self) -> float:
+        """How long to sleep with nothing to do: until the next delayed record is due, or
+        (on a shared database, and while the store is asked again) the poll interval."""
+        wait_s = max(0.0, self._poll_s - (time.monotonic() - self._polled_at))
+        if self._next_due is None:
+            return wait_s
+        return max(0.0, min(wait_s, (self._next_due - utcnow()).total_seconds()))
 
     def _pass_on_cancel_requests(self) -> None:
         """Cancel requests stored for tasks running here (from another server, too)."""
         now = time.monotonic()
-        with self._runs_lock:
-            if not self._runs or now - self._cancel_checked_at < CANCEL_CHECK_S:
-                return
-            waiting = [task_id for task_id, run in self._runs.items()
-                       if not run.context.cancel_requested]
+        if now - self._cancel_checked_at < CANCEL_CHECK_S:
+            return
+        waiting = self._runs.not_yet_asked() + self._ready.ids()
         self._cancel_checked_at = now
         if not waiting:
             return
@@ -166,111 +326,14 @@ class Dispatcher:
         for task_id in asked:
             self.request_cancel(task_id)
 
-    def is_alive(self) -> bool:
-        """True while the dispatcher thread runs."""
-        return self._thread.is_alive()
+    # -- runs -----------------------------------------------------------------------------
 
-    def notify(self) -> None:
-        """There may be work: a task was submitted or a slot was freed."""
+    def _run_done(self, record: TaskRecord) -> None:
+        """A worker's run ended: its slot is free, its outcome waits for a turn."""
+        self._ready.done(record.name)
+        if record.name in self._quotas.name_limits:
+            self._mark_queued()  # records of a name at its limit may wait queued
         self._wake.set()
-
-    def stop(self, grace_s: float) -> bool:
-        """Claim nothing more; give running tasks `grace_s`, store what they produced.
-
-        True if all of them finished. Those still running keep their RUNNING rows, which the
-        next start queues again; their threads are left to the caller's exit.
-        """
-        with self._drained_lock:  # no reservation may slip in once stopping has begun
-            self._stopping.set()
-            self._drained = False
-        self._wake.set()
-        if self._thread.is_alive():
-            self._thread.join(JOIN_S)  # it never waits on task code: a claim at most
-        finished = self._quotas.wait_until_idle(grace_s)
-        if not finished:
-            # Out of grace: ask every run to stop, which kills the child of a process-
-            # isolated one at once (a thread can only be asked).
-            with self._runs_lock:
-                running = list(self._runs.values())
-            for run in running:
-                run.context.request_cancel()
-        self._flush()
-        self._pool.shutdown(wait=finished, cancel_futures=True)
-        return finished
-
-    def _loop(self) -> None:
-        pending: list[Outcome] = []
-        while not self._stopping.is_set():
-            self._wake.clear()  # before claiming, so a notify() during the claim is not lost
-            self._pass_on_cancel_requests()
-            with self._drained_lock:
-                # No submit may take a slot between reading the room and acquiring the slots
-                # of what the claim returns: both would count the same free slot.
-                self._drained = False
-            room, total = self._quotas.room()
-            # After reading the room: a worker queues its outcome before freeing its slot, so
-            # every slot counted free has its outcome stored in this turn, and no finished
-            # row stays RUNNING (counted against the cluster's limits) for a turn more.
-            pending.extend(self._take_finished())
-            pending.extend(self._time_out_overdue())
-            if not pending and total == 0:
-                self._wake.wait(self._until_deadline_s(self._poll_s))
-                continue
-            try:
-                records = self._store.claim(room, total, pending)
-            except Exception as exc:
-                logger.warning("claiming tasks failed (%s); trying again in %.1fs", exc, RETRY_S)
-                pending = self._store_one_by_one(pending)
-                self._stopping.wait(RETRY_S)
-                continue
-            with self._drained_lock:
-                for record in records:  # counted before any submit may take a slot again
-                    self._quotas.acquire(record.name)
-                self._drained = (len(records) < total and self._queued_in_flight == 0
-                                 and self._quotas.has_every_name(room))
-            done, pending = pending, []
-            if done:
-                self._on_finished(done)
-            for record in records:
-                self._submit_to_pool(record)
-            if not records and not done:
-                self._wake.wait(self._until_deadline_s(self._idle_wait_s()))
-        for outcome in pending:  # not stored yet: stop() stores them
-            self._finished.put(outcome)
-
-    def _time_out_overdue(self) -> list[Outcome]:
-        """TIMED_OUT outcomes for the runs past their deadline, which are asked to stop.
-        Python cannot stop a thread: their slots stay taken until their code returns, and
-        what they return then is dropped."""
-        now, overdue = time.monotonic(), []
-        with self._runs_lock:
-            for run in self._runs.values():
-                if not run.timed_out and run.deadline is not None and now >= run.deadline:
-                    run.timed_out = True
-                    overdue.append(run)
-        outcomes = []
-        for run in overdue:
-            run.context.request_cancel()
-            record, limit_s = run.record, run.limit_s or 0.0
-            self._metrics.task_finished(record.name, TaskStatus.TIMED_OUT.value, limit_s)
-            outcome = Outcome(
-                record.id, record.attempts, TaskStatus.TIMED_OUT,
-                error=TaskError("TimeoutError", f"the task ran longer than its time limit of "
-                                                f"{limit_s:g}s (timeout_s)"),
-                finished_at=utcnow(), email=record.email)
-            log_finished(record.name, outcome, now - (run.deadline or now) + limit_s,
-                         "asked to stop, its slot stays taken until it returns")
-            outcomes.append(outcome)
-        return outcomes
-
-    def _until_deadline_s(self, wait_s: float) -> float:
-        """`wait_s`, or less when a running task's deadline comes sooner."""
-        with self._runs_lock:
-            deadlines = [run.deadline for run in self._runs.values()
-                         if run.deadline is not None and not run.timed_out]
-        if not deadlines:
-            return wait_s
-        return max(0.0, min(wait_s, min(deadlines) - time.monotonic()))
 
     def _report_progress(self, record: TaskRecord, percent: float, message: str | None
                          ) -> None:
@@ -281,114 +344,48 @@ class Dispatcher:
         except Exception as exc:
             logger.warning("progress of task %s not stored: %s", record.id, exc)
 
-    def _idle_wait_s(self) -> float:
-        """How long to sleep with nothing to claim: the poll interval, or less when a delayed
-        task falls due sooner (so that it starts on time, not at the next poll)."""
-        try:
-            due = self._store.next_run_at()
-        except Exception:  # the store is down: the next claim says so
-            return self._poll_s
-        if due is None:
-            return self._poll_s
-        return max(0.0, min(self._poll_s, (due - utcnow()).total_seconds()))
+    # -- stop -----------------------------------------------------------------------------
 
-    def _submit_to_pool(self, record: TaskRecord) -> None:
-        context = TaskContext(record.id, record.name, record.attempts,
-                              functools.partial(self._report_progress, record),
-                              self._submit_follow_up)
-        if record.cancel_requested:
-            context.request_cancel()
-        limit_s = self._timeout_of(record)
-        run = _Run(record, context, limit_s,
-                   None if limit_s is None else time.monotonic() + limit_s)
-        with self._runs_lock:
-            self._runs[record.id] = run
-        self._metrics.task_started(record.name)
-        try:
-            self._pool.submit(self._run_and_release, run)
-        except RuntimeError:  # the pool is shut down: the row stays RUNNING, run at restart
-            with self._runs_lock:
-                self._forget(run)
-            self._quotas.release(record.name)
-            logger.warning("task %s claimed while stopping; it runs at the next start",
-                           record.id)
+    def stop(self, grace_s: float) -> bool:
+        """Claim nothing more; queue again what was claimed ahead; give running tasks
+        `grace_s`, store what they produced.
 
-    def _store_one_by_one(self, outcomes: list[Outcome]) -> list[Outcome]:
-        """After a failed turn: store each outcome alone, so that one the database refuses
-        (a result too big for it) cannot block every other task. One refused alone is stored
-        as a failure of its task; the others stay pending if the database is down."""
-        still_pending: list[Outcome] = []
-        for outcome in outcomes:
-            try:
-                self._store.finish([outcome])
-            except (StoreUnavailableError, StoreFullError):
-                still_pending.append(outcome)
-                continue
-            except Exception as exc:
-                replacement = unstorable(outcome, exc)
-                try:
-                    self._store.finish([replacement])
-                except Exception:
-                    still_pending.append(outcome)
-                    continue
-                logger.error("the outcome of task %s cannot be stored (%s); stored as failed",
-                             outcome.task_id, exc)
-                outcome = replacement
-            self._on_finished([outcome])
-        return still_pending
+        True if all of them finished. Those still running keep their RUNNING rows, which the
+        next start queues again; their threads are left to the process's exit.
+        """
+        self._stopping.set()
+        self._wake.set()
+        if self._thread.is_alive():
+            self._thread.join(JOIN_S)  # it never waits on task code: a turn at most
+        self._release(self._ready.close())
+        finished = self._quotas.wait_until_idle(grace_s)
+        if not finished:
+            self._runs.cancel_all()
+        self._flush()
+        self._workers.stop(WORKERS_JOIN_S if finished else 0.0)
+        return finished
 
-    def _run_and_release(self, run: _Run) -> None:
-        record, outcome = run.record, None
-        log_started(record.id, record.name, record.attempts)
-        clock = time.monotonic()
-        try:
-            outcome = self._run(record, run.context)  # run() never raises
-        finally:
-            # Under the lock: `_time_out_overdue` times out only registered runs, so either
-            # this outcome or the TIMED_OUT one is stored, never both.
-            with self._runs_lock:
-                self._forget(run)
-                timed_out = run.timed_out
-            if timed_out:
-                logger.warning("task %s (%s) returned after its time limit; its outcome is "
-                               "dropped and its slot free again", record.id, record.name)
-            elif outcome is not None:
-                log_finished(record.name, outcome, time.monotonic() - clock)
-                self._metrics.task_finished(record.name, outcome.status.value,
-                                            _duration_s(outcome))
-                self._finished.put(outcome)
-            self._quotas.release(record.name)
-            self.notify()
-
-    def _forget(self, run: _Run) -> None:
-        """Drop a run (the lock held): only this one, not a newer run of the same task (a
-        timed-out run retried while its thread still runs)."""
-        if self._runs.get(run.record.id) is run:
-            del self._runs[run.record.id]
-
-    def _take_finished(self) -> list[Outcome]:
-        outcomes = []
-        while True:
-            try:
-                outcomes.append(self._finished.get_nowait())
-            except queue.Empty:
-                return outcomes
-
-    def _flush(self) -> None:
-        outcomes = self._take_finished()
-        if not outcomes:
+    def _release(self, unstarted: list[TaskRecord]) -> None:
+        """Queue again records claimed ahead that will not start here."""
+        if not unstarted:
             return
         try:
-            self._store.finish(outcomes)
+            self._store.release(unstarted)
+        except Exception as exc:  # they run again at the next start, as if interrupted
+            logger.warning("could not queue %d tasks claimed ahead again (%s); they run at "
+                           "the next start", len(unstarted), one_line(exc))
+
+    def _flush(self) -> None:
+        """Store the outcomes left, one turn, or each alone if that fails."""
+        finished = self._runs.take_finished()
+        if not finished:
+            return
+        try:
+            self._store.turn(Turn(finished=finished, look=False))
         except Exception:
-            if self._store_one_by_one(outcomes):
+            self._store_one_by_one(finished)
+            if self._runs.has_finished():
                 logger.error("could not store every finished task; those not stored run "
                              "again at the next start")
             return
-        self._on_finished(outcomes)
-
-
-def _duration_s(outcome: Outcome) -> float | None:
-    if outcome.started_at is None or outcome.finished_at is None:
-        return None
-    return max(0.0, (outcome.finished_at - outcome.started_at).total_seconds())
+        self._on_finished([outcome for outcome, _ in finished])

@@ -23,6 +23,16 @@ class Quotas:
         self._total = 0
         self._changed = threading.Condition()
 
+    @property
+    def task_names(self) -> tuple[str, ...]:
+        """The names whose records this server may claim."""
+        return self._task_names
+
+    def running(self) -> tuple[int, dict[str, int]]:
+        """How many tasks run now, in total and per name."""
+        with self._changed:
+            return self._total, dict(self._running)
+
     def room(self) -> tuple[dict[str, int], int]:
         """Free slots per task name (names at their limit left out) and in total."""
         with self._changed:

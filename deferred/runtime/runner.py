@@ -79,7 +79,7 @@ def run_record(registry: TaskRegistry, record: TaskRecord, context: TaskContext 
 
 def _run(registry: TaskRegistry, record: TaskRecord, context: TaskContext,
          max_result_bytes: int) -> Outcome:
-    started = record.started_at or utcnow()
+    started = utcnow()  # a record claimed ahead started later than its claim
     task_class = None
     try:
         task_class = registry.get(record.name)

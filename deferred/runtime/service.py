@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 from ..addresses import check_email_address
@@ -13,7 +13,7 @@ from ..access.audit import Actor
 from ..config import LimitsConfig
 from ..errors import (BadRequestError, ConflictError, DeferredError, InvalidParamsError,
                      NotFoundError, ShuttingDownError)
-from ..interfaces import Health, TaskStore, TaskType
+from ..interfaces import Health, NewTask, TaskStore, TaskType
 from ..jsontext import encode_json
 from .metrics import Metrics
 from ..records import MAX_TASK_ID, ChainStep, TaskRecord, TaskStatus, utcnow
@@ -27,8 +27,8 @@ WAIT_POLL_S = 1.0  # a record finished by another server wakes no one here
 class TaskStarter(Protocol):
     """What the service needs of the dispatcher (see `Dispatcher`)."""
 
-    def admit(self, name: str, insert: Callable[[bool], TaskRecord | None], *,
-              may_start: bool = True) -> TaskRecord | None: ...
+    def admit(self, task: NewTask) -> TaskRecord: ...
+    def notify(self, *, queued: bool = True) -> None: ...
     def request_cancel(self, task_id: int) -> None: ...
     def is_alive(self) -> bool: ...
 
@@ -93,12 +93,9 @@ class LocalTaskService:
             raise InvalidParamsError(f"params must be JSON values: {exc}", where="$") from None
         if email is not None:
             email = check_email_address(email)
-        # A delayed task, or one that may repeat an earlier submit, is never stored running.
-        may_start = not options.is_delayed and options.idempotency_key is None
-        record = self._starter.admit(task_name, lambda running: self._store.add(
-            task_name, params, email, options, running=running, chain_next=chain_next,
-            actor=actor), may_start=may_start)
-        assert record is not None
+        record = self._starter.admit(NewTask(task_name, params, email, options,
+                                             tuple(chain_next), actor,
+                                             may_start=not options.is_delayed))
         self._metrics.task_submitted(task_name)  # once stored: a refused submit is no submit
         return record
 
@@ -140,10 +137,10 @@ class LocalTaskService:
         if self._closing.is_set():
             raise ShuttingDownError("the server is shutting down and takes no new tasks")
         before = self.get(task_id)
-        record = self._starter.admit(before.name, lambda running: self._store.retry(
-            task_id, actor), may_start=False)
+        record = self._store.retry(task_id, actor)
         if record is None:
             raise _not_found(task_id)
+        self._starter.notify()
         if record.status is not TaskStatus.QUEUED:
             raise ConflictError(f"task {task_id} is {before.status}: only a failed, "
                                 "cancelled or timed-out task can be retried", where="task_id")

@@ -12,8 +12,8 @@ import sqlalchemy as sa
 
 from ..records import StoredFile, TaskRecord, TaskStatus
 from .outbox import deliveries
-from .rows import (FILE_COLUMNS, attempt_from_row, group_files, record_from_row,
-                   stored_file_from_row)
+from .rows import (CLAIMED_COLUMNS, FILE_COLUMNS, attempt_from_row, claimed_record,
+                   group_files, record_from_row, stored_file_from_row)
 from .schema import firings, task_attempts, task_files, tasks
 
 
@@ -116,3 +116,12 @@ def cancel_requests(conn: sa.Connection, task_ids: Sequence[int]) -> list[int]:
     return list(conn.execute(sa.select(tasks.c.id).where(
         tasks.c.id.in_(list(task_ids)), tasks.c.cancel_requested.is_(True),
         tasks.c.status == TaskStatus.RUNNING.value)).scalars())
+
+
+def running_here(conn: sa.Connection, task_ids: Sequence[int], owner: str
+                 ) -> dict[int, TaskRecord]:
+    """The records of these ids that run here, as a claim returned them, by id."""
+    rows = conn.execute(sa.select(*CLAIMED_COLUMNS).where(
+        tasks.c.id.in_(list(task_ids)), tasks.c.status == TaskStatus.RUNNING.value,
+        tasks.c.owner == owner)).all()
+    return {row.id: claimed_record(row, owner, None) for row in rows}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -10,11 +11,16 @@ import sqlalchemy as sa
 
 from ..records import (Attempt, ChainStep, Progress, StoredFile, TaskError, TaskRecord,
                        TaskStatus)
-from .schema import task_files
+from .schema import task_files, tasks
 
 FILE_COLUMNS = (task_files.c.task_id, task_files.c.position, task_files.c.token,
                 task_files.c.name, task_files.c.content_type, task_files.c.size_bytes)
 """A file row's columns but its data."""
+
+CLAIMED_COLUMNS = (tasks.c.id, tasks.c.name, tasks.c.params, tasks.c.attempts, tasks.c.email,
+                   tasks.c.priority, tasks.c.timeout_s, tasks.c.cancel_requested,
+                   tasks.c.chain_next, tasks.c.parent_id, tasks.c.sort_key)
+"""What a claim returns of each row: what its run and its finish need."""
 
 
 def stored_file_from_row(row: sa.Row[Any]) -> StoredFile:
@@ -70,3 +76,17 @@ def chain_to_json(steps: Sequence[ChainStep]) -> str | None:
         return None
     return json.dumps([{"task_name": step.task_name, "params": dict(step.params)}
                        for step in steps], ensure_ascii=False, separators=(",", ":"))
+
+
+def claimed_record(row: Sequence[Any], owner: str,
+                   started_at: datetime.datetime | None) -> TaskRecord:
+    """The record of a row claimed by `owner` (its `CLAIMED_COLUMNS`), with what its run
+    and its finish need."""
+    task_id, name, params, attempts, email, priority, timeout_s, cancel_requested, \
+        chain_next, parent_id, _ = row
+    return TaskRecord(id=task_id, name=name, params=json.loads(params),
+                      status=TaskStatus.RUNNING, attempts=attempts, email=email,
+                      owner=owner, started_at=started_at,
+                      priority=priority, timeout_s=timeout_s,
+                      cancel_requested=bool(cancel_requested), parent_id=parent_id,
+                      chain_next=chain_from_json(chain_next) if chain_next else ())

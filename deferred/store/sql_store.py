@@ -7,6 +7,7 @@ own on the same `Database`.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import logging
 import math
@@ -19,22 +20,23 @@ import sqlalchemy as sa
 from ..access.audit import Actor, AuditAction
 from ..config import DbConfig, LimitsConfig
 from ..errors import StoreRejectedError
+from ..interfaces import NewTask, Turn, TurnResult
 from ..jsontext import encode_json
 from ..records import ChainStep, Outcome, StoredFile, TaskRecord, TaskStatus, utcnow
 from ..scheduling.options import SubmitOptions
 from . import cluster, reads, transitions
 from .access import SqlAccessStore, audit_values, insert_audit
 from .database import Database
-from .group_commit import GroupCommitter
+from ..group_commit import GroupCommitter
 from .outbox import SqlOutbox
 from .rows import chain_from_json, record_from_row
 from .schema import firings, tasks
+from .hot_path import hot_path
 from .statements import build_hot_statements
+from .turn import run_turn
 
 logger = logging.getLogger(__name__)
 
-CLAIM_PAGE_FACTOR = 4
-_Add = tuple[dict[str, Any], "Actor | None"]
 
 
 class SqlTaskStore:
@@ -55,8 +57,8 @@ class SqlTaskStore:
         self._lease_s = config.lease_s
         self._limits = limits  # counted over every server on a shared database
         self._joined = False
-        self._adds: GroupCommitter[_Add, TaskRecord] = GroupCommitter(self._add_batch)
-        self._hot = build_hot_statements()
+        self._adds: GroupCommitter[NewTask, TaskRecord] = GroupCommitter(self._add_batch)
+        self._hot = hot_path(self.database.dialect, build_hot_statements(self.database.dialect))
 
     @property
     def access(self) -> SqlAccessStore:
@@ -109,101 +111,96 @@ class SqlTaskStore:
         its audit entry (a launch, or a chain's) commits with the record.
 
         Threads adding at the same time share one transaction (group commit): a commit costs
-        an fsync, and a request waiting for its own would wait for everyone else's.
+        an fsync, and a request waiting for its own would wait for everyone else's. (A
+        server's submits go through its dispatcher's turns instead.)
         """
-        options = options or SubmitOptions()
-        now = utcnow()
-        row = transitions.new_row(
-            name, encode_json(params), now, email=email, run_at=options.run_at,
-            priority=options.priority, idempotency_key=options.idempotency_key,
-            timeout_s=options.timeout_s, parent_id=options.parent_id, chain_next=chain_next)
-        if running:
-            row = transitions.running_row(row, self.server_id, now)
-        if options.idempotency_key is not None:
-            return self._add_once(row, actor)
-        return self._adds.submit((row, actor))
+        return self._adds.submit(NewTask(name, params, email, options or SubmitOptions(),
+                                         tuple(chain_next), actor, may_start=running))
 
-    def _add_once(self, row: dict[str, Any], actor: Actor | None) -> TaskRecord:
-        key = row["idempotency_key"]
-        by_key = sa.select(tasks).where(tasks.c.idempotency_key == key)
-        for _ in range(2):  # a second try finds the row a concurrent submit stored
-            try:
-                with self.database.write("store the task") as conn:
-                    stored = conn.execute(by_key).one_or_none()
-                    if stored is None:
-                        stored, = transitions.insert_tasks(conn, [row])
-                        if actor is not None:
-                            insert_audit(conn, [_launch_audit(actor, stored)])
-                        if self.is_shared:
-                            cluster.notify(conn)
-                return self.get(stored.id) or record_from_row(stored)
-            except StoreRejectedError:
-                continue
-        raise StoreRejectedError(f"cannot store the task under idempotency key {key!r}")
+    def _add_batch(self, batch: Sequence[NewTask]) -> list[TaskRecord]:
+        room: dict[str, int] = {}
+        for task in batch:
+            if task.may_start:
+                room[task.name] = room.get(task.name, 0) + 1
+        return self.turn(Turn(new=batch, room=room, total=sum(room.values()),
+                              look=False)).added
 
-    def _add_batch(self, batch: Sequence[_Add]) -> list[TaskRecord]:
-        with self.database.write("store the task") as conn:
-            rows = transitions.insert_tasks(conn, [row for row, _ in batch])
-            insert_audit(conn, [_launch_audit(actor, row)
-                                for (_, actor), row in zip(batch, rows) if actor is not None])
-            if self.is_shared:
+    def turn(self, turn: Turn) -> TurnResult:
+        """Store the outcomes, claim queued records and add new tasks in one transaction
+        (see `Turn`). A record stored before under an idempotency key is read afterwards."""
+        narrow = None
+        if self.is_shared:
+            narrow = self._narrow_to_cluster
+        action = "store the task" if turn.new else "store and claim tasks"
+
+        def work(conn: sa.Connection) -> tuple[TurnResult, list[int]]:
+            result, earlier = run_turn(conn, self._hot, turn, self.server_id, utcnow(),
+                                       narrow=narrow)
+            if self.is_shared and (result.queued
+                                   or len(result.started) < len(turn.finished)):
+                # Work was queued, or slots freed here that this turn did not take again:
+                # wake the others. (Had it taken them all, waking them would only cost
+                # them an empty claim.)
                 cluster.notify(conn)
-        return [record_from_row(row) for row in rows]
+            return result, earlier
+
+        result, earlier = self.database.hot_write(action, work)
+        if earlier:
+            stored = {task_id: self.get(task_id) for task_id in earlier}
+            added = [stored.get(record.id) or record for record in result.added]
+            result = dataclasses.replace(result, added=added)
+        return result
+
+    def _narrow_to_cluster(self, conn: sa.Connection, room: Mapping[str, int],
+                           total: int) -> tuple[dict[str, int], int]:
+        cluster.lock_claims(conn)
+        if self._limits is None:
+            return dict(room), total
+        return cluster.cluster_room(conn, room, total, self._limits)
+
+    def release(self, records: Sequence[TaskRecord]) -> None:
+        """Queue again records claimed here that never started, their attempt not
+        counted."""
+        if records:
+            def work(conn: sa.Connection) -> None:
+                transitions.release_unstarted(conn, self._hot, records, self.server_id)
+                if self.is_shared:
+                    cluster.notify(conn)
+
+            self.database.hot_write("queue unstarted tasks again", work)
 
     def claim(self, room: Mapping[str, int], total: int,
               finished: Sequence[Outcome] = ()) -> list[TaskRecord]:
         """Store `finished`, then mark up to `total` of the oldest queued records as running
         here, at most `room[name]` of each name and none of a name not in `room`: one
-        transaction, so a finished batch and the next claim cost one commit."""
-        with self.database.write("claim tasks") as conn:
-            follow_ups = transitions.finish_runs(conn, self._hot, finished, self.server_id)
-            if self.is_shared and total > 0:
-                cluster.lock_claims(conn)
-                if self._limits is not None:
-                    room, total = cluster.cluster_room(conn, room, total, self._limits)
-            ids = self._pick(conn, room, total) if total > 0 else []
-            if self.is_shared and (follow_ups or len(ids) < len(finished)):
-                # Work was queued, or slots freed here that this claim did not take again:
-                # wake the others. (Had it taken them all, waking them would only cost them
-                # an empty claim.)
-                cluster.notify(conn)
-            if not ids:
-                return []
-            rows = transitions.start(conn, self._hot, ids, self.server_id, utcnow())
-        # UPDATE ... RETURNING gives rows in no set order.
-        return sorted((record_from_row(row) for row in rows), key=lambda record: record.id)
-
-    def _pick(self, conn: sa.Connection, room: Mapping[str, int], total: int) -> list[int]:
-        remaining = {name: min(slots, total) for name, slots in room.items() if slots > 0}
-        picked: list[int] = []
-        after_key, after_id, page_size = -math.inf, 0, max(total * CLAIM_PAGE_FACTOR, 16)
-        now = utcnow()
-        while remaining and len(picked) < total:
-            page = conn.execute(self._hot.pick_queued,
-                                {"names": list(remaining), "after_key": after_key,
-                                 "after_id": after_id, "page_size": page_size,
-                                 "now": now}).all()
-            for task_id, name, _ in page:
-                if remaining.get(name, 0) > 0:
-                    picked.append(task_id)
-                    remaining[name] -= 1
-                    if remaining[name] == 0:
-                        del remaining[name]
-                    if len(picked) == total:
-                        break
-            if len(page) < page_size:
-                break
-            after_key, after_id = page[-1].sort_key, page[-1].id
-        return picked
+        transaction. For callers that keep no records of their runs (the dispatcher's turns
+        carry them: see `turn`)."""
+        pairs = self._with_records(finished)
+        return self.turn(Turn(finished=pairs, room=room, total=total)).started
 
     def finish(self, outcomes: Sequence[Outcome]) -> None:
         """Store outcomes; one whose record is no longer running that attempt here is dropped
         and logged."""
         if outcomes:
-            with self.database.write("store task outcomes") as conn:
-                transitions.finish_runs(conn, self._hot, outcomes, self.server_id)
-                if self.is_shared:  # slots are free: a server waiting at a limit may claim
-                    cluster.notify(conn)
+            self.turn(Turn(finished=self._with_records(outcomes), look=False))
+
+    def _with_records(self, outcomes: Sequence[Outcome]) -> list[tuple[Outcome, TaskRecord]]:
+        """Each outcome with its record as running here now; one not running here is
+        dropped and logged."""
+        if not outcomes:
+            return []
+        with self.database.read("read running tasks") as conn:
+            held = reads.running_here(conn, [outcome.task_id for outcome in outcomes],
+                                      self.server_id)
+        pairs = []
+        for outcome in outcomes:
+            record = held.get(outcome.task_id)
+            if record is None or record.attempts != outcome.attempt:
+                logger.warning("task %s attempt %s is no longer running here; its outcome is "
+                               "dropped", outcome.task_id, outcome.attempt)
+                continue
+            pairs.append((outcome, record))
+        return pairs
 
     def requeue_running(self) -> list[TaskRecord]:
         """Queue again every record left running by a server that is gone; return them.
@@ -343,11 +340,3 @@ class SqlTaskStore:
             except Exception:  # the others will find it dead once its lease is over
                 logger.warning("could not remove this server's heartbeat row")
         self.database.close()
-
-
-def _launch_audit(actor: Actor, row: sa.Row[Any]) -> dict[str, object]:
-    if row.chain_next:
-        steps = len(chain_from_json(row.chain_next)) + 1
-        return audit_values(actor, AuditAction.CHAIN, row.id, row.name,
-                            f"a chain of {steps} tasks")
-    return audit_values(actor, AuditAction.LAUNCH, row.id, row.name)

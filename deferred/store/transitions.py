@@ -12,6 +12,7 @@ transaction.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import logging
 import secrets
@@ -20,13 +21,16 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from ..access.audit import Actor, AuditAction
+from ..interfaces import NewTask
 from ..jsontext import encode_json
 from ..mediatypes import guess_media_type
-from ..records import ChainStep, EmailStatus, Outcome, TaskStatus, utcnow
+from ..records import ChainStep, EmailStatus, Outcome, TaskRecord, TaskStatus, utcnow
+from .access import audit_values
 from .outbox import outcome_email
 from .rows import chain_from_json, chain_to_json
 from .schema import firings, outbox, task_attempts, task_files, tasks
-from .statements import HotStatements
+from .hot_path import CoreHotPath
 
 logger = logging.getLogger(__name__)
 
@@ -52,9 +56,55 @@ def new_row(name: str, params_json: str, now: datetime.datetime, *, email: str |
             "chain_next": chain_to_json(chain_next)}
 
 
+def new_task_row(task: NewTask, now: datetime.datetime) -> dict[str, Any]:
+    """The row of a submitted task, queued."""
+    options = task.options
+    return new_row(task.name, encode_json(task.params), now, email=task.email,
+                   run_at=options.run_at, priority=options.priority,
+                   idempotency_key=options.idempotency_key, timeout_s=options.timeout_s,
+                   parent_id=options.parent_id, chain_next=task.chain_next)
+
+
+def is_delayed_row(row: dict[str, Any], now: datetime.datetime) -> bool:
+    """True if the row may not start yet."""
+    return row["run_at"] is not None and row["run_at"] > now
+
+
 def running_row(row: dict[str, Any], owner: str, now: datetime.datetime) -> dict[str, Any]:
     """`row` (a `new_row`) started at once by `owner`, its first attempt."""
     return {**row, "status": RUNNING, "attempts": 1, "owner": owner, "started_at": now}
+
+
+def new_record(task_id: int, row: dict[str, Any], task: NewTask) -> TaskRecord:
+    """The record of `row` as just stored under `task_id` (no read back)."""
+    return TaskRecord(id=task_id, name=row["name"], params=task.params,
+                      status=TaskStatus(row["status"]), attempts=row["attempts"],
+                      owner=row["owner"], email=row["email"], created_at=row["created_at"],
+                      started_at=row["started_at"], run_at=row["run_at"],
+                      priority=row["priority"], idempotency_key=row["idempotency_key"],
+                      timeout_s=row["timeout_s"], parent_id=row["parent_id"],
+                      chain_next=task.chain_next)
+
+
+def launch_audit(actor: Actor | None, record: TaskRecord) -> dict[str, object]:
+    """The audit row of a launch (or a chain's) by `actor`."""
+    assert actor is not None
+    if record.chain_next:
+        return audit_values(actor, AuditAction.CHAIN, record.id, record.name,
+                            f"a chain of {len(record.chain_next) + 1} tasks")
+    return audit_values(actor, AuditAction.LAUNCH, record.id, record.name)
+
+
+def insert_task_ids(conn: sa.Connection, hot: CoreHotPath,
+                    rows: Sequence[dict[str, Any]]) -> list[int]:
+    """new → QUEUED (or RUNNING): store `rows`; their ids, in order."""
+    return hot.insert_new(conn, list(rows))
+
+
+def insert_keyed(conn: sa.Connection, hot: CoreHotPath, row: dict[str, Any]) -> int | None:
+    """new → QUEUED (or RUNNING) under an idempotency key: its id, None if the key is
+    taken."""
+    return conn.execute(hot.statements.insert_keyed, row).scalar_one_or_none()
 
 
 def insert_tasks(conn: sa.Connection, rows: Sequence[dict[str, Any]]) -> list[sa.Row[Any]]:
@@ -63,72 +113,116 @@ def insert_tasks(conn: sa.Connection, rows: Sequence[dict[str, Any]]) -> list[sa
                              list(rows)).all())
 
 
-def start(conn: sa.Connection, hot: HotStatements, ids: Sequence[int], owner: str,
-          now: datetime.datetime) -> list[sa.Row[Any]]:
-    """QUEUED → RUNNING: `ids`, claimed by `owner`, attempt count raised; their rows."""
-    return list(conn.execute(hot.mark_running, {"ids": list(ids), "owner": owner, "now": now}))
+@dataclasses.dataclass(frozen=True)
+class Finished:
+    """What `finish_claimed` did: whether it queued a chain's next step, and the earliest
+    time a retry it queued may start."""
+
+    queued: bool = False
+    next_due: datetime.datetime | None = None
 
 
-def finish_runs(conn: sa.Connection, hot: HotStatements, outcomes: Sequence[Outcome],
-                owner: str) -> int:
-    """RUNNING → a final status, or QUEUED again when a retry is left: each outcome of a run
-    by `owner`, with its attempt in the history, its files, its email and a chain's next step
-    (committed with the success before it). An outcome whose record no longer runs that
-    attempt there is dropped and logged. Returns how many follow-up tasks were queued."""
-    if not outcomes:
-        return 0
-    running = {row.id: row for row in conn.execute(
-        hot.running_here, {"ids": [outcome.task_id for outcome in outcomes], "owner": owner})}
-    current, follow_ups = [], []
-    now = utcnow()
-    for outcome in outcomes:
-        row = running.get(outcome.task_id)
-        if row is None or row.attempts != outcome.attempt:
-            logger.warning("task %s attempt %s is no longer running here; its outcome is "
-                           "dropped", outcome.task_id, outcome.attempt)
-            continue
-        current.append((outcome, row.email))
-        if outcome.status is TaskStatus.SUCCEEDED and row.chain_next:
-            first, *rest = chain_from_json(row.chain_next)
-            follow_ups.append(new_row(first.task_name, encode_json(first.params), now,
-                                      priority=row.priority, parent_id=row.id,
-                                      chain_next=rest))
+def finish_claimed(conn: sa.Connection, hot: CoreHotPath,
+                   finished: Sequence[tuple[Outcome, TaskRecord]], owner: str,
+                   now: datetime.datetime) -> Finished:
+    """RUNNING → a final status, or QUEUED again when a retry is left: each outcome with the
+    record its claim returned, written only if that record still runs that attempt for
+    `owner`; with its attempt in the history, its files, its email and a chain's next step
+    (committed with the success before it). An outcome no longer this run's is dropped and
+    logged."""
+    if not finished:
+        return Finished()
+    final = [(outcome, record) for outcome, record in finished if outcome.retry_at is None]
+    retried = [(outcome, record) for outcome, record in finished
+               if outcome.retry_at is not None]
+    written = _write_final(conn, hot, final, owner, now) if final else []
+    written_retries = []
+    for outcome, record in retried:  # rare: one statement each, for its row count
+        assert outcome.retry_at is not None
+        if conn.execute(hot.statements.retry_later, {
+                **_outcome_values(outcome, owner, now), "b_retry_at": outcome.retry_at,
+                "b_retry_ts": outcome.retry_at.timestamp(),
+                "b_step": PRIORITY_STEP_S}).rowcount:
+            written_retries.append((outcome, record))
+        else:
+            _log_dropped(outcome)
+    every = written + written_retries
+    if not every:
+        return Finished()
+    hot.insert_attempts(conn, [_attempt_values(outcome, owner, now) for outcome, _ in every])
+    _write_results(conn, hot, [(outcome, record.email) for outcome, record in written])
+    follow_ups = [new_row(first.task_name, encode_json(first.params), now,
+                          priority=record.priority, parent_id=record.id, chain_next=rest)
+                  for outcome, record in written
+                  if outcome.status is TaskStatus.SUCCEEDED and record.chain_next
+                  for first, *rest in [record.chain_next]]
     if follow_ups:
         conn.execute(tasks.insert(), follow_ups)
-    if not current:
-        return len(follow_ups)
-    conn.execute(hot.insert_attempt, [{
-        "task_id": outcome.task_id, "number": outcome.attempt, "status": outcome.status.value,
-        "owner": owner, "started_at": outcome.started_at,
-        "finished_at": outcome.finished_at or now, "error_type": outcome.error and outcome.error.type,
-        "error_message": outcome.error and outcome.error.message} for outcome, _ in current])
-    retried = [outcome for outcome, _ in current if outcome.retry_at is not None]
-    if retried:
-        conn.execute(hot.retry_later, [
-            {**_outcome_values(outcome, owner, now), "b_retry_at": outcome.retry_at,
-             "b_retry_ts": outcome.retry_at.timestamp(), "b_step": PRIORITY_STEP_S}
-            for outcome in retried if outcome.retry_at is not None])
-        current = [(outcome, email) for outcome, email in current if outcome.retry_at is None]
-    if current:
-        _write_outcomes(conn, hot, current, owner, now)
-    return len(follow_ups)
+    return Finished(queued=bool(follow_ups),
+                    next_due=min((outcome.retry_at for outcome, _ in written_retries
+                                  if outcome.retry_at is not None), default=None))
 
 
-def _write_outcomes(conn: sa.Connection, hot: HotStatements,
-                    current: Sequence[tuple[Outcome, str | None]], owner: str,
-                    now: datetime.datetime) -> None:
-    conn.execute(hot.write_outcome, [_outcome_values(outcome, owner, now)
-                                     for outcome, _ in current])
+def _write_final(conn: sa.Connection, hot: CoreHotPath,
+                 final: list[tuple[Outcome, TaskRecord]], owner: str,
+                 now: datetime.datetime) -> list[tuple[Outcome, TaskRecord]]:
+    """The guarded UPDATE of every final outcome in one `executemany`; those it wrote."""
+    count = hot.write_final(conn, [_outcome_values(outcome, owner, now)
+                                   for outcome, _ in final])
+    if count == len(final) and conn.dialect.supports_sane_multi_rowcount:
+        return final
+    # Fewer rows than outcomes: read which rows hold what was just written. Only this
+    # owner writes a final status for its own attempt, so a match is this write.
+    now_held = {row.id: row for row in conn.execute(
+        hot.statements.written_here, {"ids": [outcome.task_id for outcome, _ in final], "owner": owner})}
+    written = []
+    for outcome, record in final:
+        row = now_held.get(outcome.task_id)
+        if row is not None and row.attempts == outcome.attempt \
+                and row.status == outcome.status.value:
+            written.append((outcome, record))
+        else:
+            _log_dropped(outcome)
+    return written
+
+
+def _log_dropped(outcome: Outcome) -> None:
+    logger.warning("task %s attempt %s is no longer running here; its outcome is dropped",
+                   outcome.task_id, outcome.attempt)
+
+
+def _attempt_values(outcome: Outcome, owner: str, now: datetime.datetime) -> dict[str, Any]:
+    error = outcome.error
+    return {"task_id": outcome.task_id, "number": outcome.attempt,
+            "status": outcome.status.value, "owner": owner, "started_at": outcome.started_at,
+            "finished_at": outcome.finished_at or now,
+            "error_type": error and error.type, "error_message": error and error.message}
+
+
+def release_unstarted(conn: sa.Connection, hot: CoreHotPath,
+                      records: Sequence[TaskRecord], owner: str) -> int:
+    """RUNNING → QUEUED: records claimed by `owner` that never started, their attempt not
+    counted. How many were still this owner's to release."""
+    if not records:
+        return 0
+    return int(conn.execute(hot.statements.release_unstarted, [
+        {"b_id": record.id, "b_owner": owner, "b_attempt": record.attempts}
+        for record in records]).rowcount)
+
+
+def _write_results(conn: sa.Connection, hot: CoreHotPath,
+                   current: Sequence[tuple[Outcome, str | None]]) -> None:
+    """The files and emails of outcomes just written."""
     files = [{"task_id": outcome.task_id, "position": position,
               "token": secrets.token_urlsafe(FILE_TOKEN_BYTES), "name": item.name,
               "content_type": item.content_type or guess_media_type(item.name),
               "size_bytes": len(item.data), "data": item.data}
              for outcome, _ in current for position, item in enumerate(outcome.files)]
     if files:
-        conn.execute(hot.insert_file, files)
+        conn.execute(hot.statements.insert_file, files)
     emails = [outcome_email(outcome, email) for outcome, email in current if email]
     if emails:  # the result and its email commit together
-        conn.execute(hot.insert_email, emails)
+        conn.execute(hot.statements.insert_email, emails)
 
 
 def _outcome_values(outcome: Outcome, owner: str, now: datetime.datetime) -> dict[str, Any]:
@@ -137,7 +231,7 @@ def _outcome_values(outcome: Outcome, owner: str, now: datetime.datetime) -> dic
             "b_status": outcome.status.value, "b_result": outcome.result_json,
             "b_error_type": error and error.type, "b_error_message": error and error.message,
             "b_error_traceback": error and error.traceback,
-            "b_finished_at": outcome.finished_at or now}
+            "b_started_at": outcome.started_at, "b_finished_at": outcome.finished_at or now}
 
 
 def requeue_interrupted(conn: sa.Connection, gone: sa.ColumnElement[bool]

@@ -68,11 +68,12 @@ def make_dispatcher(store, registry) -> Iterator[Callable[..., Dispatcher]]:
     started: list[Dispatcher] = []
     finished_ids: list[int] = []
 
-    def make(global_limit: int, names: dict[str, int]) -> Dispatcher:
+    def make(global_limit: int, names: dict[str, int], prefetch: int = 3) -> Dispatcher:
         quotas = Quotas(global_limit, names, registry.names())
         # A long poll: every start here must come from a claim at start or a notify().
         dispatcher = Dispatcher(
             store, quotas, functools.partial(run_record, registry), poll_s=60,
+            prefetch=prefetch,
             on_finished=lambda outcomes: finished_ids.extend(o.task_id for o in outcomes))
         dispatcher.start()
         started.append(dispatcher)
@@ -89,12 +90,13 @@ def all_finished(store, count: int) -> bool:
     return len(records) == count and all(r.status.is_terminal for r in records)
 
 
-def test_quotas_are_reached_and_never_exceeded(store, probe, make_dispatcher):
+@pytest.mark.parametrize("prefetch", [0, 3, 8])
+def test_quotas_are_reached_and_never_exceeded(store, probe, make_dispatcher, prefetch):
     for i in range(40):
         store.add("x", {"hold_s": 0.02})
     for i in range(40):
         store.add("y", {"hold_s": 0.02})
-    make_dispatcher(global_limit=4, names={"x": 2})
+    make_dispatcher(global_limit=4, names={"x": 2}, prefetch=prefetch)
     wait_until(lambda: all_finished(store, 80), timeout_s=60)
     assert probe.max_total == 4
     assert probe.max_running["x"] == 2
@@ -127,7 +129,8 @@ def test_a_type_at_its_limit_does_not_hold_up_others(store, probe, make_dispatch
 
 def test_a_submit_wakes_the_dispatcher_at_once(store, make_dispatcher):
     dispatcher = make_dispatcher(global_limit=2, names={})
-    wait_until(lambda: dispatcher._drained)  # its first turn found nothing: idle on its poll
+    # Its first turn found nothing: it sleeps on its poll, and looks only when told.
+    wait_until(lambda: not dispatcher._maybe_queued)
     record = store.add("y", {"hold_s": 0})
     dispatcher.notify()
     wait_until(lambda: store.get(record.id).status is TaskStatus.SUCCEEDED)
@@ -220,3 +223,51 @@ def test_a_result_over_max_result_bytes_fails_its_task(store, big_registry):
     error = store.get(record.id).error
     assert error.type == "InvalidResultError"
     assert "2002 bytes, over the limit of 1000" in error.message
+
+
+@pytest.fixture
+def ahead(store, probe, registry):
+    """A dispatcher of one worker that takes up to 3 records ahead, its worker held by a
+    long `x` and 3 `y` records (short: one ran before) claimed ahead of it."""
+    quotas = Quotas(1, {}, registry.names())
+    dispatcher = Dispatcher(store, quotas, functools.partial(run_record, registry), poll_s=60,
+                            prefetch=3)
+    dispatcher.start()
+    first = store.add("y", {"hold_s": 0})
+    dispatcher.notify()
+    wait_until(lambda: store.get(first.id).status is TaskStatus.SUCCEEDED)
+    held = store.add("x", {"hold_s": 30})
+    dispatcher.notify()
+    wait_until(lambda: probe.running.get("x") == 1)
+    waiting = [store.add("y", {"hold_s": 0}) for _ in range(3)]
+    dispatcher.notify()
+    wait_until(lambda: all(store.get(r.id).status is TaskStatus.RUNNING for r in waiting))
+    try:
+        yield dispatcher, held, waiting
+    finally:
+        probe.release.set()
+        dispatcher.stop(grace_s=10)
+
+
+def test_records_taken_ahead_wait_for_a_worker_and_are_queued_again_at_stop(store, probe,
+                                                                           ahead):
+    dispatcher, held, waiting = ahead
+    assert [store.get(r.id).attempts for r in waiting] == [1, 1, 1]  # counted at the claim
+    assert probe.max_running.get("y") == 1 and probe.running.get("y") == 0  # none started
+    assert dispatcher.stop(grace_s=0.2) is False  # the long `x` still runs
+    for record in waiting:
+        stored = store.get(record.id)
+        assert (stored.status, stored.attempts, stored.owner, stored.history) == (
+            TaskStatus.QUEUED, 0, None, ())  # as if never claimed
+    assert store.get(held.id).status is TaskStatus.RUNNING
+
+
+def test_a_record_taken_ahead_and_cancelled_ends_without_running(store, probe, ahead):
+    dispatcher, held, waiting = ahead
+    store.cancel(waiting[1].id)
+    dispatcher.request_cancel(waiting[1].id)
+    wait_until(lambda: store.get(waiting[1].id).status is TaskStatus.CANCELLED)
+    probe.release.set()
+    wait_until(lambda: all(store.get(r.id).status.is_terminal for r in [held, *waiting]))
+    assert [store.get(r.id).status for r in waiting] == [
+        TaskStatus.SUCCEEDED, TaskStatus.CANCELLED, TaskStatus.SUCCEEDED]

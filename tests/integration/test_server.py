@@ -152,7 +152,7 @@ def test_a_full_database_refuses_submits_with_503_and_the_server_carries_on(make
     def cap(dbapi_connection, _record):
         dbapi_connection.execute(f"PRAGMA max_page_count={pages}")
 
-    engine.dispose()
+    server._parts.store.database.dispose()  # every connection opens anew, capped
     connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
     big = json.dumps({"task_name": "mult", "params": {"operands": [1] * 200_000}})
     connection.request("POST", "/api/tasks", big, {"Content-Type": "application/json"})
@@ -161,7 +161,7 @@ def test_a_full_database_refuses_submits_with_503_and_the_server_carries_on(make
     assert response.status == 503
     assert body["error_code"] == 501 and "database is full" in body["error_msg"]
     sa.event.remove(engine, "connect", cap)
-    engine.dispose()
+    server._parts.store.database.dispose()
     assert server.submit("mult", {"operands": [2, 3]}).wait(10) == 6
     connection.close()
 

@@ -244,7 +244,7 @@ def test_a_full_database_refuses_the_add_and_keeps_what_it_had(store, sqlite_url
     def cap(dbapi_connection, _record):
         dbapi_connection.execute(f"PRAGMA max_page_count={pages}")
 
-    store.database.engine.dispose()
+    store.database.dispose()
     with pytest.raises(StoreFullError, match="cannot store the task: the database is full"):
         store.add("a", {"big": "x" * 1_000_000})
     assert [record.id for record in store.list()] == [kept.id]

@@ -4,7 +4,7 @@ import threading
 
 import pytest
 
-from deferred.store.group_commit import GroupCommitter
+from deferred.group_commit import GroupCommitter
 
 
 def test_one_caller_commits_alone():

@@ -17,7 +17,7 @@ ROOMS = [
     ("foundations", ("deferred.errors", "deferred.jsontext", "deferred.formats",
                      "deferred.filenames", "deferred.background", "deferred.addresses",
                      "deferred.backoff", "deferred.patterns", "deferred.mediatypes",
-                     "deferred.links")),
+                     "deferred.links", "deferred.group_commit")),
     ("access", ("deferred.access",)),
     ("values", ("deferred.result", "deferred.records", "deferred.config")),
     ("scheduling", ("deferred.scheduling",)),
