@@ -1,7 +1,11 @@
 """A load client for `bench.http_submit`: keep-alive HTTP/1.1 connections, one thread each,
 each sending the same POST back to back. Run as a process of its own:
 
-    python -m bench.http_client PORT CONNECTIONS START END WINDOW_START BODY_JSON
+    python -m bench.http_client PORT CONNECTIONS START END WINDOW_START BODY_JSON [MODE]
+
+MODE is `plain` (the default: the same POST each time), `keyed` (each POST with an
+`Idempotency-Key` header of its own) or `poll` (no POST: `GET /api/tasks` and `GET /tasks`
+in turn, every `POLL_S`, as a dashboard would; BODY_JSON is ignored).
 
 Times are `time.monotonic()` values, which every process of the machine shares. Requests
 that complete inside [WINDOW_START, END] are counted for the rate and the percentiles;
@@ -18,12 +22,19 @@ import threading
 import time
 
 PATH = "/api/tasks"
+POLL_S = 0.1
+POLL_PATHS = ("/api/tasks", "/tasks")
 
 
-def _request(port: int, body: bytes) -> bytes:
-    head = (f"POST {PATH} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+def _request(port: int, body: bytes, key: str | None = None) -> bytes:
+    extra = f"Idempotency-Key: {key}\r\n" if key is not None else ""
+    head = (f"POST {PATH} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n{extra}"
             f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n")
     return head.encode("ascii") + body
+
+
+def _get(port: int, path: str) -> bytes:
+    return f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode("ascii")
 
 
 def _read_response(sock: socket.socket, buffer: bytearray) -> tuple[int, bytes]:
@@ -56,9 +67,12 @@ def _read_response(sock: socket.socket, buffer: bytearray) -> tuple[int, bytes]:
 
 
 class _Connection(threading.Thread):
-    def __init__(self, port: int, request: bytes, start: float, end: float, window: float):
+    def __init__(self, port: int, body: bytes, start: float, end: float, window: float,
+                 mode: str = "plain", number: int = 0):
         super().__init__(name="bench-client")
-        self.port, self.request = port, request
+        self.port, self.body, self.mode = port, body, mode
+        self.request = _request(port, body)
+        self.key_prefix = f"{os.getpid()}-{number}-"
         self.start_at, self.end_at, self.window_at = start, end, window
         self.latencies_ms: list[float] = []
         self.accepted = self.in_window = 0
@@ -77,11 +91,22 @@ class _Connection(threading.Thread):
         buffer = bytearray()
         time.sleep(max(0.0, self.start_at - time.monotonic()))
         try:
+            count = 0
             while True:
                 sent = time.monotonic()
                 if sent >= self.end_at:
                     return
-                sock.sendall(self.request)
+                count += 1
+                if self.mode == "poll":
+                    if count > 1:
+                        time.sleep(POLL_S)
+                        sent = time.monotonic()
+                    request = _get(self.port, POLL_PATHS[count % len(POLL_PATHS)])
+                elif self.mode == "keyed":
+                    request = _request(self.port, self.body, self.key_prefix + str(count))
+                else:
+                    request = self.request
+                sock.sendall(request)
                 status, body = _read_response(sock, buffer)
                 done = time.monotonic()
                 self.statuses[status] = self.statuses.get(status, 0) + 1
@@ -97,8 +122,9 @@ class _Connection(threading.Thread):
 def main(argv: list[str]) -> int:
     port, connections = int(argv[0]), int(argv[1])
     start, end, window = float(argv[2]), float(argv[3]), float(argv[4])
-    request = _request(port, argv[5].encode("utf-8"))
-    threads = [_Connection(port, request, start, end, window) for _ in range(connections)]
+    body, mode = argv[5].encode("utf-8"), argv[6] if len(argv) > 6 else "plain"
+    threads = [_Connection(port, body, start, end, window, mode, number)
+               for number in range(connections)]
     for thread in threads:
         thread.start()
     for thread in threads:

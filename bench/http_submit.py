@@ -64,22 +64,31 @@ def _cpu_s(pid: int) -> float:
 
 
 def _phase(port: int, server_pid: int, body: dict[str, Any], warmup_s: float,
-           duration_s: float) -> dict[str, Any]:
-    """Load the server from `CLIENT_PROCESSES` processes; what they saw, summed."""
+           duration_s: float, *, connections: int = CONNECTIONS, mode: str = "plain",
+           pollers: int = 0) -> dict[str, Any]:
+    """Load the server from `CLIENT_PROCESSES` processes (`connections` in all, in `mode`;
+    `pollers` more connections polling the task lists, not counted); what the submitting
+    ones saw, summed."""
     start = time.monotonic() + START_DELAY_S
     window, end = start + warmup_s, start + warmup_s + duration_s
-    per_process = [CONNECTIONS // CLIENT_PROCESSES + (i < CONNECTIONS % CLIENT_PROCESSES)
+    per_process = [connections // CLIENT_PROCESSES + (i < connections % CLIENT_PROCESSES)
                    for i in range(CLIENT_PROCESSES)]
     clients = [subprocess.Popen([sys.executable, "-m", "bench.http_client", str(port), str(n),
-                                 repr(start), repr(end), repr(window), json.dumps(body)],
+                                 repr(start), repr(end), repr(window), json.dumps(body),
+                                 mode],
                                 cwd=ROOT, stdout=subprocess.PIPE, text=True)
                for n in per_process]
+    polling = [subprocess.Popen([sys.executable, "-m", "bench.http_client", str(port),
+                                 str(pollers), repr(start), repr(end), repr(window), "{}",
+                                 "poll"], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+               ] if pollers else []
     time.sleep(max(0.0, window - time.monotonic()))
     server_cpu = _cpu_s(server_pid)
     time.sleep(max(0.0, end - time.monotonic()))
     server_cpu = _cpu_s(server_pid) - server_cpu
     outputs = [json.loads(client.communicate()[0]) for client in clients]
-    errors = [error for out in outputs for error in out["errors"]]
+    polled = [json.loads(poller.communicate()[0]) for poller in polling]
+    errors = [error for out in outputs + polled for error in out["errors"]]
     if errors:
         raise RuntimeError(f"load clients failed: {errors[:3]}")
     latencies = [ms for out in outputs for ms in out["latencies_ms"]]
@@ -92,7 +101,11 @@ def _phase(port: int, server_pid: int, body: dict[str, Any], warmup_s: float,
             "p50_ms": percentile(latencies, 0.50), "p99_ms": percentile(latencies, 0.99),
             "statuses": statuses, "server_cpu_share": server_cpu / duration_s,
             "client_cpu_s": round(sum(out["cpu_s"] for out in outputs), 2),
-            "duration_s": duration_s}
+            "duration_s": duration_s,
+            "poll_statuses": {status: sum(out["statuses"].get(status, 0) for out in polled)
+                              for out in polled for status in out["statuses"]},
+            "poll_p99_ms": percentile([ms for out in polled for ms in out["latencies_ms"]],
+                                      0.99) if polled else None}
 
 
 def _stop(process: subprocess.Popen[str]) -> int:

@@ -21,7 +21,7 @@ from .client import CLIENT_COMMANDS, add_client_parsers, run_client_command
 from ..tasks.context import TaskContext, running
 from ..errors import BadRequestError, DeferredError, ErrorCode, one_line
 from ..jsontext import parse_json
-from .logformat import LOG_FORMATS, LOG_LEVELS, make_formatter
+from .logformat import LOG_FORMATS, LOG_LEVELS, LogWriter, make_formatter
 from ..tasks.registry import RESERVED_NAMES, TaskRegistry, default_registry
 from ..result import Result, result_text
 from .result_files import prepare_result_dir, save_result_files
@@ -216,23 +216,33 @@ def main(argv: Sequence[str] | None = None, registry: TaskRegistry | None = None
         return EXIT_INTERNAL
 
 
-def configure_logging(level: str = "warning", log_format: str = "text") -> None:
+def configure_logging(level: str = "warning", log_format: str = "text", *,
+                      writer_thread: bool = False) -> LogWriter | None:
     """Log to stderr, as text with thread names or as JSON lines; only the command line
-    calls this."""
-    handler = logging.StreamHandler(sys.stderr)
+    calls this. With `writer_thread`, the lines are written by a `LogWriter`'s thread
+    (started and returned; `logging.shutdown()` stops it)."""
+    handler: logging.Handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(make_formatter(log_format))
+    writer = None
+    if writer_thread:
+        writer = LogWriter(handler)
+        writer.start()
+        handler = writer.handler()
     logging.basicConfig(level=level.upper(), handlers=[handler])
     if log_format == "json":
         logging.captureWarnings(True)  # a warning's lines would break one object per line
+    return writer
 
 
 def run_cli(registry: TaskRegistry | None = None, argv: Sequence[str] | None = None, *,
             prog: str | None = None) -> NoReturn:
     """The entry point of a tasks file: `if __name__ == '__main__': deferred.run_cli()`."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    default_level = "info" if _command_name(argv) == "runserver" else "warning"
-    configure_logging(_option_value(argv, "--log-level", LOG_LEVELS, default_level),
-                      _option_value(argv, "--log-format", LOG_FORMATS, "text"))
+    serving = _command_name(argv) == "runserver"
+    # logging.shutdown() at exit writes what the writer thread has queued, and ends it.
+    configure_logging(
+        _option_value(argv, "--log-level", LOG_LEVELS, "info" if serving else "warning"),
+        _option_value(argv, "--log-format", LOG_FORMATS, "text"), writer_thread=serving)
     sys.exit(main(argv, registry, prog=prog or os.path.basename(sys.argv[0]) or None))
 
 

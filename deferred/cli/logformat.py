@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import json
 import logging
+import logging.handlers
+import queue
+import threading
 import time
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
@@ -54,6 +57,96 @@ class JsonFormatter(logging.Formatter):
         return text if text.isascii() else text.translate(_LINE_BREAKS)
 
 
+class TextFormatter(logging.Formatter):
+    """`TEXT_FORMAT`, its local time formatted once a second rather than once a line."""
+
+    _second: tuple[int, str] = (-1, "")
+
+    def __init__(self) -> None:
+        super().__init__(TEXT_FORMAT)
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        second = int(record.created)
+        cached, prefix = self._second  # one read: other threads may replace it
+        if second != cached:
+            prefix = time.strftime(self.default_time_format, time.localtime(second))
+            self._second = (second, prefix)
+        return self.default_msec_format % (prefix, record.msecs)
+
+
 def make_formatter(log_format: str) -> logging.Formatter:
     """The formatter of `--log-format` (`text` or `json`)."""
-    return JsonFormatter() if log_format == "json" else logging.Formatter(TEXT_FORMAT)
+    return JsonFormatter() if log_format == "json" else TextFormatter()
+
+
+class _Handoff(logging.handlers.QueueHandler):
+    """Hands records to the writer thread as they are (formatting happens there too);
+    `flush()` waits until the writer has written what was queued before it."""
+
+    def __init__(self, writer: LogWriter) -> None:
+        super().__init__(writer.queue)
+        self._writer = writer
+
+    def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
+        return record
+
+    def flush(self) -> None:
+        self._writer.drain()
+
+    def close(self) -> None:
+        self._writer.stop()
+        super().close()
+
+
+class _Drained:
+    """Put in the queue by `drain()`: set once everything before it was written."""
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+
+
+class LogWriter(logging.handlers.QueueListener):
+    """Writes the server's log lines from a thread of its own, `deferred-log-writer`: a
+    request thread only queues its record, and never waits for a lock held across a write
+    to stderr by another one (32 request threads each logging a line did, half the time).
+    `handler()` is what the loggers get. `logging.shutdown()`, at exit or before an
+    `os._exit`, flushes it (what was queued is written) and closes it (the thread ends)."""
+
+    DRAIN_S = 5.0
+
+    def __init__(self, target: logging.Handler) -> None:
+        super().__init__(queue.SimpleQueue(), target)
+        self._handoff = _Handoff(self)
+        self._stopped = False
+
+    def handler(self) -> logging.Handler:
+        """The handler that queues records for this writer."""
+        return self._handoff
+
+    def start(self) -> None:
+        """Start the writer thread."""
+        self._thread = threading.Thread(target=self._monitor, name="deferred-log-writer",
+                                        daemon=True)
+        self._thread.start()
+
+    def handle(self, record: logging.LogRecord) -> None:
+        if isinstance(record, _Drained):
+            record.done.set()
+            return
+        super().handle(record)
+
+    def drain(self) -> None:
+        """Wait (at most `DRAIN_S`) until what was queued so far is written."""
+        if self._thread is None or threading.current_thread() is self._thread:
+            return
+        marker = _Drained()
+        self.queue.put_nowait(marker)  # type: ignore[arg-type]
+        marker.done.wait(self.DRAIN_S)
+
+    def stop(self) -> None:
+        """Write what is queued, then end the thread (once)."""
+        if not self._stopped and self._thread is not None:
+            self._stopped = True
+            super().stop()
+            for handler in self.handlers:
+                handler.flush()

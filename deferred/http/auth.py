@@ -195,6 +195,7 @@ def refusal_response(exc: DeferredError) -> bottle.HTTPResponse:
     return response
 
 
+@functools.lru_cache(maxsize=1024)  # asked on every request of the same few clients
 def _is_loopback_address(address: str) -> bool:
     try:
         return ipaddress.ip_address(address.split("%")[0]).is_loopback

@@ -17,6 +17,9 @@ from ..errors import CrossOriginError
 PAGE_POLICY = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
                "connect-src 'self'; form-action 'self'; base-uri 'none'; "
                "frame-ancestors 'none'")
+_SAFETY_HEADERS = (("Content-Security-Policy", PAGE_POLICY), ("X-Content-Type-Options", "nosniff"),
+                   ("X-Frame-Options", "DENY"), ("Referrer-Policy", "same-origin"),
+                   ("Cross-Origin-Opener-Policy", "same-origin"))
 CSRF_COOKIE = "deferred_csrf"
 CSRF_FIELD = "csrf_token"
 _TOKEN_BYTES = 32
@@ -26,11 +29,9 @@ def add_security_headers() -> None:
     """bottle `after_request` hook: headers for every answer, pages, JSON and errors alike.
     A route that set its own Content-Security-Policy (result files) keeps it."""
     headers = bottle.response.headers
-    headers.setdefault("Content-Security-Policy", PAGE_POLICY)
-    headers.setdefault("X-Content-Type-Options", "nosniff")
-    headers.setdefault("X-Frame-Options", "DENY")
-    headers.setdefault("Referrer-Policy", "same-origin")
-    headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+    for name, value in _SAFETY_HEADERS:
+        if name not in headers:  # (setdefault would raise and catch a KeyError each time)
+            headers[name] = value
 
 
 def own_origins(environ: Mapping[str, Any], public_url: str | None) -> set[str]:

@@ -82,7 +82,7 @@ def test_credentials_made_by_the_tool_open_an_exposed_server(tmp_path, servers):
     status, body = get(local_url(server, "/api/tasks"), token)
     assert status == 200 and body["tasks"] == []
     status, body = get(local_url(server, "/healthz"))
-    assert status == 200
+    assert status == 200, (body, server.log)
 
 
 def test_the_credentials_tool_refuses_a_short_password_and_a_bad_role():
