@@ -182,15 +182,21 @@ class Server:
         return listener_base_url(self.config.http.public_url, self.config.http.host, port)
 
     def _start_threads(self, parts: _Parts) -> None:
-        if parts.http is not None:
-            parts.http.start()
+        # The listener after the dispatcher: a request it answers finds tasks running. The
+        # mailer after the listener: its links name the port the listener took.
         parts.dispatcher.start()
-        parts.sender.start()
         if parts.cluster is not None:
             for thread in parts.cluster:
                 thread.start()
         parts.scheduler.start()
         parts.retention.start()
+        if parts.http is not None:
+            try:
+                parts.http.start()
+            except BaseException:  # the port is taken, say: stop what started
+                self._stop_threads(parts, grace_s=0.0, sender_started=False)
+                raise
+        parts.sender.start()
         limits = self.config.limits
         logger.info("server started: %s, limits %d in total%s", parts.store.dialect,
                     limits.global_limit, "".join(f", {name} {limit}"
@@ -307,23 +313,30 @@ class Server:
         # Intake first (not the reverse of start order): no new work may arrive while the
         # running tasks use their grace.
         parts.service.close()
-        parts.scheduler.stop()
-        parts.retention.stop()
         if parts.http is not None:
             parts.http.stop(STOP_WAIT_S)
-        finished = parts.dispatcher.stop(grace_s)
-        if not parts.sender.stop(grace_s + STOP_WAIT_S):
-            logger.warning("the mailer thread is still sending; its email goes again at the "
-                           "next start")
-        if parts.cluster is not None:
-            for thread in reversed(parts.cluster):
-                thread.stop()
+        finished = self._stop_threads(parts, grace_s)
         parts.store.close()
         if finished:
             logger.info("server stopped")
         else:
             logger.warning("server stopped with tasks still running; they run again at the "
                            "next start")
+        return finished
+
+    @staticmethod
+    def _stop_threads(parts: _Parts, grace_s: float, *, sender_started: bool = True) -> bool:
+        """Stop every thread but the HTTP listener's; True if the running tasks finished
+        within `grace_s`."""
+        parts.scheduler.stop()
+        parts.retention.stop()
+        finished = parts.dispatcher.stop(grace_s)
+        if sender_started and not parts.sender.stop(grace_s + STOP_WAIT_S):
+            logger.warning("the mailer thread is still sending; its email goes again at the "
+                           "next start")
+        if parts.cluster is not None:
+            for thread in reversed(parts.cluster):
+                thread.stop()
         return finished
 
     def request_stop(self) -> None:

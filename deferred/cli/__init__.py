@@ -225,7 +225,7 @@ def configure_logging(level: str = "warning", log_format: str = "text", *,
     handler.setFormatter(make_formatter(log_format))
     writer = None
     if writer_thread:
-        writer = LogWriter(handler)
+        writer = LogWriter(sys.stderr, make_formatter(log_format))
         writer.start()
         handler = writer.handler()
     logging.basicConfig(level=level.upper(), handlers=[handler])

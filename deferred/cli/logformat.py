@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import json
 import logging
-import logging.handlers
 import queue
 import threading
 import time
+from typing import Any, TextIO
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
 LOG_FORMATS = ("text", "json")
@@ -79,16 +79,16 @@ def make_formatter(log_format: str) -> logging.Formatter:
     return JsonFormatter() if log_format == "json" else TextFormatter()
 
 
-class _Handoff(logging.handlers.QueueHandler):
-    """Hands records to the writer thread as they are (formatting happens there too);
+class _Handoff(logging.Handler):
+    """Queues records for a `LogWriter` as they are (formatting happens in its thread);
     `flush()` waits until the writer has written what was queued before it."""
 
     def __init__(self, writer: LogWriter) -> None:
-        super().__init__(writer.queue)
+        super().__init__()
         self._writer = writer
 
-    def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
-        return record
+    def emit(self, record: logging.LogRecord) -> None:
+        self._writer.put(record)
 
     def flush(self) -> None:
         self._writer.drain()
@@ -105,18 +105,28 @@ class _Drained:
         self.done = threading.Event()
 
 
-class LogWriter(logging.handlers.QueueListener):
+_STOP = object()
+
+
+class LogWriter:
     """Writes the server's log lines from a thread of its own, `deferred-log-writer`: a
     request thread only queues its record, and never waits for a lock held across a write
     to stderr by another one (32 request threads each logging a line did, half the time).
+    What piled up while it wrote goes out in one write.
+
     `handler()` is what the loggers get. `logging.shutdown()`, at exit or before an
-    `os._exit`, flushes it (what was queued is written) and closes it (the thread ends)."""
+    `os._exit`, flushes it (what was queued is written) and closes it (the thread ends).
+    """
 
     DRAIN_S = 5.0
+    BATCH = 512
 
-    def __init__(self, target: logging.Handler) -> None:
-        super().__init__(queue.SimpleQueue(), target)
+    def __init__(self, stream: TextIO, formatter: logging.Formatter) -> None:
+        self._stream, self._formatter = stream, formatter
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._handoff = _Handoff(self)
+        self._thread = threading.Thread(target=self._run, name="deferred-log-writer",
+                                        daemon=True)
         self._stopped = False
 
     def handler(self) -> logging.Handler:
@@ -125,28 +135,52 @@ class LogWriter(logging.handlers.QueueListener):
 
     def start(self) -> None:
         """Start the writer thread."""
-        self._thread = threading.Thread(target=self._monitor, name="deferred-log-writer",
-                                        daemon=True)
         self._thread.start()
 
-    def handle(self, record: logging.LogRecord) -> None:
-        if isinstance(record, _Drained):
-            record.done.set()
-            return
-        super().handle(record)
+    def put(self, record: logging.LogRecord) -> None:
+        """Queue a record to be written."""
+        self._queue.put(record)
 
     def drain(self) -> None:
         """Wait (at most `DRAIN_S`) until what was queued so far is written."""
-        if self._thread is None or threading.current_thread() is self._thread:
+        if not self._thread.is_alive() or threading.current_thread() is self._thread:
             return
         marker = _Drained()
-        self.queue.put_nowait(marker)  # type: ignore[arg-type]
+        self._queue.put(marker)
         marker.done.wait(self.DRAIN_S)
 
     def stop(self) -> None:
         """Write what is queued, then end the thread (once)."""
-        if not self._stopped and self._thread is not None:
-            self._stopped = True
-            super().stop()
-            for handler in self.handlers:
-                handler.flush()
+        if self._stopped or not self._thread.is_alive():
+            return
+        self._stopped = True
+        self._queue.put(_STOP)
+        self._thread.join(self.DRAIN_S)
+
+    def _run(self) -> None:
+        while True:
+            batch = [self._queue.get()]
+            while len(batch) < self.BATCH:
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            lines, drained = [], []
+            for item in batch:
+                if isinstance(item, _Drained):
+                    drained.append(item)
+                elif item is not _STOP:
+                    try:
+                        lines.append(self._formatter.format(item))
+                    except Exception:  # a bad record must not end the writer
+                        lines.append(f"(a log record could not be formatted: {item!r})")
+            if lines:
+                try:
+                    self._stream.write("\n".join(lines) + "\n")
+                    self._stream.flush()
+                except (OSError, ValueError):  # stderr closed or full: nowhere to say it
+                    pass
+            for marker in drained:
+                marker.done.set()
+            if any(item is _STOP for item in batch):
+                return

@@ -221,3 +221,27 @@ def test_a_submit_never_overtakes_an_older_queued_task(make_server, registry):
     late = server.submit("mult", {"operands": [9]})
     assert late.wait(10) == 9
     assert late.record.started_at >= started[-1]
+
+
+def test_a_port_in_use_fails_the_start_and_leaves_no_thread_behind(tmp_path, registry):
+    import socket
+
+    from deferred.errors import ConfigError
+
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    before = {thread.name for thread in threading.enumerate()}
+    server = deferred.Server({"db": {"url": f"sqlite+pysqlite:///{tmp_path / 'tasks.db'}"},
+                              "http": {"port": taken.getsockname()[1]}}, registry)
+    try:
+        with pytest.raises(ConfigError, match="Address already in use"):
+            server.start()
+    finally:
+        taken.close()
+    # The listener starts last; everything started before it was stopped again.
+    wait_until(lambda: not [thread.name for thread in threading.enumerate()
+                            if thread.name.startswith("deferred-")
+                            and thread.name not in before])
+    server.start(listen=False)  # the one-server lock was released too
+    server.stop()
