@@ -1,8 +1,8 @@
-"""Run every benchmark, print a table and write `bench/results.json`.
+"""Run every benchmark, print a table, write `bench/results.json` and `bench/tables/NAME.md`.
 
     .venv/bin/python -m bench          # all of them
     .venv/bin/python -m bench drain    # one (or several) by name
-    .venv/bin/python -m bench drain --out FILE   # the JSON to FILE instead
+    .venv/bin/python -m bench drain --out FILE   # the JSON to FILE, no tables written
     .venv/bin/python -m bench compare REV [NAME ...] [--rounds N]   # REV against the working tree
 
 A benchmark returns its rows, or a dict with its `rows` and details that go to the JSON only.
@@ -63,6 +63,7 @@ def main(argv: list[str]) -> int:
         return run_compare(argv[1:])
     argv = list(argv)
     out = Path(__file__).with_name("results.json")
+    tables = "--out" not in argv  # a run for the record: its tables go to bench/tables/
     if "--out" in argv:
         index = argv.index("--out")
         if index + 1 >= len(argv):
@@ -84,7 +85,10 @@ def main(argv: list[str]) -> int:
         outcome = BENCHMARKS[name]()
         rows = outcome["rows"] if isinstance(outcome, dict) else outcome
         results[name] = outcome
-        print(f"\n## {name} ({time.monotonic() - started:.0f} s)\n{format_table(rows)}", flush=True)
+        took_s = time.monotonic() - started
+        print(f"\n## {name} ({took_s:.0f} s)\n{format_table(rows)}", flush=True)
+        if tables:
+            write_table(name, rows, results, took_s)
     out.write_text(json.dumps(results, indent=2) + "\n")
     print(f"\nwritten to {out}")
     return 0
