@@ -24,6 +24,7 @@ from pathlib import Path
 
 from . import (cli_startup, delay_precision, drain, email_delivery, enqueue, http_submit,
                latency, mixed_load, pg_drain, sleeping, ui_pages)
+from .tables import write_table
 
 BENCHMARKS = {"cli_startup": cli_startup.run, "drain": drain.run, "enqueue": enqueue.run,
               "latency": latency.run, "sleeping": sleeping.run, "http_submit": http_submit.run,
