@@ -71,7 +71,7 @@ class TextFormatter(logging.Formatter):
         if second != cached:
             prefix = time.strftime(self.default_time_format, time.localtime(second))
             self._second = (second, prefix)
-        return self.default_msec_format % (prefix, record.msecs)
+        return f"{prefix},{int(record.msecs):03d}"  # as logging's default_msec_format
 
 
 def make_formatter(log_format: str) -> logging.Formatter:

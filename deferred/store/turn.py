@@ -71,8 +71,8 @@ def pick_and_start(conn: sa.Connection, hot: CoreHotPath, room: Mapping[str, int
         rows = hot.claim_oldest(conn, list(room), now, owner, total)
     else:
         ids = _pick_within_room(conn, hot, room, total, now)
-        rows = conn.execute(hot.statements.mark_running, {"ids": ids, "owner": owner,
-                                               "now": now}).all() if ids else []
+        rows = list(conn.execute(hot.statements.mark_running, {
+            "ids": ids, "owner": owner, "now": now}).all()) if ids else []
     # UPDATE ... RETURNING gives rows in no set order.
     return [claimed_record(row, owner, now)
             for row in sorted(rows, key=lambda row: (row[-1], row[0]))]  # sort key, id
@@ -141,12 +141,12 @@ def _add(conn: sa.Connection, hot: CoreHotPath, new: Sequence[NewTask], owner: s
         for (index, row), task_id in zip(plain, ids, strict=True):
             records[index] = transitions.new_record(task_id, row, new[index])
     for index, row in keyed:
-        task_id = transitions.insert_keyed(conn, hot, row)
-        if task_id is None:  # another server stored the key in between (PostgreSQL)
+        inserted = transitions.insert_keyed(conn, hot, row)
+        if inserted is None:  # another server stored the key in between (PostgreSQL)
             earlier[index] = conn.execute(hot.statements.ids_by_key,
                                           {"keys": [row["idempotency_key"]]}).one()[1]
         else:
-            records[index] = transitions.new_record(task_id, row, new[index])
+            records[index] = transitions.new_record(inserted, row, new[index])
     insert_audit(conn, [transitions.launch_audit(new[index].actor, record)
                         for index, record in records.items() if new[index].actor is not None])
     for index, first in repeats.items():
