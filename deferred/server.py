@@ -13,14 +13,13 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from .config import Config, parse_config
-from .access.identity import is_loopback
-from .errors import ConfigError
 from .links import listener_base_url
 from .runtime.dispatcher import Dispatcher
 from .tasks.context import TaskContext
 from .tasks.handle import TaskHandle
 from .runtime.heartbeat import Heartbeat
 from .http import HttpServer, make_app
+from .http.exposure import check_exposure
 from .mail import SmtpMailer
 from .mail.outbox import OutboxSender
 from .runtime.metrics import Metrics
@@ -54,25 +53,6 @@ class _Parts:
         self.sender, self.app, self.http = sender, app, http
         self.cluster = cluster  # on a shared database only
         self.scheduler, self.retention = scheduler, retention
-
-
-def check_exposure(config: Config) -> None:
-    """Refuse to listen beyond this machine without auth. Raises `ConfigError`.
-
-    On a loopback address only local users reach the server, and it may run open. Anywhere
-    else it needs `auth` tokens or users, unless `auth.insecure` (`runserver --insecure`)
-    says the operator knows; that is logged as loudly as we can."""
-    host = config.http.host
-    if config.auth.enabled or is_loopback(host):
-        return
-    if config.auth.insecure:
-        logger.warning("INSECURE: listening on %s with no authentication (--insecure): anyone "
-                       "who reaches this address can run, cancel and read every task", host)
-        return
-    raise ConfigError(f"{host!r} is not a loopback address, and no API tokens or users are "
-                      "configured: anyone who reaches it could run tasks. Add tokens or users "
-                      "under \"auth\" (python -m deferred.credentials makes them), listen on "
-                      "127.0.0.1, or pass --insecure", where="http.host")
 
 
 class Server:

@@ -220,7 +220,7 @@ def configure_logging(level: str = "warning", log_format: str = "text", *,
                       writer_thread: bool = False) -> LogWriter | None:
     """Log to stderr, as text with thread names or as JSON lines; only the command line
     calls this. With `writer_thread`, the lines are written by a `LogWriter`'s thread
-    (started and returned; `logging.shutdown()` stops it)."""
+    (started and returned: stop it when done)."""
     handler: logging.Handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(make_formatter(log_format))
     writer = None
@@ -239,11 +239,15 @@ def run_cli(registry: TaskRegistry | None = None, argv: Sequence[str] | None = N
     """The entry point of a tasks file: `if __name__ == '__main__': deferred.run_cli()`."""
     argv = list(sys.argv[1:] if argv is None else argv)
     serving = _command_name(argv) == "runserver"
-    # logging.shutdown() at exit writes what the writer thread has queued, and ends it.
-    configure_logging(
+    writer = configure_logging(
         _option_value(argv, "--log-level", LOG_LEVELS, "info" if serving else "warning"),
         _option_value(argv, "--log-format", LOG_FORMATS, "text"), writer_thread=serving)
-    sys.exit(main(argv, registry, prog=prog or os.path.basename(sys.argv[0]) or None))
+    try:
+        code = main(argv, registry, prog=prog or os.path.basename(sys.argv[0]) or None)
+    finally:
+        if writer is not None:  # its thread is no daemon: end it, what is queued written
+            writer.stop()
+    sys.exit(code)
 
 
 def _option_value(argv: Sequence[str], option: str, choices: Sequence[str], default: str

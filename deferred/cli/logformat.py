@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import queue
 import threading
 import time
@@ -114,8 +115,8 @@ class LogWriter:
     to stderr by another one (32 request threads each logging a line did, half the time).
     What piled up while it wrote goes out in one write.
 
-    `handler()` is what the loggers get. `logging.shutdown()`, at exit or before an
-    `os._exit`, flushes it (what was queued is written) and closes it (the thread ends).
+    `handler()` is what the loggers get. `stop()` (or `logging.shutdown()`, which closes the
+    handler, before an `os._exit`) writes what was queued and ends the thread.
     """
 
     DRAIN_S = 5.0
@@ -125,9 +126,9 @@ class LogWriter:
         self._stream, self._formatter = stream, formatter
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._handoff = _Handoff(self)
-        self._thread = threading.Thread(target=self._run, name="deferred-log-writer",
-                                        daemon=True)
+        self._thread = threading.Thread(target=self._run, name="deferred-log-writer")
         self._stopped = False
+        self._pid = os.getpid()
 
     def handler(self) -> logging.Handler:
         """The handler that queues records for this writer."""
@@ -138,7 +139,11 @@ class LogWriter:
         self._thread.start()
 
     def put(self, record: logging.LogRecord) -> None:
-        """Queue a record to be written."""
+        """Queue a record to be written; in a forked child (a process-isolated task), where
+        the writer thread did not follow, write it at once."""
+        if os.getpid() != self._pid:
+            self._write_in_child(self._format(record))
+            return
         self._queue.put(record)
 
     def drain(self) -> None:
@@ -165,22 +170,32 @@ class LogWriter:
                     batch.append(self._queue.get_nowait())
                 except queue.Empty:
                     break
-            lines, drained = [], []
-            for item in batch:
-                if isinstance(item, _Drained):
-                    drained.append(item)
-                elif item is not _STOP:
-                    try:
-                        lines.append(self._formatter.format(item))
-                    except Exception:  # a bad record must not end the writer
-                        lines.append(f"(a log record could not be formatted: {item!r})")
-            if lines:
-                try:
-                    self._stream.write("\n".join(lines) + "\n")
-                    self._stream.flush()
-                except (OSError, ValueError):  # stderr closed or full: nowhere to say it
-                    pass
-            for marker in drained:
+            self._write([self._format(item) for item in batch
+                         if item is not _STOP and not isinstance(item, _Drained)])
+            for marker in (item for item in batch if isinstance(item, _Drained)):
                 marker.done.set()
             if any(item is _STOP for item in batch):
                 return
+
+    def _format(self, record: logging.LogRecord) -> str:
+        try:
+            return self._formatter.format(record)
+        except Exception:  # a bad record must not end the writer
+            return f"(a log record could not be formatted: {record!r})"
+
+    def _write_in_child(self, line: str) -> None:
+        # Straight to the file descriptor: the stream's buffer lock may have been held by
+        # the writer thread at the fork, and would then never be released in this process.
+        try:
+            os.write(self._stream.fileno(), (line + "\n").encode("utf-8", "replace"))
+        except (AttributeError, OSError, ValueError):  # no descriptor (a StringIO): buffered
+            self._write([line])
+
+    def _write(self, lines: list[str]) -> None:
+        if not lines:
+            return
+        try:
+            self._stream.write("\n".join(lines) + "\n")
+            self._stream.flush()
+        except (OSError, ValueError):  # stderr closed or full: nowhere to say it
+            pass

@@ -173,12 +173,13 @@ class Dispatcher:
         added = iter(result.added)
         return [next(added) if slot is not None else None for slot in slots]
 
-    def _after_turn(self, turn: Turn, result: TurnResult, epoch: int) -> None:
+    def _after_turn(self, turn: Turn, result: TurnResult, epoch: int | None = None) -> None:
         """Learn from a committed turn what is queued, start what it claimed, and tell the
-        listeners what finished. `epoch`: the queue epoch when the turn began."""
+        listeners what finished. `epoch`: the queue epoch when the turn began (None: the
+        turn may not tell that nothing is left to claim)."""
         if result.queued or (turn.look and not result.drained):
             self._mark_queued()
-        elif turn.look and self._queue_epoch == epoch:
+        elif turn.look and epoch is not None and self._queue_epoch == epoch:
             # Nothing that could be claimed is left, and nothing was queued meanwhile.
             self._maybe_queued = False
         if result.next_due is not None and (self._next_due is None
@@ -200,7 +201,7 @@ class Dispatcher:
             self._store_one_by_one(list(turn.finished))
         try:
             result = self._store.turn(rest)
-            self._after_turn(rest, result, self._queue_epoch - 1)
+            self._after_turn(rest, result)
         except Exception as exc:  # the claim waits for the next turn
             logger.warning("claiming tasks failed (%s)", one_line(exc))
         for index, slot in enumerate(slots):
@@ -212,7 +213,7 @@ class Dispatcher:
             except Exception as exc:
                 answers[index] = exc
                 continue
-            self._after_turn(alone, result, self._queue_epoch - 1)
+            self._after_turn(alone, result)
             answers[index] = result.added[0]
         return [answers.get(index) for index in range(len(slots))]
 
@@ -263,7 +264,8 @@ class Dispatcher:
         _, total = self._claim_room()
         if self._polled_now():
             self._mark_queued()
-        if self._runs.has_finished() or (total and self._maybe_queued):
+        overdue = self._runs.until_deadline_s(self._poll_s) == 0.0  # the turn times it out
+        if self._runs.has_finished() or overdue or (total and self._maybe_queued):
             answer = self._turns.submit(None)
             if isinstance(answer, BaseException):
                 logger.warning("storing and claiming tasks failed (%s); trying again in "
@@ -275,13 +277,11 @@ class Dispatcher:
         self._wake.wait(self._runs.until_deadline_s(self._idle_wait_s()))
 
     def _note_the_time(self) -> None:
-        """A delayed record falls due, or time for a timed-out run: a turn must look."""
+        """A delayed record falls due: a turn must look."""
         if self._next_due is not None and self._next_due <= utcnow():
             self._next_due = None
             self._maybe_queued = True
             self._due_unknown = True  # others may be due later: ask once this is claimed
-        if self._runs.until_deadline_s(1.0) == 0.0:
-            self._runs.put_back(self._runs.time_out_overdue())
 
     def _polled_now(self) -> bool:
         """True once per poll interval: another server's submits wake no one here, and on

@@ -10,8 +10,8 @@ from collections.abc import Iterable, Mapping
 class Quotas:
     """Counts running tasks of this server against `global_limit` and per-name limits.
 
-    A slot is taken when a record is claimed and given back when its task returns. Guards
-    memory only; callers never hold it across SQL or task code.
+    A slot is taken when a worker starts a record (`ReadyRuns.take`) and given back when
+    its task returns. Guards memory only; callers never hold it across SQL or task code.
     """
 
     def __init__(self, global_limit: int, name_limits: Mapping[str, int],
@@ -33,20 +33,6 @@ class Quotas:
         with self._changed:
             return self._total, dict(self._running)
 
-    def room(self) -> tuple[dict[str, int], int]:
-        """Free slots per task name (names at their limit left out) and in total."""
-        with self._changed:
-            free = self.global_limit - self._total
-            if free <= 0:
-                return {}, 0
-            room = {}
-            for name in self._task_names:
-                limit = self.name_limits.get(name)
-                slots = free if limit is None else min(free, limit - self._running.get(name, 0))
-                if slots > 0:
-                    room[name] = slots
-            return room, free
-
     def try_acquire(self, name: str) -> bool:
         """Take a slot for `name` if the limits allow; True if taken."""
         with self._changed:
@@ -57,16 +43,6 @@ class Quotas:
             self._running[name] = self._running.get(name, 0) + 1
             self._total += 1
             return True
-
-    def has_every_name(self, room: Mapping[str, int]) -> bool:
-        """True if `room` (from `room()`) has a slot for every task name: none at its limit."""
-        return len(room) == len(self._task_names)
-
-    def acquire(self, name: str) -> None:
-        """Count one more running task of `name`."""
-        with self._changed:
-            self._running[name] = self._running.get(name, 0) + 1
-            self._total += 1
 
     def release(self, name: str) -> None:
         """Count one task of `name` fewer."""

@@ -120,9 +120,8 @@ class Runs:
     def cancelled_before_start(self, record: TaskRecord) -> None:
         """A record taken ahead was cancelled before a worker took it: it ends CANCELLED
         without running."""
-        now = utcnow()
         self._finished.put((Outcome(record.id, record.attempts, TaskStatus.CANCELLED,
-                                    finished_at=now, email=record.email), record))
+                                    finished_at=utcnow(), email=record.email), record))
 
     def put_back(self, finished: list[Finished]) -> None:
         """Outcomes a turn could not store, for the next one."""

@@ -18,15 +18,14 @@ class Workers:
     `run`, until `ready` is closed.
 
     A worker that is done starts its next task at once when one is ready: no hand-over
-    through another thread. The threads are daemons: a task that never returns cannot keep
-    the process from exiting once `stop` gave up on it.
+    through another thread. A task that never returns keeps its thread, as a thread pool's
+    would: `runserver` exits without it (`os._exit`) once `stop` gave up on it.
     """
 
     def __init__(self, size: int, ready: ReadyRuns,
                  run: Callable[[TaskRecord], None]) -> None:
         self._ready, self._run = ready, run
-        self._threads = [threading.Thread(target=self._loop, name=f"deferred-worker_{number}",
-                                          daemon=True)
+        self._threads = [threading.Thread(target=self._loop, name=f"deferred-worker_{number}")
                          for number in range(1, size + 1)]
 
     def start(self) -> None:

@@ -128,9 +128,7 @@ class SqlTaskStore:
     def turn(self, turn: Turn) -> TurnResult:
         """Store the outcomes, claim queued records and add new tasks in one transaction
         (see `Turn`). A record stored before under an idempotency key is read afterwards."""
-        narrow = None
-        if self.is_shared:
-            narrow = self._narrow_to_cluster
+        narrow = self._narrow_to_cluster if self.is_shared else None
         action = "store the task" if turn.new else "store and claim tasks"
 
         def work(conn: sa.Connection) -> tuple[TurnResult, list[int]]:
@@ -196,8 +194,7 @@ class SqlTaskStore:
         for outcome in outcomes:
             record = held.get(outcome.task_id)
             if record is None or record.attempts != outcome.attempt:
-                logger.warning("task %s attempt %s is no longer running here; its outcome is "
-                               "dropped", outcome.task_id, outcome.attempt)
+                transitions.log_dropped(outcome)
                 continue
             pairs.append((outcome, record))
         return pairs

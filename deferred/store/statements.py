@@ -29,7 +29,6 @@ class HotStatements:
     pick_queued: Any
     mark_running: Any
     claim_oldest: Any
-    running_here: Any
     written_here: Any
     release_unstarted: Any
     insert_ids: Any
@@ -93,11 +92,6 @@ def build_hot_statements(dialect: str = "sqlite") -> HotStatements:
                       .returning(*CLAIMED_COLUMNS)),
         # Pick and start in one statement, when no name is held back by its own limit.
         claim_oldest=_claim_oldest(oldest, dialect),
-        running_here=(sa.select(tasks.c.id, tasks.c.attempts, tasks.c.email,
-                                tasks.c.chain_next, tasks.c.priority)
-                      .where(tasks.c.id.in_(sa.bindparam("ids", expanding=True)),
-                             tasks.c.status == RUNNING, tasks.c.owner == sa.bindparam("owner"))
-                      .with_for_update()),
         # After a finish wrote fewer rows than it had outcomes: which ones it wrote.
         written_here=(sa.select(tasks.c.id, tasks.c.status, tasks.c.attempts)
                       .where(tasks.c.id.in_(sa.bindparam("ids", expanding=True)),

@@ -145,7 +145,7 @@ def finish_claimed(conn: sa.Connection, hot: CoreHotPath,
                 "b_step": PRIORITY_STEP_S}).rowcount:
             written_retries.append((outcome, record))
         else:
-            _log_dropped(outcome)
+            log_dropped(outcome)
     every = written + written_retries
     if not every:
         return Finished()
@@ -182,11 +182,12 @@ def _write_final(conn: sa.Connection, hot: CoreHotPath,
                 and row.status == outcome.status.value:
             written.append((outcome, record))
         else:
-            _log_dropped(outcome)
+            log_dropped(outcome)
     return written
 
 
-def _log_dropped(outcome: Outcome) -> None:
+def log_dropped(outcome: Outcome) -> None:
+    """Say that an outcome was not stored: its record no longer runs that attempt here."""
     logger.warning("task %s attempt %s is no longer running here; its outcome is dropped",
                    outcome.task_id, outcome.attempt)
 

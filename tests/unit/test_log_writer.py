@@ -59,3 +59,21 @@ def test_a_record_that_cannot_be_formatted_does_not_stop_the_writer():
 def test_the_text_time_is_the_standard_one():
     record = logging.makeLogRecord({"msg": "x", "created": 1_700_000_000.25, "msecs": 250.0})
     assert TextFormatter().formatTime(record) == logging.Formatter().formatTime(record)
+
+
+def test_a_forked_child_writes_its_lines_itself(tmp_path):
+    import multiprocessing
+
+    path = tmp_path / "log.txt"
+    with open(path, "w", encoding="utf-8") as stream:
+        writer = LogWriter(stream, logging.Formatter("%(message)s"))
+        writer.start()
+        logger = _logger(writer)
+        logger.info("from the parent")
+        child = multiprocessing.get_context("fork").Process(
+            target=lambda: logger.info("from the child"))  # the writer thread stays here
+        child.start()
+        child.join(30)
+        writer.stop()
+    assert child.exitcode == 0
+    assert sorted(path.read_text().splitlines()) == ["from the child", "from the parent"]
