@@ -7,8 +7,8 @@
 
 A benchmark returns its rows, or a dict with its `rows` and details that go to the JSON only.
 The server benchmarks (drain, enqueue, latency, sleeping, http_submit) need Huey:
-`pip install -e '.[bench]'`. pg_drain needs PostgreSQL 15's server programs and psycopg (it
-starts its own PostgreSQL, as the tests do); so does delay_precision's PostgreSQL case, which
+`pip install -e '.[bench]'`. pg_drain needs PostgreSQL 15's server programs, psycopg and
+Procrastinate (it starts its own PostgreSQL, as the tests do); so does delay_precision's PostgreSQL case, which
 is skipped without them.
 """
 

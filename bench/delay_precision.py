@@ -161,11 +161,11 @@ def run_sqlite() -> dict[str, Any]:
 
 
 def run_postgresql() -> dict[str, Any]:
-    from . import pg_drain
+    from . import pg_setup
 
     try:
         import psycopg  # noqa: F401
-        context = pg_drain.postgres()
+        context = pg_setup.postgres()
         pg = context.__enter__()
     except Exception as exc:  # no PostgreSQL 15 here: the SQLite figures still stand
         return {"skipped": f"{type(exc).__name__}: {exc}"}

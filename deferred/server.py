@@ -118,9 +118,9 @@ class Server:
         dispatcher = Dispatcher(
             store, quotas, functools.partial(run_record, self.registry,
                                              max_result_bytes=config.max_result_bytes),
-            # Across a cluster, records taken ahead would hold slots of the cluster's
-            # limits that other servers could use now.
-            prefetch=0 if store.is_shared else config.limits.prefetch_size,
+            # Across a cluster the store keeps what is taken ahead within this server's
+            # share of each limit (`cluster.cluster_room`).
+            prefetch=config.limits.prefetch_size,
             shared=store.is_shared, timeout_of=self._timeout_of, metrics=metrics,
             on_finished=functools.partial(_on_finished, waiters, mail_wake),
             submit_follow_up=self._submit_follow_up)

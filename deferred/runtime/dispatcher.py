@@ -124,16 +124,15 @@ class Dispatcher:
         """How many records a turn may claim, in total and per name: one per free worker,
         and for a name whose runs are short (`Runs.is_short`) up to `prefetch` more, taken
         ahead. Per name, never past its limit, or on one server its limit plus as many ahead
-        as the prefetch allows (they wait here for a slot); on a shared database nothing is
-        taken ahead, or it would hold slots of the cluster's limits that other servers could
-        use now."""
+        as the prefetch allows (they wait here for a slot). On a shared database the store
+        narrows this to the cluster's limits and to this server's share of them."""
         if self._stopping.is_set():
             return {}, 0
         pool = self._quotas.global_limit
         running_total, running = self._quotas.running()
         held_total, held = self._ready.held()
         free = pool - running_total - held_total
-        prefetch = 0 if self._shared else self._prefetch
+        prefetch = self._prefetch
         total = max(free, 0)
         room = {}
         for name in self._quotas.task_names:

@@ -3,13 +3,16 @@ tasks are orphans, quotas counted over every server, and wake-ups through NOTIFY
 
 Exact quotas: every claim transaction first takes one transaction-level advisory lock, then
 counts the RUNNING rows of the whole cluster per name, and claims only within what is left of
-`limits.global` and `limits.names`. Claims therefore run one at a time across the cluster (each
-holds the lock for a few milliseconds); picking rows still uses `SKIP LOCKED`, so a claim never
+`limits.global` and `limits.names`, and within this server's fair share of each (the limit
+over the servers alive, rounded up), so that one server cannot keep a tight limit's slots for
+itself by taking each one again as it frees it. Claims therefore run one at a time across the
+cluster (each holds the lock for a few milliseconds); picking rows still uses `SKIP LOCKED`, so a claim never
 waits on rows another transaction (a finish, a requeue) has locked.
 """
 
 from __future__ import annotations
 
+import datetime
 import os
 import socket
 from collections.abc import Mapping
@@ -56,9 +59,7 @@ def leave(conn: sa.Connection, server_id: str) -> None:
 def dead_owner(owner: sa.ColumnElement[str], server_id: str, lease_s: float
                ) -> sa.ColumnElement[bool]:
     """No owner, or an owner other than us with no heartbeat newer than the lease."""
-    fresh = (sa.select(servers.c.id)
-             .where(servers.c.heartbeat_at > sa.func.now() - sa.func.make_interval(
-                 0, 0, 0, 0, 0, 0, sa.literal(lease_s, sa.Float))))
+    fresh = sa.select(servers.c.id).where(servers.c.heartbeat_at > _lease_ago(lease_s))
     return sa.or_(owner.is_(None), sa.and_(owner != server_id, owner.not_in(fresh)))
 
 
@@ -75,9 +76,7 @@ def release_dead_emails(conn: sa.Connection, server_id: str, lease_s: float) -> 
 def forget_dead(conn: sa.Connection, lease_s: float) -> None:
     """Remove the rows of servers silent for ten leases (their tasks were requeued long ago;
     one that comes back writes its row again)."""
-    conn.execute(sa.delete(servers).where(
-        servers.c.heartbeat_at < sa.func.now() - sa.func.make_interval(
-            0, 0, 0, 0, 0, 0, sa.literal(10 * lease_s, sa.Float))))
+    conn.execute(sa.delete(servers).where(servers.c.heartbeat_at < _lease_ago(10 * lease_s)))
 
 
 def lock_claims(conn: sa.Connection) -> None:
@@ -86,23 +85,53 @@ def lock_claims(conn: sa.Connection) -> None:
 
 
 def cluster_room(conn: sa.Connection, room: Mapping[str, int], total: int,
-                 limits: LimitsConfig) -> tuple[dict[str, int], int]:
+                 limits: LimitsConfig, server_id: str, lease_s: float
+                 ) -> tuple[dict[str, int], int]:
     """This server's free slots (`room`, `total`) narrowed to what the cluster's limits leave,
-    counting the RUNNING rows of every server (under the claim lock)."""
-    running = dict(conn.execute(sa.select(tasks.c.name, sa.func.count())
-                                .where(tasks.c.status == RUNNING)
-                                .group_by(tasks.c.name)).all())
-    total = min(total, limits.global_limit - sum(running.values()))
+    counting the RUNNING rows of every server (under the claim lock), and to this server's
+    fair share of each limit: the limit divided by the servers alive, rounded up, less what
+    it holds already (running, or claimed ahead and waiting here). A server that frees a slot
+    thus leaves it to one below its share rather than taking it again at once, and a record
+    claimed ahead only ever holds a slot of its own server's share."""
+    running: dict[str, int] = {}
+    mine: dict[str, int] = {}
+    alive_now = (sa.select(sa.func.count().label("servers")).select_from(servers)
+                 .where(servers.c.heartbeat_at > _lease_ago(lease_s)).subquery())
+    counts = (sa.select(tasks.c.name, tasks.c.owner, sa.func.count().label("running"))
+              .where(tasks.c.status == RUNNING).group_by(tasks.c.name, tasks.c.owner)
+              .subquery())
+    alive = 1
+    # One round trip (the claim lock is held until the commit): the servers alive, joined to
+    # a row per name and owner running (none when nothing runs).
+    for alive, name, owner, count in conn.execute(
+            sa.select(alive_now.c.servers, counts.c.name, counts.c.owner, counts.c.running)
+            .select_from(alive_now.outerjoin(counts, sa.true()))):
+        if name is not None:
+            running[name] = running.get(name, 0) + count
+            if owner == server_id:
+                mine[name] = mine.get(name, 0) + count
+    alive = max(1, alive)
+
+    def share(limit: int) -> int:
+        return -(-limit // alive)
+
+    total = min(total, limits.global_limit - sum(running.values()),
+                share(limits.global_limit) - sum(mine.values()))
     if total <= 0:
         return {}, 0
     narrowed = {}
     for name, slots in room.items():
         limit = limits.names.get(name)
         if limit is not None:
-            slots = min(slots, limit - running.get(name, 0))
+            slots = min(slots, limit - running.get(name, 0), share(limit) - mine.get(name, 0))
         if slots > 0:
             narrowed[name] = min(slots, total)
     return narrowed, total
+
+
+def _lease_ago(lease_s: float) -> sa.ColumnElement[datetime.datetime]:
+    """The database's clock `lease_s` ago."""
+    return sa.func.now() - sa.func.make_interval(0, 0, 0, 0, 0, 0, sa.literal(lease_s, sa.Float))
 
 
 def notify(conn: sa.Connection) -> None:

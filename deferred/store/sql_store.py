@@ -154,7 +154,8 @@ class SqlTaskStore:
         cluster.lock_claims(conn)
         if self._limits is None:
             return dict(room), total
-        return cluster.cluster_room(conn, room, total, self._limits)
+        return cluster.cluster_room(conn, room, total, self._limits, self.server_id,
+                                    self._lease_s)
 
     def release(self, records: Sequence[TaskRecord]) -> None:
         """Queue again records claimed here that never started, their attempt not

@@ -4,14 +4,13 @@ and a database restart loses nothing."""
 
 from __future__ import annotations
 
-import collections
 import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
+from probe_log import most_at_once, probe_events, starts
 from serverproc import ServerProcess, wait_until
 
 CLUSTER_TASKS = Path(__file__).with_name("cluster_tasks.py")
@@ -43,29 +42,6 @@ def start_servers(cluster: list[ServerProcess], tmp_path: Path, postgres_url: st
     for server in servers:  # started one after the other, each waits for its port line
         cluster.append(server.start())
     return servers
-
-
-def probe_events(tmp_path: Path) -> list[tuple[float, str, str]]:
-    log = tmp_path / "probe.log"
-    lines = log.read_text().splitlines() if log.exists() else []
-    return sorted((float(moment), event, key)
-                  for event, key, moment in (line.split() for line in lines))
-
-
-def most_at_once(events: list[tuple[float, str, str]], prefix: str = "") -> int:
-    """The most probes (with keys starting with `prefix`) running at one moment. Ends sort
-    before starts at the same timestamp: a slot is freed before it is taken again."""
-    running = most = 0
-    for _, event, key in sorted(events, key=lambda item: (item[0], item[1] == "start")):
-        if key.startswith(prefix):
-            running += 1 if event == "start" else -1
-            most = max(most, running)
-    return most
-
-
-def starts(tmp_path: Path) -> collections.Counter[str]:
-    return collections.Counter(key for _, event, key in probe_events(tmp_path)
-                               if event == "start")
 
 
 def is_idle(server: ServerProcess) -> bool:

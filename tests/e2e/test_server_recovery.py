@@ -9,7 +9,6 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-
 from serverproc import ServerProcess, wait_until
 
 PROBE_TASKS = Path(__file__).with_name("probe_tasks.py")
@@ -62,6 +61,38 @@ def test_kill_9_then_restart_loses_nothing_reruns_running_once_and_queued_once(
     assert [restarted.task(i)["attempts"] for i in running] == [2, 2]
     assert [restarted.task(i)["attempts"] for i in queued] == [1] * 5
     assert "queued 2 interrupted tasks again" in restarted.log
+
+
+def test_kill_9_with_tasks_taken_ahead_runs_each_of_them_once_after_the_restart(
+        servers, tmp_path):
+    server = start(servers, tmp_path, limits={"global": 2, "prefetch": 2})
+    warm = [server.submit("probe", {"key": f"warm{i}"}) for i in range(6)]  # probe is short
+    wait_until(lambda: all(server.task(i)["status"] == "SUCCEEDED" for i in warm))
+    hold = tmp_path / "hold"
+    hold.touch()
+    held = [server.submit("probe", {"key": f"held{i}", "hold_while": str(hold)})
+            for i in range(2)]
+    wait_until(lambda: starts(tmp_path)["held0"] and starts(tmp_path)["held1"])
+    later = [server.submit("probe", {"key": f"later{i}"}) for i in range(5)]
+    # Both workers are held: the next turn claims two more ahead, RUNNING but not started.
+    wait_until(lambda: [server.task(i)["status"] for i in later].count("RUNNING") == 2)
+    ahead = [i for i in later if server.task(i)["status"] == "RUNNING"]
+    assert not any(starts(tmp_path)[server.task(i)["params"]["key"]] for i in ahead)
+
+    server.signal(signal.SIGKILL)
+    server.wait_exit()
+    rows = statuses(tmp_path)
+    assert [rows[i] for i in ahead] == [("RUNNING", 1)] * 2  # the attempt counted at the claim
+    hold.unlink()
+
+    restarted = start(servers, tmp_path, limits={"global": 2, "prefetch": 2})
+    wait_until(lambda: all(restarted.task(i)["status"] == "SUCCEEDED" for i in held + later),
+               timeout_s=30)
+    counts = starts(tmp_path)
+    assert [counts[f"held{i}"] for i in range(2)] == [2, 2]  # interrupted: run again
+    assert [counts[f"later{i}"] for i in range(5)] == [1] * 5  # taken ahead or queued: once
+    assert [restarted.task(i)["attempts"] for i in ahead] == [2, 2]
+    assert "queued 4 interrupted tasks again" in restarted.log
 
 
 def test_sigterm_lets_running_tasks_finish_keeps_queued_and_exits_0(servers, tmp_path):

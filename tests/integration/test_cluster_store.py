@@ -56,14 +56,32 @@ def test_claims_of_two_servers_count_the_limits_together(make_store):
         first.add("x", {})
     for _ in range(6):
         first.add("y", {})
+    # Two servers alive: each may hold its share of a limit, half of it rounded up (global
+    # 5: 3; x 2: 1), even with the cluster's other slots free.
     claimed = first.claim({"x": 8, "y": 8}, 8)
-    assert [r.name for r in claimed].count("x") == 2 and len(claimed) == 5  # global 5
-    assert second.claim({"x": 8, "y": 8}, 8) == []  # the cluster is full
-    # The first server finishes two x: the second may now take exactly two, both x first.
-    x_done = [r for r in claimed if r.name == "x"]
-    first.finish([done(r) for r in x_done])
+    assert sorted(r.name for r in claimed) == ["x", "y", "y"]
     again = second.claim({"x": 8, "y": 8}, 8)
-    assert [r.name for r in again].count("x") == 2 and len(again) == 2
+    assert sorted(r.name for r in again) == ["x", "y"]  # the 2 global slots left
+    assert first.claim({"x": 8, "y": 8}, 8) == [] == second.claim({"x": 8, "y": 8}, 8)
+    # The first finishes its x: the second, at its share of x, takes none; the first may.
+    first.finish([done(r) for r in claimed if r.name == "x"])
+    assert [r.name for r in second.claim({"x": 8}, 8)] == []
+    assert [r.name for r in first.claim({"x": 8}, 8)] == ["x"]
+
+
+def test_a_server_alone_takes_a_whole_limit_and_leaves_a_share_to_one_that_joins(make_store):
+    first = make_store()
+    for _ in range(12):
+        first.add("x", {})
+    held = first.claim({"x": 8}, 8)
+    assert len(held) == 2  # alone: the whole of x's limit
+    second = make_store()
+    assert second.claim({"x": 8}, 8) == []  # the limit is taken
+    # The first frees both slots and claims again at once: with two servers alive its share
+    # is one, so the other slot is left for the newcomer.
+    first.finish([done(r) for r in held])
+    assert len(first.claim({"x": 8}, 8)) == 1
+    assert len(second.claim({"x": 8}, 8)) == 1
 
 
 def test_concurrent_claims_never_exceed_the_cluster_limits(make_store):
