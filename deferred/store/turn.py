@@ -66,6 +66,9 @@ def pick_and_start(conn: sa.Connection, hot: CoreHotPath, room: Mapping[str, int
     room = {name: min(slots, total) for name, slots in room.items() if slots > 0}
     if not room:
         return []
+    # No more than the names' rooms allow in all: with one name (the common case under a
+    # limit) this makes the one statement below apply rather than a pick and an update.
+    total = min(total, sum(room.values()))
     if all(slots >= total for slots in room.values()):
         # No name is held back by its own limit: one statement picks and starts them.
         rows = hot.claim_oldest(conn, list(room), now, owner, total)
