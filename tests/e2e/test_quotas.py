@@ -56,3 +56,5 @@ def test_limits_hold_exactly_while_tasks_are_taken_ahead(servers, tmp_path, monk
     x_keys = {f"t{index}" for index in range(1, TASKS, 2)}
     assert most_at_once([event for event in events if event[2] in x_keys]) == 2
     assert set(starts(tmp_path).values()) == {1}
+    # Tasks were taken ahead meanwhile: more rows RUNNING than may run.
+    assert most_running_rows > 4, most_running_rows
