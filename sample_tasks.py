@@ -64,9 +64,13 @@ def get_statistics():
                                                        'maximum': 3600}},
                             'required': ['seconds']})
 def slow(seconds):
-    """Sleep for `seconds`, then say how long it slept."""
+    """Sleep for `seconds`, then say how long it slept.
+
+    A cancel stops it early (it ends CANCELLED)."""
     started = time.monotonic()
-    time.sleep(seconds)
+    context = deferred.current()
+    context.wait_cancelled(seconds)
+    context.check_cancelled()
     return {'slept_s': round(time.monotonic() - started, 3)}
 
 

@@ -11,6 +11,7 @@ from typing import Any, Protocol
 from .records import (ChainStep, EmailStatus, Outcome, PendingEmail, StoredFile, TaskError,
                       TaskRecord, TaskStatus)
 from .access.audit import Actor, AuditAction, AuditEntry, StoredToken
+from .errors import StoreError
 from .scheduling.options import SubmitOptions
 
 
@@ -55,7 +56,9 @@ class TurnResult:
     when the claim took less than it was allowed: nothing else queued of a name with room
     was due. `queued` is True when the turn queued work that may start now (a new task, a
     chain's next step), which a later claim must find; `next_due` is the earliest time a
-    delayed task or a retry it queued may start.
+    delayed task or a retry it queued may start. `dropped` names the outcomes of `finished`
+    that were not stored (task id and attempt): their records no longer ran that attempt
+    here.
     """
 
     added: list[TaskRecord]
@@ -63,6 +66,7 @@ class TurnResult:
     drained: bool
     queued: bool
     next_due: datetime.datetime | None = None
+    dropped: frozenset[tuple[int, int]] = frozenset()
 
 
 class AccessStore(Protocol):
@@ -215,6 +219,9 @@ class TaskStore(RecordReader, Protocol):
     def is_reachable(self) -> bool:
         """True if the database answers."""
 
+    def write_failure(self) -> StoreError | None:
+        """Why the database takes no writes now (a full disk, ...), None while it does."""
+
     def close(self) -> None:
         """Release connections and locks."""
 
@@ -270,11 +277,13 @@ class Health:
     stopping: bool  # shutting down: no new work
     dispatcher_alive: bool  # the thread that starts tasks runs
     store_reachable: bool  # a trivial query on the database succeeded just now
+    store_write_failure: StoreError | None = None  # why writes fail now (a full disk, ...)
 
     @property
     def is_healthy(self) -> bool:
         """True when all is well."""
-        return not self.stopping and self.dispatcher_alive and self.store_reachable
+        return (not self.stopping and self.dispatcher_alive and self.store_reachable
+                and self.store_write_failure is None)
 
 
 class TaskService(Protocol):

@@ -164,6 +164,7 @@ class Outcome:
     finished_at: datetime.datetime | None = None
     email: str | None = None  # where the result goes, if anywhere
     retry_at: datetime.datetime | None = None  # with status QUEUED: run again then
+    asked_to_stop: bool = False  # the run was asked to stop (it may have finished anyway)
 
 
 def utcnow() -> datetime.datetime:

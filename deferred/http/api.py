@@ -220,8 +220,9 @@ class ApiRoutes:
         health = self._service.health()
         server = ("stopping" if health.stopping else
                   "running" if health.dispatcher_alive else "dispatcher stopped")
-        parts = {"server_id": self._service.server_id, "server": server,
-                 "store": "reachable" if health.store_reachable else "unreachable"}
+        store = ("unreachable" if not health.store_reachable else
+                 "unable to write" if health.store_write_failure is not None else "reachable")
+        parts = {"server_id": self._service.server_id, "server": server, "store": store}
         if health.is_healthy:
             return {"status": "OK", **parts}
         problem: DeferredError
@@ -229,6 +230,8 @@ class ApiRoutes:
             problem = ShuttingDownError("the server is stopping: it takes no new work")
         elif not health.store_reachable:  # the cause is in the server's log, not for clients
             problem = StoreUnavailableError("the database does not answer; see the server log")
+        elif health.store_write_failure is not None:
+            problem = health.store_write_failure
         else:
             problem = InternalError("the dispatcher thread has stopped: no task starts; see "
                                     "the server log")

@@ -17,6 +17,7 @@ from ..tasks.context import TaskContext
 from .metrics import Metrics
 from .quotas import Quotas
 from .ready import ReadyRuns
+from .runner import log_stored
 from .runs import Finished, FollowUpSubmitter, Runs, unstorable
 from .workers import Workers
 
@@ -189,6 +190,7 @@ class Dispatcher:
         if refused:  # claimed while the server began to stop
             self._release(refused)
         if turn.finished:
+            log_stored(turn.finished, result.dropped)
             self._on_finished([outcome for outcome, _ in turn.finished])
 
     def _turn_apart(self, slots: Sequence[_Slot], turn: Turn) -> list[_Answer]:
@@ -223,20 +225,22 @@ class Dispatcher:
         is down."""
         for outcome, record in finished:
             try:
-                self._store.turn(Turn(finished=[(outcome, record)], look=False))
+                result = self._store.turn(Turn(finished=[(outcome, record)], look=False))
             except (StoreUnavailableError, StoreFullError):
                 self._runs.put_back([(outcome, record)])
                 continue
             except Exception as exc:
                 replacement = unstorable(outcome, exc)
                 try:
-                    self._store.turn(Turn(finished=[(replacement, record)], look=False))
+                    result = self._store.turn(Turn(finished=[(replacement, record)],
+                                                   look=False))
                 except Exception:
                     self._runs.put_back([(outcome, record)])
                     continue
                 logger.error("the outcome of task %s cannot be stored (%s); stored as failed",
                              outcome.task_id, exc)
                 outcome = replacement
+            log_stored([(outcome, record)], result.dropped)
             self._on_finished([outcome])
 
     def _on_finished(self, outcomes: Sequence[Outcome]) -> None:
@@ -380,11 +384,12 @@ class Dispatcher:
         if not finished:
             return
         try:
-            self._store.turn(Turn(finished=finished, look=False))
+            result = self._store.turn(Turn(finished=finished, look=False))
         except Exception:
             self._store_one_by_one(finished)
             if self._runs.has_finished():
                 logger.error("could not store every finished task; those not stored run "
                              "again at the next start")
             return
+        log_stored(finished, result.dropped)
         self._on_finished([outcome for outcome, _ in finished])

@@ -7,6 +7,7 @@ import datetime
 import functools
 import logging
 import traceback
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from ..tasks.context import TaskContext, running
@@ -62,19 +63,43 @@ def log_finished(name: str, outcome: Outcome, duration_s: float, note: str = "")
     logger.log(level, text, *args, extra=extra)
 
 
+def log_stored(finished: Sequence[tuple[Outcome, TaskRecord]],
+               dropped: Collection[tuple[int, int]] = ()) -> None:
+    """The lines that say how runs ended, once their outcomes are committed (a crash before
+    the commit runs them again, so the log never says SUCCEEDED for a run that is redone);
+    those in `dropped` (task id, attempt) were not stored and were logged as such."""
+    for outcome, record in finished:
+        if (outcome.task_id, outcome.attempt) in dropped:
+            continue
+        started = outcome.started_at or record.started_at
+        finished_at = outcome.finished_at
+        took_s = (finished_at - started).total_seconds() if started and finished_at else 0.0
+        note = ""
+        if outcome.status is TaskStatus.TIMED_OUT:
+            note = "asked to stop, its slot stays taken until it returns"
+        elif outcome.status is TaskStatus.SUCCEEDED and outcome.asked_to_stop:
+            note = "asked to stop, finished anyway"
+        log_finished(record.name, outcome, max(took_s, 0.0), note)
+
+
 def run_record(registry: TaskRegistry, record: TaskRecord, context: TaskContext | None = None,
                *, max_result_bytes: int = DEFAULT_MAX_RESULT_BYTES) -> Outcome:
     """Run the record's task with its params and return what happened; never raises.
 
     The params are checked again: the task's schema may have changed since the submit. A
     result (its JSON and files together) over `max_result_bytes` is a failure. A run asked
-    to stop (through `context`) ends CANCELLED, with whatever result or error it left.
+    to stop (through `context`) that did not finish its work ends CANCELLED, with whatever
+    error it left; one that returned its result anyway SUCCEEDED (its record keeps that it
+    was asked to stop).
     """
     context = context or TaskContext(record.id, record.name, record.attempts)
     outcome = _run(registry, record, context, max_result_bytes)
-    if context.cancel_requested:
-        return dataclasses.replace(outcome, status=TaskStatus.CANCELLED, retry_at=None)
-    return outcome
+    if not context.cancel_requested:
+        return outcome
+    if outcome.status is TaskStatus.SUCCEEDED:
+        return dataclasses.replace(outcome, asked_to_stop=True)
+    return dataclasses.replace(outcome, status=TaskStatus.CANCELLED, retry_at=None,
+                               asked_to_stop=True)
 
 
 def _run(registry: TaskRegistry, record: TaskRecord, context: TaskContext,

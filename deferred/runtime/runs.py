@@ -16,7 +16,7 @@ from ..errors import one_line
 from ..records import Outcome, TaskError, TaskRecord, TaskStatus, utcnow
 from ..tasks.context import TaskContext
 from .metrics import Metrics
-from .runner import log_finished, log_started
+from .runner import log_started
 
 logger = logging.getLogger(__name__)
 
@@ -105,7 +105,6 @@ class Runs:
                 mean_s = self._mean_s.get(record.name)
                 self._mean_s[record.name] = took_s if mean_s is None else (
                     mean_s + _RECENT * (took_s - mean_s))
-                log_finished(record.name, outcome, took_s)
                 self._metrics.task_finished(record.name, outcome.status.value,
                                             _duration_s(outcome))
                 self._finished.put((outcome, record))
@@ -184,8 +183,6 @@ class Runs:
                 error=TaskError("TimeoutError", f"the task ran longer than its time limit of "
                                                 f"{limit_s:g}s (timeout_s)"),
                 finished_at=utcnow(), email=record.email)
-            log_finished(record.name, outcome, now - (run.deadline or now) + limit_s,
-                         "asked to stop, its slot stays taken until it returns")
             outcomes.append((outcome, record))
         return outcomes
 

@@ -173,8 +173,10 @@ class LocalTaskService:
     def health(self) -> Health:
         """Whether the server takes work, runs it, and its database answers, each part on
         its own; the store is asked even while stopping, so that an operator sees both."""
+        reachable = self._store.is_reachable()
         return Health(stopping=self._closing.is_set(), dispatcher_alive=self._starter.is_alive(),
-                      store_reachable=self._store.is_reachable())
+                      store_reachable=reachable,
+                      store_write_failure=self._store.write_failure() if reachable else None)
 
     def close(self) -> None:
         """Take no new work and let every waiter answer now."""

@@ -3,18 +3,29 @@
 from __future__ import annotations
 
 import contextlib
+import os
+import shutil
 import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import TypeVar
 
 import sqlalchemy as sa
 import sqlalchemy.exc
 
+from ..errors import StoreError, StoreFullError, StoreUnavailableError
 from .engine import database_errors, make_engine
 from .lock import SqliteServerLock
-from .schema import ensure_schema
+from .schema import ensure_schema, schema_version
 
 T = TypeVar("T")
+
+WRITE_PROBE_S = 5.0
+"""After a write failed, how often `write_failure` tries a small write of its own: a server
+that is told no work while it cannot write must still see the disk freed."""
+PROBE_FREE_BYTES = 1 << 20
+"""On SQLite the probe also wants this much free on the database's disk: a small write can
+fit in pages the file already has while a task's row cannot."""
 
 
 class Database:
@@ -32,6 +43,8 @@ class Database:
         self._write_lock = threading.Lock()
         self._writer: sa.Connection | None = None  # kept for `hot_write`, under the lock
         self._lock: SqliteServerLock | None = None
+        self._write_failure: StoreError | None = None  # the last write's, while it stands
+        self._probed_at = 0.0
         try:
             with database_errors("prepare the database"):
                 if exclusive and self.engine.dialect.name == "sqlite":
@@ -55,8 +68,47 @@ class Database:
     @contextlib.contextmanager
     def write(self, action: str) -> Iterator[sa.Connection]:
         """A write transaction, committed when the block ends; `action` names it in errors."""
-        with database_errors(action), self._write_lock, self.engine.begin() as conn:
+        with self._writes_tracked(), database_errors(action), self._write_lock, \
+                self.engine.begin() as conn:
             yield conn
+
+    @contextlib.contextmanager
+    def _writes_tracked(self) -> Iterator[None]:
+        """Remember a write that failed for want of room or of the database (not one whose
+        data was refused) until one commits again."""
+        try:
+            yield
+        except (StoreFullError, StoreUnavailableError) as exc:
+            self._write_failure, self._probed_at = exc, time.monotonic()
+            raise
+        self._write_failure = None
+
+    def write_failure(self) -> StoreError | None:
+        """Why writes fail now: the error of the last write when it failed, None once one
+        committed. While one stands, a small write is tried first, at most every
+        `WRITE_PROBE_S`, so that freeing the disk shows without waiting for work."""
+        if self._write_failure is None:
+            return None
+        now = time.monotonic()
+        if now - self._probed_at >= WRITE_PROBE_S and self._has_room():
+            try:
+                with self.write("check that the database takes writes") as conn:
+                    conn.execute(schema_version.update().values(
+                        version=schema_version.c.version))
+            except StoreError:  # still failing: the error is remembered
+                pass
+        return self._write_failure
+
+    def _has_room(self) -> bool:
+        """False when the SQLite file's disk has less than `PROBE_FREE_BYTES` free."""
+        path = self.engine.url.database
+        if self.dialect != "sqlite" or not path or path == ":memory:":
+            return True
+        try:
+            free = shutil.disk_usage(os.path.dirname(os.path.abspath(path))).free
+        except OSError:
+            return True  # the write itself tells
+        return free >= PROBE_FREE_BYTES
 
     def hot_write(self, action: str, work: Callable[[sa.Connection], T]) -> T:
         """`work(conn)` in a write transaction on a connection kept from one call to the
@@ -64,7 +116,7 @@ class Database:
         committed. A connection that failed is dropped. One found dead before the commit
         (the database restarted while it was kept) is replaced and `work` runs again, once:
         nothing of the first try was committed."""
-        with database_errors(action), self._write_lock:
+        with self._writes_tracked(), database_errors(action), self._write_lock:
             for last_try in (False, True):
                 writer = self._writer
                 if writer is None:

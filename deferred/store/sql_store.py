@@ -19,7 +19,7 @@ import sqlalchemy as sa
 
 from ..access.audit import Actor, AuditAction
 from ..config import DbConfig, LimitsConfig
-from ..errors import StoreRejectedError
+from ..errors import StoreError, StoreRejectedError
 from ..interfaces import NewTask, Turn, TurnResult
 from ..jsontext import encode_json
 from ..records import ChainStep, Outcome, StoredFile, TaskRecord, TaskStatus, utcnow
@@ -327,6 +327,10 @@ class SqlTaskStore:
     def is_reachable(self) -> bool:
         """True if a trivial query succeeds."""
         return self.database.is_reachable()
+
+    def write_failure(self) -> StoreError | None:
+        """Why the database takes no writes now (a full disk, ...), None while it does."""
+        return self.database.write_failure()
 
     def close(self) -> None:
         """Leave the cluster, release connections and the one-server lock."""

@@ -115,11 +115,12 @@ def insert_tasks(conn: sa.Connection, rows: Sequence[dict[str, Any]]) -> list[sa
 
 @dataclasses.dataclass(frozen=True)
 class Finished:
-    """What `finish_claimed` did: whether it queued a chain's next step, and the earliest
-    time a retry it queued may start."""
+    """What `finish_claimed` did: whether it queued a chain's next step, the earliest time a
+    retry it queued may start, and the outcomes it dropped (task id and attempt)."""
 
     queued: bool = False
     next_due: datetime.datetime | None = None
+    dropped: frozenset[tuple[int, int]] = frozenset()
 
 
 def finish_claimed(conn: sa.Connection, hot: CoreHotPath,
@@ -147,8 +148,10 @@ def finish_claimed(conn: sa.Connection, hot: CoreHotPath,
         else:
             log_dropped(outcome)
     every = written + written_retries
+    dropped = frozenset((outcome.task_id, outcome.attempt) for outcome, _ in finished) - {
+        (outcome.task_id, outcome.attempt) for outcome, _ in every}
     if not every:
-        return Finished()
+        return Finished(dropped=dropped)
     hot.insert_attempts(conn, [_attempt_values(outcome, owner, now) for outcome, _ in every])
     _write_results(conn, hot, [(outcome, record.email) for outcome, record in written])
     follow_ups = [new_row(first.task_name, encode_json(first.params), now,
@@ -160,7 +163,8 @@ def finish_claimed(conn: sa.Connection, hot: CoreHotPath,
         conn.execute(tasks.insert(), follow_ups)
     return Finished(queued=bool(follow_ups),
                     next_due=min((outcome.retry_at for outcome, _ in written_retries
-                                  if outcome.retry_at is not None), default=None))
+                                  if outcome.retry_at is not None), default=None),
+                    dropped=dropped)
 
 
 def _write_final(conn: sa.Connection, hot: CoreHotPath,

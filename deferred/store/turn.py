@@ -56,7 +56,7 @@ def run_turn(conn: sa.Connection, hot: CoreHotPath, turn: Turn, owner: str,
     if finished.next_due is not None:
         next_due = finished.next_due if next_due is None else min(next_due, finished.next_due)
     return TurnResult(added=added, started=claimed + started, drained=drained, queued=queued,
-                      next_due=next_due), earlier
+                      next_due=next_due, dropped=finished.dropped), earlier
 
 
 def pick_and_start(conn: sa.Connection, hot: CoreHotPath, room: Mapping[str, int],

@@ -30,6 +30,12 @@ def started_keys(cwd: Path) -> list[str]:
     return [line.split()[1] for line in lines if line.startswith("start ")]
 
 
+def ended_keys(cwd: Path) -> list[str]:
+    log = cwd / "probe.log"
+    lines = log.read_text().splitlines() if log.exists() else []
+    return [line.split()[1] for line in lines if line.startswith("end ")]
+
+
 def test_a_delayed_task_waits_for_its_time_then_starts(servers, tmp_path):
     server = start(servers, tmp_path)
     status, body = server.request("POST", "/api/tasks", {
@@ -85,8 +91,12 @@ def test_cancel_ends_a_queued_task_and_asks_a_running_one(servers, tmp_path):
     status, body = server.request("POST", f"/api/tasks/{running}/cancel")
     assert (status, body["status"], body["cancel_requested"]) == (200, "RUNNING", True)
     hold.unlink()
-    wait_until(lambda: server.task(running)["status"] == "CANCELLED")  # it stopped, asked to
-    assert server.task(running)["result"] == "running"  # what it left is kept
+    # It ignored the request and returned its result: it finished its work.
+    record = wait_until(lambda: server.task(running)["status"] == "SUCCEEDED"
+                        and server.task(running))
+    assert (record["result"], record["cancel_requested"]) == ("running", True)
+    assert f"task {running} (probe) attempt 1 SUCCEEDED in " in server.log
+    assert "; asked to stop, finished anyway" in server.log
     assert started_keys(tmp_path) == ["running"]  # the cancelled ones never started
     status, body = server.request("POST", "/api/tasks/999999/cancel")
     assert (status, body["error_code"]) == (404, 104)
@@ -122,7 +132,8 @@ def test_a_running_task_sees_the_cancel_through_its_context_and_ends_cancelled(
     assert server.request("POST", f"/api/tasks/{task_id}/cancel")[0] == 200
     record = wait_until(lambda: server.task(task_id)["status"] == "CANCELLED" and
                         server.task(task_id))
-    assert record["result"] == "asked to stop"
+    assert record["error"]["type"] == "TaskCancelledError", record
+    assert started_keys(tmp_path) == ["patient"] and ended_keys(tmp_path) == ["patient"]
 
 
 def test_a_retry_back_off_survives_a_restart(servers, tmp_path):

@@ -160,9 +160,18 @@ def test_a_full_database_refuses_submits_with_503_and_the_server_carries_on(make
     body = json.loads(response.read())
     assert response.status == 503
     assert body["error_code"] == 501 and "database is full" in body["error_msg"]
+    connection.request("GET", "/healthz")
+    response = connection.getresponse()
+    health = json.loads(response.read())
+    assert (response.status, health["error_code"], health["store"]) == (
+        503, 501, "unable to write")
+    assert "database is full" in health["error_msg"]
     sa.event.remove(engine, "connect", cap)
     server._parts.store.database.dispose()
     assert server.submit("mult", {"operands": [2, 3]}).wait(10) == 6
+    connection.request("GET", "/healthz")
+    response = connection.getresponse()
+    assert (response.status, json.loads(response.read())["store"]) == (200, "reachable")
     connection.close()
 
 

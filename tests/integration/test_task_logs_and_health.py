@@ -39,6 +39,7 @@ def registry() -> TaskRegistry:
         context = deferred.current()
         while not gate.is_set() and not context.wait_cancelled(0.01):
             pass
+        context.check_cancelled()  # stops as asked
         return "opened"
 
     @deferred.task(name="sleepy", registry=registry, timeout_s=0.2)

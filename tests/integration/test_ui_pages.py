@@ -324,7 +324,11 @@ def test_the_cancel_button_cancels_a_queued_task_and_asks_a_running_one(server, 
                                         {"csrf_token": "0" * 64})
     assert status == 403 and not running[1].record.cancel_requested
     registry.gate.set()
-    wait_until(lambda: running[0].status.value == "CANCELLED")
+    # The gated task ignores the request and returns: it finished its work anyway.
+    wait_until(lambda: running[0].status.value == "SUCCEEDED")
+    assert running[0].record.cancel_requested
+    assert "asked to stop, finished anyway" in browser.get(f"/tasks/{running[0].id}")[2]
+    assert "finished anyway" not in browser.get(f"/tasks/{running[1].id}")[2]
 
 
 def test_a_failed_task_runs_again_from_its_page_and_lists_its_attempts(server, browser):

@@ -10,6 +10,8 @@
     </form>
     % elif record.cancel_requested and not record.status.is_terminal:
     <span class="muted">asked to stop; it ends when the task next checks</span>
+    % elif record.cancel_requested and record.status.value == 'SUCCEEDED':
+    <span class="muted">asked to stop, finished anyway</span>
     % elif get('can_submit') and record.status.value in ('FAILED', 'CANCELLED', 'TIMED_OUT'):
     <form method="post" action="{{root}}/tasks/{{record.id}}/retry" class="inline-form">
       <input type="hidden" name="{{csrf_field}}" value="{{csrf_token}}">
