@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 import sqlalchemy as sa
 
 from ..errors import DatabaseVersionError
+from .schema_lock import schema_lock
 from .types import UtcDateTime
 
 logger = logging.getLogger(__name__)
@@ -262,33 +263,37 @@ SCHEMA_VERSION = 1 + len(UPGRADES)
 def ensure_schema(engine: sa.Engine, upgrades: Sequence[Upgrade] = UPGRADES) -> int:
     """Create the tables in an empty database, or upgrade an older one in order.
 
-    Returns the version. Raises `DatabaseVersionError` for a database newer than this code.
+    On PostgreSQL under the schema lock (`schema_lock`): servers started together wait for
+    the one that creates or upgrades the tables, then find its version and do nothing.
+    Returns the version. Raises `DatabaseVersionError` for a database newer than this code,
+    `StoreUnavailableError` when another server kept the lock too long.
     """
     latest = 1 + len(upgrades)
-    with engine.begin() as conn:
-        if not sa.inspect(conn).has_table(schema_version.name):
-            metadata.create_all(conn)
-            conn.execute(schema_version.insert().values(version=latest))
-            logger.info("created the database schema, version %d", latest)
-            return latest
-    version = _read_version(engine)
-    if version > latest:
-        raise DatabaseVersionError(
-            f"the database is at schema version {version}, newer than version {latest} that "
-            "this deferred knows; upgrade deferred to use it")
-    while version < latest:
-        with engine.begin() as conn:
-            current = conn.execute(sa.select(schema_version.c.version)).scalar_one()
-            if current != version:  # another server upgraded meanwhile
-                version = current
-                continue
-            upgrades[version - 1](conn)
-            conn.execute(schema_version.update().values(version=version + 1))
-        version += 1
-        logger.info("upgraded the database schema to version %d", version)
+    with schema_lock(engine) as conn:
+        with conn.begin():
+            if not sa.inspect(conn).has_table(schema_version.name):
+                metadata.create_all(conn)
+                conn.execute(schema_version.insert().values(version=latest))
+                logger.info("created the database schema, version %d", latest)
+                return latest
+        version = _read_version(conn)
+        if version > latest:
+            raise DatabaseVersionError(
+                f"the database is at schema version {version}, newer than version {latest} "
+                "that this deferred knows; upgrade deferred to use it")
+        while version < latest:
+            with conn.begin():
+                current = conn.execute(sa.select(schema_version.c.version)).scalar_one()
+                if current != version:  # another process upgraded meanwhile (SQLite)
+                    version = current
+                    continue
+                upgrades[version - 1](conn)
+                conn.execute(schema_version.update().values(version=version + 1))
+            version += 1
+            logger.info("upgraded the database schema to version %d", version)
     return version
 
 
-def _read_version(engine: sa.Engine) -> int:
-    with engine.connect() as conn:
+def _read_version(conn: sa.Connection) -> int:
+    with conn.begin():
         return int(conn.execute(sa.select(schema_version.c.version)).scalar_one())

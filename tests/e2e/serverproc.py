@@ -42,14 +42,20 @@ class ServerProcess:
         self.url = ""
         self.output: list[str] = []
         self._reader: threading.Thread | None = None
+        self._listening = threading.Event()
 
     def start(self) -> ServerProcess:
         """Start it and wait for its "listening on" line. Fails with its output if it exits."""
+        return self.launch().wait_listening()
+
+    def launch(self) -> ServerProcess:
+        """Start the process without waiting for it (`wait_listening()` does), so that several
+        servers can be started at the same moment."""
         env = dict(os.environ, PYTHONPATH=str(PROJECT_ROOT), PYTHONUNBUFFERED="1")
         self.process = subprocess.Popen(
             [*self.command, "runserver", *self.config_args, "--port", "0", *self.extra_args],
             cwd=self.cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        found = threading.Event()
+        self._listening = threading.Event()
 
         def read() -> None:
             assert self.process is not None and self.process.stdout is not None
@@ -58,12 +64,18 @@ class ServerProcess:
                 match = LISTENING.search(line)
                 if match and not self.url:
                     self.url = match.group(1)
-                    found.set()
+                    self._listening.set()
 
         self._reader = threading.Thread(target=read, name="server-output", daemon=True)
         self._reader.start()
+        return self
+
+    def wait_listening(self) -> ServerProcess:
+        """Wait for the launched server's "listening on" line. Fails with its output if it
+        exits first or takes longer than START_TIMEOUT_S."""
+        assert self.process is not None and self._reader is not None
         deadline = time.monotonic() + START_TIMEOUT_S
-        while not found.wait(0.05):
+        while not self._listening.wait(0.05):
             if self.process.poll() is not None or time.monotonic() > deadline:
                 self._reader.join(2)
                 raise AssertionError("the server did not start:\n" + "".join(self.output))

@@ -1,9 +1,11 @@
 """Several `runserver` processes on one real PostgreSQL 15: quotas hold across the cluster,
 a killed server's tasks run again elsewhere, a paused one cannot write over what others did,
-and a database restart loses nothing."""
+a database restart loses nothing, and servers started together create or upgrade the schema
+once."""
 
 from __future__ import annotations
 
+import re
 import signal
 import time
 from collections.abc import Iterator
@@ -11,7 +13,10 @@ from pathlib import Path
 
 import pytest
 from probe_log import most_at_once, probe_events, starts
+from schema_versions import create_older_database, stored_version
 from serverproc import ServerProcess, wait_until
+
+from deferred.store.schema import SCHEMA_VERSION
 
 CLUSTER_TASKS = Path(__file__).with_name("cluster_tasks.py")
 LEASE_S, HEARTBEAT_S = 2.0, 0.5
@@ -30,8 +35,9 @@ def cluster(tmp_path: Path, postgres_url: str, monkeypatch: pytest.MonkeyPatch
         server.stop()
 
 
-def start_servers(cluster: list[ServerProcess], tmp_path: Path, postgres_url: str, count: int,
-                  **limits: object) -> list[ServerProcess]:
+def new_servers(cluster: list[ServerProcess], tmp_path: Path, postgres_url: str, count: int,
+                **limits: object) -> list[ServerProcess]:
+    """`count` servers of the cluster's config, each in a directory of its own, not started."""
     config = {"db": {"url": postgres_url, "lease_s": LEASE_S, "heartbeat_s": HEARTBEAT_S},
               "limits": limits or {"global": 2}, "shutdown_grace_s": 0}
     servers = []
@@ -39,9 +45,24 @@ def start_servers(cluster: list[ServerProcess], tmp_path: Path, postgres_url: st
         cwd = tmp_path / f"server{len(cluster) + index}"
         cwd.mkdir()
         servers.append(ServerProcess(CLUSTER_TASKS, cwd, config))
+    return servers
+
+
+def start_servers(cluster: list[ServerProcess], tmp_path: Path, postgres_url: str, count: int,
+                  **limits: object) -> list[ServerProcess]:
+    servers = new_servers(cluster, tmp_path, postgres_url, count, **limits)
     for server in servers:  # started one after the other, each waits for its port line
         cluster.append(server.start())
     return servers
+
+
+def start_at_once(cluster: list[ServerProcess], tmp_path: Path, postgres_url: str,
+                  count: int) -> list[ServerProcess]:
+    """`count` servers launched at the same moment (none waits for another's port line)."""
+    servers = new_servers(cluster, tmp_path, postgres_url, count)
+    for server in servers:
+        cluster.append(server.launch())
+    return [server.wait_listening() for server in servers]
 
 
 def is_idle(server: ServerProcess) -> bool:
@@ -154,3 +175,37 @@ def test_a_database_restart_mid_run_loses_nothing(cluster, tmp_path, postgres_ur
     counts = starts(tmp_path)
     assert all(counts[f"after{i}"] == 1 for i in range(20))
     assert all(counts[f"before{i}"] >= 1 for i in range(40))
+
+
+def schema_lines(servers: list[ServerProcess]) -> tuple[list[str], list[int]]:
+    """The "created the database schema" lines of all the servers' logs, and the versions
+    their "upgraded the database schema to version N" lines name, in order."""
+    logs = "".join(server.log for server in servers)
+    return (re.findall(r"created the database schema, version \d+", logs),
+            sorted(int(n) for n in re.findall(r"upgraded the database schema to version (\d+)",
+                                              logs)))
+
+
+def assert_all_serve(servers: list[ServerProcess]) -> None:
+    assert [server.request("GET", "/healthz")[0] for server in servers] == [200] * len(servers)
+    ids = [server.submit("y", {"key": f"after-start{index}"})
+           for index, server in enumerate(servers)]
+    wait_until(lambda: all_succeeded(servers[0], ids), timeout_s=30)
+
+
+def test_three_servers_started_together_on_an_empty_database_create_it_once(
+        cluster, tmp_path, postgres_url):
+    servers = start_at_once(cluster, tmp_path, postgres_url, 3)
+    assert_all_serve(servers)
+    assert stored_version(postgres_url) == [SCHEMA_VERSION]
+    assert schema_lines(servers) == ([f"created the database schema, version {SCHEMA_VERSION}"],
+                                     [])
+
+
+def test_three_servers_started_together_on_an_older_database_upgrade_it_once(
+        cluster, tmp_path, postgres_url):
+    create_older_database(postgres_url, 1)
+    servers = start_at_once(cluster, tmp_path, postgres_url, 3)
+    assert_all_serve(servers)
+    assert stored_version(postgres_url) == [SCHEMA_VERSION]
+    assert schema_lines(servers) == ([], list(range(2, SCHEMA_VERSION + 1)))
