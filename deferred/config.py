@@ -17,6 +17,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError, best_match
 
 from .access.identity import ROLE_LABELS, Role, is_password_hash
+from .addresses import ascii_address
 from .errors import ConfigError, InvalidJsonError
 from .formats import make_format_checker
 from .jsontext import parse_json
@@ -233,6 +234,7 @@ def parse_config(raw: Any, *, source: str = "config") -> Config:
     limits, http, smtp = raw.get("limits", {}), raw.get("http", {}), raw.get("smtp", {})
     db = DbConfig(**raw.get("db", {}))
     _check_proxy(http.get("trusted_proxy"), source)
+    _check_sender(smtp.get("sender"), source)
     if db.heartbeat_s >= db.lease_s:
         raise ConfigError(f"$.db.heartbeat_s: {db.heartbeat_s} must be shorter than "
                           f"db.lease_s ({db.lease_s}), or live servers would count as dead",
@@ -263,6 +265,18 @@ def _check_proxy(address: str | None, source: str) -> None:
         raise ConfigError(f"$.http.trusted_proxy: {address!r} is not an IP address (or '*' "
                           "for any: only when nothing but the proxy can reach the server)",
                           where=source) from None
+
+
+def _check_sender(sender: str | None, source: str) -> None:
+    if sender is None or (sender.isascii() and "xn--" not in sender.lower()):
+        return  # nothing for IDNA 2008 to check
+    import email.utils  # here: a CLI run imports this module, and seldom needs it
+
+    address = email.utils.parseaddr(sender)[1] or sender
+    try:
+        ascii_address(address)
+    except ValueError as exc:
+        raise ConfigError(f"$.smtp.sender: {exc}", where=source) from None
 
 
 def _auth(raw: Mapping[str, Any], source: str) -> AuthConfig:
