@@ -16,7 +16,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError, best_match
 
-from .access.identity import ROLE_LABELS, Role, is_password_hash
+from .access.identity import ROLE_LABELS, Role, password_hash_problem
 from .addresses import ascii_address
 from .errors import ConfigError, InvalidJsonError
 from .formats import make_format_checker
@@ -295,9 +295,11 @@ def _auth(raw: Mapping[str, Any], source: str) -> AuthConfig:
     if len(set(hashes)) != len(hashes):
         raise ConfigError("$.auth.tokens: two tokens have the same hash", where=source)
     for index, user in enumerate(users):
-        if not is_password_hash(user.password_hash):
-            raise ConfigError(f"$.auth.users[{index}].password: not a password hash; make "
-                              "one with `python -m deferred.credentials user`", where=source)
+        problem = password_hash_problem(user.password_hash)
+        if problem is not None:  # refused here, not by a login that can never succeed
+            raise ConfigError(f"$.auth.users[{index}].password: {problem} (user "
+                              f"{user.name!r}); make one with `python -m "
+                              "deferred.credentials user`", where=source)
     return AuthConfig(tokens=tokens, users=users,
                       session_ttl_s=float(raw.get("session_ttl_s", AuthConfig.session_ttl_s)))
 
