@@ -16,7 +16,8 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError, best_match
 
-from .access.identity import ROLE_LABELS, Role, is_password_hash
+from .access.identity import ROLE_LABELS, Role, password_hash_problem
+from .addresses import ascii_address
 from .errors import ConfigError, InvalidJsonError
 from .formats import make_format_checker
 from .jsontext import parse_json
@@ -233,6 +234,7 @@ def parse_config(raw: Any, *, source: str = "config") -> Config:
     limits, http, smtp = raw.get("limits", {}), raw.get("http", {}), raw.get("smtp", {})
     db = DbConfig(**raw.get("db", {}))
     _check_proxy(http.get("trusted_proxy"), source)
+    _check_sender(smtp.get("sender"), source)
     if db.heartbeat_s >= db.lease_s:
         raise ConfigError(f"$.db.heartbeat_s: {db.heartbeat_s} must be shorter than "
                           f"db.lease_s ({db.lease_s}), or live servers would count as dead",
@@ -265,6 +267,18 @@ def _check_proxy(address: str | None, source: str) -> None:
                           where=source) from None
 
 
+def _check_sender(sender: str | None, source: str) -> None:
+    if sender is None or (sender.isascii() and "xn--" not in sender.lower()):
+        return  # nothing for IDNA 2008 to check
+    import email.utils  # here: a CLI run imports this module, and seldom needs it
+
+    address = email.utils.parseaddr(sender)[1] or sender
+    try:
+        ascii_address(address)
+    except ValueError as exc:
+        raise ConfigError(f"$.smtp.sender: {exc}", where=source) from None
+
+
 def _auth(raw: Mapping[str, Any], source: str) -> AuthConfig:
     tokens = tuple(ApiToken(item["name"], Role.from_label(item.get("role", "read")),
                             item["hash"]) for item in raw.get("tokens", []))
@@ -281,9 +295,11 @@ def _auth(raw: Mapping[str, Any], source: str) -> AuthConfig:
     if len(set(hashes)) != len(hashes):
         raise ConfigError("$.auth.tokens: two tokens have the same hash", where=source)
     for index, user in enumerate(users):
-        if not is_password_hash(user.password_hash):
-            raise ConfigError(f"$.auth.users[{index}].password: not a password hash; make "
-                              "one with `python -m deferred.credentials user`", where=source)
+        problem = password_hash_problem(user.password_hash)
+        if problem is not None:  # refused here, not by a login that can never succeed
+            raise ConfigError(f"$.auth.users[{index}].password: {problem} (user "
+                              f"{user.name!r}); make one with `python -m "
+                              "deferred.credentials user`", where=source)
     return AuthConfig(tokens=tokens, users=users,
                       session_ttl_s=float(raw.get("session_ttl_s", AuthConfig.session_ttl_s)))
 

@@ -1,14 +1,16 @@
-"""Fixtures shared by every test folder: a real SMTP server (aiosmtpd on 127.0.0.1) and a
-real PostgreSQL 15 (started only when a test asks for it)."""
+"""Fixtures shared by every test folder: a real SMTP server (aiosmtpd on 127.0.0.1), a
+real PostgreSQL 15 (started only when a test asks for it), and password hashes made once."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
 import pytest
-
+from passwords import earlier_hash
 from pg_server import PostgresServer
 from smtp_server import Certificate, SmtpTestServer, make_certificate, start_smtp_server
+
+from deferred.access.identity import hash_password
 
 
 @pytest.fixture
@@ -55,3 +57,26 @@ def postgres_url(postgres: PostgresServer) -> str:
     if not postgres.is_running:  # an earlier test halted it and failed before starting it
         postgres.start_again()
     return postgres.create_database()
+
+
+@pytest.fixture(scope="session")
+def password_hash() -> Callable[[str], str]:
+    """`hash_password(password)` at the product's own scrypt parameters, made once per
+    password for the whole session: each costs about half a second and 128 MiB here, and
+    many tests build configs with the same users."""
+    made: dict[str, str] = {}
+
+    def hash_of(password: str) -> str:
+        if password not in made:
+            made[password] = hash_password(password)
+        return made[password]
+
+    return hash_of
+
+
+@pytest.fixture(scope="session")
+def quick_password_hash() -> Callable[[str], str]:
+    """A hash at the earlier versions' cost (N=2^14, about 40 ms to check), which deferred
+    still verifies: for tests that log in many times to test the login flow, not scrypt's
+    cost (one test of each such file logs in with `password_hash` instead)."""
+    return earlier_hash

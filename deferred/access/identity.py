@@ -2,8 +2,8 @@
 
 An API token is 32 random bytes, so one SHA-256 of it is as hard to reverse as the token is to
 guess; it is looked up by that hash. A password is chosen by a person, so it is stretched with
-scrypt (a memory-hard KDF in the standard library) and a random salt, and compared in constant
-time. `python -m deferred.credentials` makes both for `config.json`.
+scrypt (a memory-hard KDF in the standard library) at OWASP's parameters and a random salt,
+and compared in constant time. `python -m deferred.credentials` makes both for `config.json`.
 """
 
 from __future__ import annotations
@@ -14,13 +14,21 @@ import enum
 import hashlib
 import hmac
 import ipaddress
+import re
 import secrets
 import socket
 
 TOKEN_PREFIX = "dfr_"  # makes a leaked token easy to recognise (and to scan for)
-_SCRYPT_N, _SCRYPT_R, _SCRYPT_P = 2**14, 8, 1  # 16 MiB and about 50 ms per check
-_SCRYPT_MAXMEM = 64 * 1024 * 1024
+# OWASP's Password Storage Cheat Sheet: N=2^17, r=8, p=1, 128 MiB per hash or check.
+SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**17, 8, 1
+# OpenSSL's scrypt needs 128*r*(N+2) + 128*r*p bytes: just over 128 MiB at the default.
+# Twice 128*N*r is room to spare for it, and refuses a stored hash needing more.
+SCRYPT_MAXMEM_BYTES = 2 * 128 * SCRYPT_N * SCRYPT_R
+# N*r*p is the time a check takes: a stored hash may cost at most 4 times the default, so
+# that no config entry (p=10000 needs little memory) makes each login take minutes.
+MAX_SCRYPT_WORK = 4 * SCRYPT_N * SCRYPT_R * SCRYPT_P
 _HASH_BYTES = 32
+_DIGITS = re.compile("[0-9]+", re.ASCII)
 MAX_PASSWORD_CHARS = 512
 
 
@@ -74,45 +82,73 @@ def token_hash(token: str) -> str:
 
 
 def hash_password(password: str) -> str:
-    """How a password is stored: `scrypt$N$r$p$salt$hash`, salt and hash in base64."""
+    """How a password is stored: `scrypt$N$r$p$salt$hash` (N=131072, r=8, p=1), salt and
+    hash in base64. The parameters are in the text, so hashes made at a lower cost by
+    earlier versions (N=16384) still verify."""
     salt = secrets.token_bytes(16)
-    digest = _scrypt(password, salt, _SCRYPT_N, _SCRYPT_R, _SCRYPT_P)
-    return "$".join(["scrypt", str(_SCRYPT_N), str(_SCRYPT_R), str(_SCRYPT_P),
+    digest = _scrypt(password, salt, SCRYPT_N, SCRYPT_R, SCRYPT_P)
+    return "$".join(["scrypt", str(SCRYPT_N), str(SCRYPT_R), str(SCRYPT_P),
                      _b64(salt), _b64(digest)])
 
 
 def verify_password(password: str, stored: str) -> bool:
-    """True if `password` matches the stored `hash_password()` text."""
-    try:
-        scheme, n, r, p, salt, digest = stored.split("$")
-        expected = base64.b64decode(digest, validate=True)
-        actual = _scrypt(password, base64.b64decode(salt, validate=True), int(n), int(r),
-                         int(p))
-    except ValueError:
+    """True if `password` matches the stored `hash_password()` text (False, without trying,
+    for a text `password_hash_problem()` refuses)."""
+    if password_hash_problem(stored) is not None:
         return False
-    return scheme == "scrypt" and hmac.compare_digest(actual, expected)
+    _, n, r, p, salt, digest = stored.split("$")
+    actual = _scrypt(password, base64.b64decode(salt), int(n), int(r), int(p))
+    return hmac.compare_digest(actual, base64.b64decode(digest))
 
 
 def is_password_hash(text: str) -> bool:
-    """True if `text` has the shape `hash_password()` writes (for checking a config)."""
+    """True if `text` is a hash `hash_password()` could have written and this version can
+    check (for checking a config)."""
+    return password_hash_problem(text) is None
+
+
+def password_hash_problem(text: str) -> str | None:
+    """Why `text` is no password hash this version can check, or None if it is one: not
+    the shape `hash_password()` writes, or scrypt parameters that are invalid or cost more
+    than `SCRYPT_MAXMEM_BYTES` of memory or `MAX_SCRYPT_WORK` of time to check."""
     parts = text.split("$")
-    if len(parts) != 6 or parts[0] != "scrypt" or not all(part.isdigit() for part in parts[1:4]):
-        return False
+    if (len(parts) != 6 or parts[0] != "scrypt"
+            or not all(_DIGITS.fullmatch(part) for part in parts[1:4])):
+        return "not a password hash"
+    if any(len(part) > 12 for part in parts[1:4]):
+        return "scrypt parameters of more than 12 digits are beyond any limit"
     try:
-        return all(base64.b64decode(part, validate=True) for part in parts[4:])
+        salt, digest = (base64.b64decode(part, validate=True) for part in parts[4:])
     except ValueError:
-        return False
+        return "not a password hash (its salt or hash is not base64)"
+    if not salt or len(digest) != _HASH_BYTES:
+        return f"not a password hash (it needs a salt and a {_HASH_BYTES}-byte hash)"
+    n, r, p = (int(part) for part in parts[1:4])
+    shown = f"scrypt N={n}, r={r}, p={p}"
+    # RFC 7914: N a power of 2 above 1 and below 2^(16*r); r and p at least 1.
+    if n < 2 or n & (n - 1) or r < 1 or p < 1 or n.bit_length() > 16 * r:
+        return (f"{shown} is not valid (N must be a power of 2 above 1 and below 2^(16*r), "
+                "r and p at least 1)")
+    memory_bytes = 128 * r * (n + 2) + 128 * r * p
+    if memory_bytes > SCRYPT_MAXMEM_BYTES:
+        return (f"{shown} needs {-(-memory_bytes // 2**20)} MiB to check, over the limit "
+                f"of {SCRYPT_MAXMEM_BYTES // 2**20} MiB")
+    if n * r * p > MAX_SCRYPT_WORK:
+        return (f"{shown} costs {n * r * p // (SCRYPT_N * SCRYPT_R * SCRYPT_P)} times the "
+                f"default (N={SCRYPT_N}, r={SCRYPT_R}, p={SCRYPT_P}) to check, over the "
+                f"limit of {MAX_SCRYPT_WORK // (SCRYPT_N * SCRYPT_R * SCRYPT_P)}")
+    return None
 
 
 def dummy_password_check() -> None:
     """Spend the time a password check takes, so an unknown user name answers as slowly as
     a wrong password and names cannot be told apart by timing."""
-    _scrypt("", b"\0" * 16, _SCRYPT_N, _SCRYPT_R, _SCRYPT_P)
+    _scrypt("", b"\0" * 16, SCRYPT_N, SCRYPT_R, SCRYPT_P)
 
 
 def _scrypt(password: str, salt: bytes, n: int, r: int, p: int) -> bytes:
     return hashlib.scrypt(password.encode("utf-8", "surrogatepass"), salt=salt, n=n, r=r, p=p,
-                          maxmem=_SCRYPT_MAXMEM, dklen=_HASH_BYTES)
+                          maxmem=SCRYPT_MAXMEM_BYTES, dklen=_HASH_BYTES)
 
 
 def _b64(data: bytes) -> str:

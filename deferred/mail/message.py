@@ -22,6 +22,7 @@ from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from email.policy import compat32
 
+from .. import addresses
 from ..interfaces import MailFile, OutgoingMail
 from ..mediatypes import split_media_type
 from ..patterns import is_host_name
@@ -128,14 +129,12 @@ def message_id(task_id: int, sender: str, created_at: datetime.datetime | None =
 
 
 def ascii_address(address: str) -> str:
-    """The address with its domain in IDNA form (`a@bücher.de` -> `a@xn--bcher-kva.de`), so
-    it can be sent without SMTPUTF8; unchanged if the domain cannot be encoded."""
-    local, at, domain = address.rpartition("@")
-    if not at:
-        return address
+    """The address with its domain in IDNA 2008 form (`a@faß.de` -> `a@xn--fa-hia.de`), so
+    it can be sent without SMTPUTF8; unchanged if IDNA 2008 refuses the domain (the submit
+    and the config refuse such addresses, and `SmtpMailer` does not send them)."""
     try:
-        return f"{local}@{domain.encode('idna').decode('ascii')}"
-    except UnicodeError:
+        return addresses.ascii_address(address)
+    except ValueError:
         return address
 
 

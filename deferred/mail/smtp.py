@@ -14,10 +14,11 @@ import time
 import types
 from collections.abc import Iterable, Mapping
 
+from .. import addresses
 from ..config import SmtpConfig
 from ..errors import MailDeliveryError
 from ..interfaces import OutgoingMail
-from .message import SMTP_POLICY, ascii_address, build_message
+from .message import SMTP_POLICY, build_message
 
 logger = logging.getLogger(__name__)
 
@@ -48,15 +49,15 @@ class SmtpMailer:
         Raises `MailDeliveryError` (with `permanent` and, for a reply, `smtp_code`) when the
         server cannot be reached or does not accept the email.
         """
-        sender = ascii_address(email.utils.parseaddr(self._config.sender)[1]
-                               or self._config.sender)
-        recipient = ascii_address(mail.recipient)
-        message = build_message(mail, sender=self._config.sender,
-                                max_attachment_bytes=self._config.max_attachment_bytes)
-        data = message.as_bytes(policy=SMTP_POLICY)
-        domain = recipient.rpartition("@")[2]
+        domain = mail.recipient.rpartition("@")[2]
         started = time.monotonic()
         try:
+            sender = self._envelope_address(
+                email.utils.parseaddr(self._config.sender)[1] or self._config.sender, "sender")
+            recipient = self._envelope_address(mail.recipient, "recipient")
+            message = build_message(mail, sender=self._config.sender,
+                                    max_attachment_bytes=self._config.max_attachment_bytes)
+            data = message.as_bytes(policy=SMTP_POLICY)
             self._deliver(sender, recipient, data)
         except MailDeliveryError as exc:
             logger.debug("email of task %s to a recipient at %s not sent (%s): %s",
@@ -65,6 +66,15 @@ class SmtpMailer:
             raise
         logger.info("email of task %s sent to a recipient at %s: %d bytes in %.3fs",
                     mail.task_id, domain, len(data), time.monotonic() - started)
+
+    def _envelope_address(self, address: str, role: str) -> str:
+        # The submit and the config refuse what IDNA 2008 refuses; a record stored before
+        # they did (by IDNA 2003 rules) fails here, and no retry can help it.
+        try:
+            return addresses.ascii_address(address)
+        except ValueError as exc:
+            raise MailDeliveryError(f"the {role}'s domain cannot be sent to: {exc}",
+                                    permanent=True, where=self._where) from None
 
     def _deliver(self, sender: str, recipient: str, data: bytes) -> None:
         for text in (sender, recipient):

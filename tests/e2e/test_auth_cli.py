@@ -71,7 +71,8 @@ def test_credentials_made_by_the_tool_open_an_exposed_server(tmp_path, servers):
                        stdin="a long passphrase\n")
     assert made.returncode == 0, made.stderr
     user_entry = json.loads(made.stdout)
-    assert user_entry["password"].startswith("scrypt$") and "passphrase" not in made.stdout
+    assert user_entry["password"].startswith("scrypt$131072$8$1$")  # OWASP's parameters
+    assert "passphrase" not in made.stdout
     server = ServerProcess(SAMPLE_TASKS, tmp_path,
                            config={"auth": {"tokens": [token_entry], "users": [user_entry]}},
                            extra_args=("--host", "0.0.0.0"))
@@ -102,6 +103,19 @@ def test_a_plain_password_in_the_config_is_refused_without_echoing_it(tmp_path, 
     assert "error 302" in done.stderr and "$.auth.users[0].password: not a password hash" \
         in done.stderr
     assert "hunter2" not in done.stderr
+
+
+def test_a_hash_beyond_the_scrypt_limits_stops_the_server_naming_the_user(tmp_path, run_cli):
+    # N=2^20 needs 1 GiB per check: hashlib would refuse it at every login, quietly.
+    stored = "scrypt$1048576$8$1$c2l4dGVlbiBieXRlIHNsdA==$" + "A" * 43 + "="
+    (tmp_path / "config.json").write_text(json.dumps(
+        {"auth": {"users": [{"name": "alice", "password": stored}]}}))
+    done = run_cli("runserver", "--port", "0")
+    assert done.returncode == 2
+    assert ("error 302" in done.stderr and "$.auth.users[0].password: scrypt N=1048576, r=8, "
+            "p=1 needs 1025 MiB to check, over the limit of 256 MiB (user 'alice')"
+            in done.stderr), done.stderr
+    assert "Traceback" not in done.stderr
 
 
 def test_the_cli_client_sends_the_token_from_its_environment(tmp_path, servers, run_cli,

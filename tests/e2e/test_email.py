@@ -107,7 +107,8 @@ def test_attachments_arrive_byte_identical_to_the_downloads(servers, smtp_server
 
 @pytest.mark.parametrize("address", [
     "a@example.com\r\nBcc: victim@example.com", "a@example.com, b@example.com",
-    "Boss <boss@example.com>", "not-an-address", "x" * 250 + "@example.com"])
+    "Boss <boss@example.com>", "not-an-address", "x" * 250 + "@example.com",
+    "a@\u2603.net"])  # IDNA 2003 takes the snowman (xn--n3h.net), IDNA 2008 refuses it
 def test_bad_addresses_are_refused_and_nothing_is_stored_or_sent(servers, smtp_servers,
                                                                  tmp_path, address):
     smtp = start_smtp_server()
@@ -119,6 +120,37 @@ def test_bad_addresses_are_refused_and_nothing_is_stored_or_sent(servers, smtp_s
     assert body["error_msg"].startswith("email: ") and "\n" not in body["error_msg"]
     assert server.request("GET", "/api/tasks")[1]["tasks"] == []
     assert smtp.envelopes == []
+
+
+def test_an_international_domain_is_sent_to_its_idna_2008_form(servers, smtp_servers,
+                                                               tmp_path):
+    smtp = start_smtp_server()
+    smtp_servers.append(smtp)
+    server = start(servers, tmp_path, smtp.port)
+    status, body = server.request("POST", "/api/tasks", {
+        "task_name": "multiprint", "params": {"msg": "x"}, "email": "user@fa\u00df.de"})
+    assert status == 200, body
+    wait_until(lambda: delivery(server, body["task_id"]).get("status") == "SENT")
+    assert smtp.envelopes[0].rcpt_tos == ["user@xn--fa-hia.de"]  # IDNA 2003: user@fass.de
+    [message] = messages(smtp)
+    assert message["To"] == "user@xn--fa-hia.de"
+    assert delivery(server, body["task_id"])["recipient"] == "user@fa\u00df.de"
+
+
+def test_a_domain_idna_2008_refuses_gets_the_address_code_saying_why(servers, smtp_servers,
+                                                                    tmp_path):
+    smtp = start_smtp_server()
+    smtp_servers.append(smtp)
+    server = start(servers, tmp_path, smtp.port)
+    status, body = server.request("POST", "/api/tasks", {
+        "task_name": "multiprint", "params": {"msg": "x"}, "email": "a@b\u200dc.de"})
+    assert (status, body["status"], body["error_code"], body["error_where"]) == (
+        422, "ERROR", 108, "email")
+    assert body["error_msg"] == (  # the invisible joiner is shown as \\u200d
+        r"email: 'a@b\u200dc.de': 'b\u200dc.de' is not a domain name IDNA 2008 allows (Joiner "
+        r"U+200D not allowed at position 2 in 'b\u200dc')")
+    assert "Traceback" not in server.log
+    assert server.request("GET", "/api/tasks")[1]["tasks"] == [] and smtp.envelopes == []
 
 
 def test_a_server_down_for_a_while_gets_each_email_once_when_back(servers, smtp_servers,

@@ -12,7 +12,7 @@ import re
 import threading
 import urllib.parse
 import wsgiref.util
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,7 @@ import pytest
 from polling import wait_until
 
 import deferred
-from deferred.access.identity import hash_password, new_token, token_hash
+from deferred.access.identity import new_token, token_hash
 from deferred.tasks.registry import TaskRegistry
 
 PASSWORD = "correct horse battery"
@@ -29,11 +29,11 @@ TOKENS = {role: new_token() for role in ("read", "submit", "admin")}
 PUBLIC_ROUTES = {("GET", "/static/<name>"), ("GET", "/healthz")}
 
 
-def auth_config(**extra: Any) -> dict[str, Any]:
+def auth_config(hash_of: Callable[[str], str], **extra: Any) -> dict[str, Any]:
     return {"tokens": [{"name": f"{role}-bot", "role": role, "hash": token_hash(token)}
                        for role, token in TOKENS.items()],
-            "users": [{"name": "alice", "role": "admin", "password": hash_password(PASSWORD)},
-                      {"name": "rita", "role": "read", "password": hash_password(PASSWORD)}],
+            "users": [{"name": "alice", "role": "admin", "password": hash_of(PASSWORD)},
+                      {"name": "rita", "role": "read", "password": hash_of(PASSWORD)}],
             **extra}
 
 
@@ -74,8 +74,9 @@ def start_server(tmp_path: Path, registry: TaskRegistry, **config: Any) -> defer
 
 
 @pytest.fixture
-def server(tmp_path: Path, registry: TaskRegistry) -> Iterator[deferred.Server]:
-    server = start_server(tmp_path, registry, auth=auth_config())
+def server(tmp_path: Path, registry: TaskRegistry,
+           quick_password_hash: Callable[[str], str]) -> Iterator[deferred.Server]:
+    server = start_server(tmp_path, registry, auth=auth_config(quick_password_hash))
     try:
         yield server
     finally:
@@ -348,8 +349,8 @@ def test_login_goes_back_only_to_a_page_of_this_server(server):
             "evil" not in headers["location"]
 
 
-def test_behind_tls_the_session_cookie_is_secure(tmp_path, registry):
-    server = start_server(tmp_path, registry, auth=auth_config(),
+def test_behind_tls_the_session_cookie_is_secure(tmp_path, registry, quick_password_hash):
+    server = start_server(tmp_path, registry, auth=auth_config(quick_password_hash),
                           http={"port": 0, "public_url": "https://tasks.example.com"})
     try:
         status, headers, _, _ = login(server, "alice", PASSWORD)
@@ -511,15 +512,17 @@ def test_a_session_ends_when_its_token_is_revoked(server):
     assert status == 401
 
 
-def test_a_session_follows_the_config_its_user_has_now(tmp_path, registry):
-    first = start_server(tmp_path, registry, auth=auth_config())
+def test_a_session_follows_the_config_its_user_has_now(tmp_path, registry, password_hash):
+    # Logins against hashes at the product's own scrypt parameters (the other tests use the
+    # earlier, cheaper ones, which still verify).
+    first = start_server(tmp_path, registry, auth=auth_config(password_hash))
     try:
         _, _, _, alice = login(first, "alice", PASSWORD)
         _, _, _, rita = login(first, "rita", PASSWORD)
     finally:
         first.stop()
-    changed = auth_config()
-    changed["users"] = [{"name": "alice", "role": "read", "password": hash_password("x" * 8)}]
+    changed = auth_config(password_hash)
+    changed["users"] = [{"name": "alice", "role": "read", "password": password_hash("x" * 8)}]
     second = start_server(tmp_path, registry, auth=changed)  # the same database
     try:
         status, _, _ = request(second, "GET", "/api/audit", headers={"Cookie": alice})
@@ -544,8 +547,8 @@ def test_logging_out_without_a_session_writes_no_audit_entry(server):
 
 
 def test_behind_a_trusted_proxy_the_audit_log_has_the_client_and_cookies_are_secure(
-        tmp_path, registry):
-    server = start_server(tmp_path, registry, auth=auth_config(),
+        tmp_path, registry, quick_password_hash):
+    server = start_server(tmp_path, registry, auth=auth_config(quick_password_hash),
                           http={"port": 0, "trusted_proxy": "127.0.0.1"})
     try:
         status, _, _ = request(server, "POST", "/api/tasks", b'{"task_name": "echo"}',

@@ -104,6 +104,29 @@ def test_the_envelope_sender_is_the_address_of_a_sender_with_a_display_name(smtp
     assert smtp_server.messages()[0]["From"] == "Deferred Bot <bot@example.com>"
 
 
+def test_an_international_domain_goes_to_its_idna_2008_form(smtp_server):
+    # IDNA 2003 (Python's own codec) would send this to fass.de, another domain.
+    config = make_config(smtp_server.port, sender="Jobs <jobs@fa\u00df.de>")
+    SmtpMailer(config).send(make_mail(recipient="user@fa\u00df.de"))
+    (envelope,) = smtp_server.envelopes
+    assert envelope.rcpt_tos == ["user@xn--fa-hia.de"]
+    assert envelope.mail_from == "jobs@xn--fa-hia.de"
+    (message,) = smtp_server.messages()
+    assert message["To"] == "user@xn--fa-hia.de"
+    assert message["From"] == "Jobs <jobs@xn--fa-hia.de>"
+
+
+def test_a_recipient_idna_2008_refuses_is_permanent_and_nothing_is_sent(smtp_server):
+    # Stored before the submit checked by IDNA 2008 (IDNA 2003 took the snowman).
+    with pytest.raises(MailDeliveryError) as caught:
+        SmtpMailer(make_config(smtp_server.port)).send(make_mail(recipient="a@\u2603.net"))
+    assert caught.value.permanent and caught.value.smtp_code is None
+    assert str(caught.value).startswith(
+        f"SMTP server {HOST}:{smtp_server.port}: the recipient's domain cannot be sent to: "
+        "'\u2603.net' is not a domain name IDNA 2008 allows (Codepoint U+2603")
+    assert smtp_server.envelopes == []
+
+
 def test_a_451_reply_to_the_data_is_temporary(smtp_server):
     smtp_server.handler.data_reply = "451 try later"
     error = send_refused(SmtpMailer(make_config(smtp_server.port)))

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import io
 import wsgiref.util
+from collections.abc import Callable
 from typing import Any
 
 import bottle
 import pytest
 
 from deferred.config import AuthConfig, parse_config
-from deferred.access.identity import hash_password, new_token, token_hash
+from deferred.access.identity import new_token, token_hash
 from deferred.errors import UnauthorizedError
 from deferred.http import auth
 from deferred.http.auth import AccessPlugin, Authenticator, refusal_response
@@ -29,11 +30,11 @@ class NoStoredCredentials:
         return None
 
 
-def auth_config() -> AuthConfig:
+def auth_config(password_hash: Callable[[str], str]) -> AuthConfig:
     return parse_config({"auth": {
         "tokens": [{"name": role, "role": role, "hash": token_hash(token)}
                    for role, token in TOKENS.items()],
-        "users": [{"name": "alice", "password": hash_password("a long password")}]}}).auth
+        "users": [{"name": "alice", "password": password_hash("a long password")}]}}).auth
 
 
 def call(app: bottle.Bottle, token: str) -> str:
@@ -46,9 +47,10 @@ def call(app: bottle.Bottle, token: str) -> str:
     return answer["s"]
 
 
-def test_a_route_that_names_no_role_needs_admin():
+def test_a_route_that_names_no_role_needs_admin(password_hash):
     app = bottle.Bottle()
-    authenticator = Authenticator(auth_config(), NoStoredCredentials())  # type: ignore[arg-type]
+    authenticator = Authenticator(auth_config(password_hash),
+                                  NoStoredCredentials())  # type: ignore[arg-type]
     app.install(AccessPlugin(authenticator, refusal_response))
     app.route("/new", "GET", lambda: "ok")  # no access=: someone forgot
     assert call(app, TOKENS["read"]).startswith("403")
@@ -56,10 +58,11 @@ def test_a_route_that_names_no_role_needs_admin():
     assert call(app, TOKENS["admin"]).startswith("200")
 
 
-def test_an_unknown_user_costs_a_password_check(monkeypatch):
+def test_an_unknown_user_costs_a_password_check(monkeypatch, password_hash):
     calls = []
     monkeypatch.setattr(auth, "dummy_password_check", lambda: calls.append(1))
-    authenticator = Authenticator(auth_config(), NoStoredCredentials())  # type: ignore[arg-type]
+    authenticator = Authenticator(auth_config(password_hash),
+                                  NoStoredCredentials())  # type: ignore[arg-type]
     with pytest.raises(UnauthorizedError, match="wrong user name or password"):
         authenticator.check_login(token="", user="nobody", password="x")
     assert calls == [1]

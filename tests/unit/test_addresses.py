@@ -1,13 +1,16 @@
 """Email addresses at submit: exactly one plain address, or a clear refusal."""
 
+import ast
 import email
 import email.policy
+from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from deferred.addresses import check_email_address
+from deferred import addresses
+from deferred.addresses import ascii_domain, check_email_address
 from deferred.errors import InvalidEmailError
 from deferred.interfaces import OutgoingMail
 from deferred.mail.message import SMTP_POLICY, ascii_address, build_message
@@ -16,7 +19,8 @@ from deferred.records import TaskStatus
 
 @pytest.mark.parametrize("address", [
     "example@domain.com", "first.last+tag@sub.example.org", "o'brien@example.ie",
-    "user@localhost", "x@b\u00fccher.de", "a" * 64 + "@example.com",
+    "user@localhost", "x@b\u00fccher.de", "a" * 64 + "@example.com", "user@fa\u00df.de",
+    "user@B\u00fccher.DE", "user@xn--fa-hia.de",
 ])
 def test_plain_addresses_pass(address):
     assert check_email_address(address) == address
@@ -49,6 +53,56 @@ def test_tricks_and_mistakes_are_refused_with_the_reason(address, reason):
         check_email_address(address)
     assert str(info.value).startswith("email: ")
     assert "\n" not in str(info.value) and "\r" not in str(info.value)
+
+
+@pytest.mark.parametrize("domain, encoded", [
+    ("fa\u00df.de", "xn--fa-hia.de"),  # IDNA 2003 would give fass.de, another domain
+    ("b\u00fccher.de", "xn--bcher-kva.de"), ("B\u00dcCHER.de", "xn--bcher-kva.de"),
+    ("\u4f8b\u3048.jp", "xn--r8jz45g.jp"), ("b\u00fccher\u3002de", "xn--bcher-kva.de"),
+    ("example.com", "example.com"), ("XN--FA-HIA.de", "xn--fa-hia.de"),
+])
+def test_a_domain_is_encoded_by_idna_2008(domain, encoded):
+    assert ascii_domain(domain) == encoded
+    assert addresses.ascii_address(f"user@{domain}") == f"user@{encoded}"
+
+
+@pytest.mark.parametrize("address, reason", [
+    ("user@\u2603.net", "Codepoint U+2603 at position 1 of '\u2603' not allowed"),
+    ("user@xn--n3h.net", "Codepoint U+2603"),  # the same snowman, already encoded
+    ("user@a\u200db.de", "Joiner U+200D not allowed"),
+    ("user@\u0301a.de", "illegal combining character"),
+    ("user@xn--zz.de", "Invalid A-label"),
+])
+def test_a_domain_idna_2008_refuses_is_refused_saying_so(address, reason):
+    with pytest.raises(InvalidEmailError) as info:
+        check_email_address(address)
+    message = str(info.value)
+    assert message.startswith(f"email: {address!r}: ") and "IDNA 2008" in message
+    assert reason in message and "\n" not in message
+    assert info.value.code == 108
+
+
+def test_an_address_too_long_once_its_domain_is_encoded_is_refused():
+    address = "a" * 60 + "@" + ".".join(["\u00fc" * 30] * 6) + ".de"  # 249 chars, 285 encoded
+    assert len(address) <= 254
+    with pytest.raises(InvalidEmailError, match="longer than 254 characters once its domain"):
+        check_email_address(address)
+
+
+def test_deferred_imports_idna_only_inside_functions():
+    # jsonschema imports idna itself when it is installed; deferred adds no load-time import.
+    for path in Path(addresses.__file__).parent.rglob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        in_functions = {id(node) for function in ast.walk(tree)
+                        if isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef))
+                        for node in ast.walk(function)}
+        for node in ast.walk(tree):
+            if id(node) in in_functions:
+                continue
+            names = ([alias.name for alias in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            assert not any(name.split(".")[0] == "idna" for name in names), (
+                f"{path} imports idna when it loads: import it where a domain is encoded")
 
 
 def test_non_strings_are_refused():

@@ -73,6 +73,8 @@ def test_integral_floats_become_ints():
     ({"smtp": {"security": "tls"}}, "$.smtp.security: 'tls' is not one of"),
     ({"smtp": {"username": "u"}}, "$.smtp: 'password' is a dependency of 'username'"),
     ({"smtp": {"sender": "not an address"}}, "$.smtp.sender: 'not an address' is not a 'email'"),
+    ({"smtp": {"sender": "Jobs <jobs@\u2603.net>"}},
+     "$.smtp.sender: '\u2603.net' is not a domain name IDNA 2008 allows (Codepoint U+2603"),
     ({"http": {"public_url": "ftp://x"}}, "$.http.public_url: 'ftp://x' does not match"),
     ({"shutdown_grace_s": "10"}, "$.shutdown_grace_s: '10' is not of type 'number'"),
     ([], "$: [] is not of type 'object'"),
@@ -82,6 +84,11 @@ def test_bad_values_name_file_and_key(tmp_path, raw, message):
     with pytest.raises(ConfigError) as info:
         load_config(path)
     assert str(info.value).startswith(f"{path}: {message}")
+
+
+def test_an_international_sender_is_kept_as_written(tmp_path):
+    config = load_config(write(tmp_path, {"smtp": {"sender": "Jobs <jobs@fa\u00df.de>"}}))
+    assert config.smtp.sender == "Jobs <jobs@fa\u00df.de>"  # encoded when an email is built
 
 
 def test_bad_json_gives_line_and_column(tmp_path):

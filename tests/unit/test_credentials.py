@@ -3,27 +3,79 @@ the config, the login throttle and where a login may lead."""
 
 from __future__ import annotations
 
+import base64
 import threading
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from passwords import earlier_hash
 
 from deferred.config import parse_config
 from deferred.access.identity import (Principal, Role, hash_password, is_loopback,
-                                  is_password_hash, new_token, token_hash, verify_password)
+                                      is_password_hash, new_token, password_hash_problem,
+                                      token_hash, verify_password)
 from deferred.errors import ConfigError, TooManyAttemptsError
 from deferred.http.throttle import LoginThrottle, client_key
 from deferred.http.ui.navigation import safe_next
 
 
-def test_a_password_hash_is_salted_and_verifies_only_its_password():
-    first, second = hash_password("correct horse"), hash_password("correct horse")
-    assert first != second and first.startswith("scrypt$16384$8$1$")
-    assert is_password_hash(first)
-    assert verify_password("correct horse", first)
+def test_a_password_hash_is_salted_at_owasps_parameters_and_verifies_only_its_password(
+        password_hash):
+    first, second = password_hash("correct horse"), hash_password("correct horse")
+    # OWASP's Password Storage Cheat Sheet: scrypt N=2^17, r=8, p=1.
+    assert first.startswith("scrypt$131072$8$1$") and second.startswith("scrypt$131072$8$1$")
+    assert first != second  # each its own salt
+    assert is_password_hash(first) and password_hash_problem(first) is None
+    assert verify_password("correct horse", second)
     assert not verify_password("correct hors", first)
-    assert not verify_password("", first)
+
+
+def test_a_hash_at_the_earlier_lower_cost_still_verifies_and_loads():
+    stored = earlier_hash("correct horse")
+    assert stored.startswith("scrypt$16384$8$1$")
+    assert verify_password("correct horse", stored)
+    assert not verify_password("correct hors", stored)
+    config = parse_config({"auth": {"users": [{"name": "old", "password": stored}]}})
+    assert config.auth.users[0].password_hash == stored
+
+
+# Each would either fail every login (hashlib refuses it) or make every login take minutes.
+BEYOND_THE_LIMIT = [
+    ("scrypt$262144$8$1$",
+     "scrypt N=262144, r=8, p=1 needs 257 MiB to check, over the limit of 256 MiB"),
+    ("scrypt$1048576$8$1$", "scrypt N=1048576, r=8, p=1 needs 1025 MiB to check"),
+    ("scrypt$131072$8$5$", ("scrypt N=131072, r=8, p=5 costs 5 times the default (N=131072, "
+                            "r=8, p=1) to check, over the limit of 4")),
+    ("scrypt$1024$8$100000$", "scrypt N=1024, r=8, p=100000 costs 781 times the default"),
+    ("scrypt$65536$1$1$", ("scrypt N=65536, r=1, p=1 is not valid (N must be a power of 2 "
+                           "above 1 and below 2^(16*r), r and p at least 1)")),
+    ("scrypt$3$8$1$", "scrypt N=3, r=8, p=1 is not valid"),
+    ("scrypt$16384$0$1$", "scrypt N=16384, r=0, p=1 is not valid"),
+    ("scrypt$1$8$1$", "scrypt N=1, r=8, p=1 is not valid"),
+    ("scrypt$9999999999999$8$1$", "scrypt parameters of more than 12 digits are beyond any limit"),
+]
+
+
+@pytest.mark.parametrize("params, reason", BEYOND_THE_LIMIT)
+def test_a_hash_beyond_the_limits_is_refused_when_the_config_loads(params, reason):
+    stored = params + earlier_hash("pw", n=4).split("$", 4)[4]  # its real salt and hash
+    assert password_hash_problem(stored).startswith(reason)
+    assert not verify_password("pw", stored)  # without spending the time or memory
+    with pytest.raises(ConfigError) as info:
+        parse_config({"auth": {"users": [{"name": "ok", "password": earlier_hash("pw")},
+                                         {"name": "bob", "password": stored}]}})
+    assert str(info.value).startswith(f"config: $.auth.users[1].password: {reason}")
+    assert str(info.value).endswith("(user 'bob'); make one with `python -m "
+                                    "deferred.credentials user`")
+
+
+def test_a_hash_whose_digest_is_not_32_bytes_is_refused_when_the_config_loads():
+    salt_and_short_digest = "c2FsdA==$" + base64.b64encode(b"x" * 16).decode()
+    with pytest.raises(ConfigError, match=r"users\[0\]\.password: not a password hash \(it "
+                                          r"needs a salt and a 32-byte hash\) \(user 'u'\)"):
+        parse_config({"auth": {"users": [
+            {"name": "u", "password": "scrypt$16384$8$1$" + salt_and_short_digest}]}})
 
 
 @pytest.mark.parametrize("stored", ["", "plain", "scrypt$x", "scrypt$1$2$3$!!$!!",
@@ -58,12 +110,12 @@ def test_only_addresses_that_stay_on_this_machine_are_loopback(host, loopback):
     assert is_loopback(host) is loopback
 
 
-def test_the_auth_section_is_read_with_roles_and_defaults():
+def test_the_auth_section_is_read_with_roles_and_defaults(password_hash):
     token = new_token()
     config = parse_config({"auth": {
         "tokens": [{"name": "ci", "role": "submit", "hash": token_hash(token)},
                    {"name": "viewer", "hash": token_hash(new_token())}],
-        "users": [{"name": "alice", "role": "admin", "password": hash_password("pw-pw-pw-pw")}],
+        "users": [{"name": "alice", "role": "admin", "password": password_hash("pw-pw-pw-pw")}],
         "session_ttl_s": 600}})
     auth = config.auth
     assert auth.enabled and not auth.insecure
@@ -85,7 +137,7 @@ def test_the_auth_section_is_read_with_roles_and_defaults():
                  {"name": "y", "hash": "sha256:" + "0" * 64}]},
      "$.auth.tokens: two tokens have the same hash"),
     ({"users": [{"name": "u", "password": "secret-in-clear"}]},
-     "$.auth.users[0].password: not a password hash; make one with "
+     "$.auth.users[0].password: not a password hash (user 'u'); make one with "
      "`python -m deferred.credentials user`"),
     ({"users": [{"name": "u"}]}, "$.auth.users[0]: 'password' is a required property"),
     ({"session_ttl_s": 1}, "$.auth.session_ttl_s: 1 is less than the minimum of 60"),

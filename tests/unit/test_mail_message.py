@@ -140,6 +140,14 @@ def test_an_international_domain_is_written_in_its_ascii_form():
     assert message["Message-ID"] == "<deferred-task-12@xn--bcher-kva.example>"
 
 
+def test_an_international_domain_is_encoded_by_idna_2008_not_2003():
+    # IDNA 2003 (Python's codec) maps faß.de to fass.de, another domain.
+    message = received(make_mail(recipient="user@fa\u00df.de"), sender="Jobs <d@fa\u00df.de>")
+    assert message["To"] == "user@xn--fa-hia.de"
+    assert message["From"].addresses[0].addr_spec == "d@xn--fa-hia.de"
+    assert message["Message-ID"] == "<deferred-task-12@xn--fa-hia.de>"
+
+
 def test_attachments_arrive_byte_identical_with_their_names_and_types():
     binary = random.Random(5).randbytes(MIB)
     files = (make_file("statistics.tsv", b"a\tb\r\n1\t2\n", "text/tab-separated-values"),
