@@ -63,6 +63,10 @@ def config_schema() -> dict[str, Any]:
                          "retry_max_delay_s": {"type": "number", "exclusiveMinimum": 0},
                          "max_attachment_bytes": {"type": "integer", "minimum": 0}}},
             "auth": _auth_schema(),
+            "recovery": {"type": "object", "additionalProperties": False, "properties": {
+                "max_interrupted_runs": positive_int,
+                "backoff_s": seconds,
+                "max_backoff_s": seconds}},
             "shutdown_grace_s": seconds,
             "retention_s": {"type": "number", "exclusiveMinimum": 0},
             "max_result_bytes": positive_int,
@@ -120,6 +124,23 @@ class LimitsConfig:
     def prefetch_size(self) -> int:
         """How many records this server may hold claimed ahead of its free workers."""
         return self.pool_size if self.prefetch is None else self.prefetch
+
+
+@dataclasses.dataclass(frozen=True)
+class RecoveryConfig:
+    """`recovery`: what happens to a run that its server's stop or death interrupted. It
+    runs again after a back-off (`backoff_s`, doubling each time up to `max_backoff_s`,
+    give or take a quarter so that tasks interrupted together do not start together again),
+    and ends FAILED once it has been interrupted `max_interrupted_runs` times: a task that
+    kills its server cannot crash-loop it."""
+
+    max_interrupted_runs: int = 3
+    backoff_s: float = 5.0
+    max_backoff_s: float = 300.0
+
+    def backoff_after_s(self, interruptions: int) -> float:
+        """The back-off, before jitter, after a run's `interruptions`-th interruption."""
+        return min(self.backoff_s * 2.0 ** max(interruptions - 1, 0), self.max_backoff_s)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -195,6 +216,7 @@ class Config:
     http: HttpConfig = dataclasses.field(default_factory=HttpConfig)
     smtp: SmtpConfig = dataclasses.field(default_factory=SmtpConfig)
     auth: AuthConfig = dataclasses.field(default_factory=AuthConfig)
+    recovery: RecoveryConfig = dataclasses.field(default_factory=RecoveryConfig)
     shutdown_grace_s: float = 10.0
     # Finished tasks (with their files) are deleted this long after they finish; None keeps
     # them for ever. A task's own `ttl_s` overrides it.
@@ -250,10 +272,20 @@ def parse_config(raw: Any, *, source: str = "config") -> Config:
         http=_with_ints(HttpConfig(**http), "port", "max_body_bytes"),
         smtp=_with_ints(SmtpConfig(**smtp), "port", "max_attempts", "max_attachment_bytes"),
         auth=_auth(raw.get("auth", {}), source),
+        recovery=_recovery(raw.get("recovery", {}), source),
         shutdown_grace_s=float(raw.get("shutdown_grace_s", Config.shutdown_grace_s)),
         retention_s=float(raw["retention_s"]) if "retention_s" in raw else None,
         max_result_bytes=int(raw.get("max_result_bytes", Config.max_result_bytes)),
     )
+
+
+def _recovery(raw: Mapping[str, Any], source: str) -> RecoveryConfig:
+    recovery = RecoveryConfig(**{key: (int(value) if key == "max_interrupted_runs"
+                                       else float(value)) for key, value in raw.items()})
+    if recovery.max_backoff_s < recovery.backoff_s:
+        raise ConfigError(f"$.recovery.max_backoff_s: {recovery.max_backoff_s:g} is shorter "
+                          f"than recovery.backoff_s ({recovery.backoff_s:g})", where=source)
+    return recovery
 
 
 def _check_proxy(address: str | None, source: str) -> None:

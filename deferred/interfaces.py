@@ -37,13 +37,15 @@ class Turn:
     and none of a name not in `room`, and add `new`. With `look` False the caller knows that
     nothing queued could be claimed (its last claim found less than it asked for, and
     nothing was queued since), so the store does not look: the room goes to `new` tasks
-    that may start."""
+    that may start. With `suspect` it may claim one record of a run that a crash
+    interrupted (which the other claims leave alone: see `store.turn.start_a_suspect`)."""
 
     finished: Sequence[tuple[Outcome, TaskRecord]] = ()
     new: Sequence[NewTask] = ()
     room: Mapping[str, int] = dataclasses.field(default_factory=dict)
     total: int = 0
     look: bool = True
+    suspect: bool = False  # may claim one record of an interrupted run (none runs here)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,6 +69,7 @@ class TurnResult:
     queued: bool
     next_due: datetime.datetime | None = None
     dropped: frozenset[tuple[int, int]] = frozenset()
+    suspect_started: bool = False  # the turn claimed a record of an interrupted run
 
 
 class AccessStore(Protocol):

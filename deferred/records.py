@@ -137,6 +137,7 @@ class TaskRecord:
     run_at: datetime.datetime | None = None  # a delayed task does not start before this
     priority: int = 0  # higher first, among the tasks that may start
     cancel_requested: bool = False
+    interruptions: int = 0  # runs that a server's stop or death interrupted
     idempotency_key: str | None = None
     progress: Progress | None = None
     timeout_s: float | None = None  # this submit's own time limit (else the task's)

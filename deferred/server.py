@@ -18,6 +18,7 @@ from .runtime.dispatcher import Dispatcher
 from .tasks.context import TaskContext
 from .tasks.handle import TaskHandle
 from .runtime.heartbeat import Heartbeat
+from .runtime.interrupted import report_interrupted
 from .http import HttpServer, make_app
 from .http.exposure import check_exposure
 from .mail import SmtpMailer
@@ -89,7 +90,8 @@ class Server:
                 check_exposure(self.config)
             self.registry.attach_server(self)
             try:
-                store = SqlTaskStore(self.config.db, exclusive=True, limits=self.config.limits)
+                store = SqlTaskStore(self.config.db, exclusive=True, limits=self.config.limits,
+                                     recovery=self.config.recovery)
             except BaseException:
                 self.registry.detach_server(self)
                 raise
@@ -104,16 +106,13 @@ class Server:
 
     def _build(self, store: SqlTaskStore, listen: bool) -> _Parts:
         store.join()  # first: a server with a fresh heartbeat is not an orphan's owner
-        requeued = store.requeue_running()
-        if requeued:
-            logger.warning("queued %d interrupted tasks again: %s", len(requeued),
-                           ", ".join(str(record.id) for record in requeued[:20]))
+        metrics, waiters, mail_wake = Metrics(), Waiters(), threading.Event()
+        report_interrupted(store.requeue_running(), metrics)
         if store.outbox.requeue_interrupted():
             logger.warning("emails interrupted while being sent are queued again; they may "
                            "arrive twice")
         self._warn_about_unknown_queued(store)
         config = self.config
-        metrics, waiters, mail_wake = Metrics(), Waiters(), threading.Event()
         quotas = Quotas(config.limits.pool_size, config.limits.names, self.registry.names())
         dispatcher = Dispatcher(
             store, quotas, functools.partial(run_record, self.registry,
@@ -138,7 +137,8 @@ class Server:
                               functools.partial(self._base_url, http), wake=mail_wake)
         cluster = None
         if store.is_shared:
-            cluster = (Heartbeat(store, config.db.heartbeat_s, dispatcher.notify),
+            cluster = (Heartbeat(store, config.db.heartbeat_s, functools.partial(
+                           _on_requeued, metrics, dispatcher.notify)),
                        WakeupListener(store.url, dispatcher.notify))
         scheduler = Scheduler(store, {task_class.name: task_class.schedule
                                       for task_class in self.registry
@@ -373,6 +373,13 @@ class Server:
                 os._exit(1)
         stopper.join()
         return bool(finished and finished[0])
+
+
+def _on_requeued(metrics: Metrics, notify: Callable[[], None],
+                 records: Sequence[TaskRecord]) -> None:
+    """Runs of a dead server were queued again (or failed): say so, and wake the dispatcher."""
+    report_interrupted(records, metrics)
+    notify()
 
 
 def _on_finished(waiters: Waiters, mail_wake: threading.Event,

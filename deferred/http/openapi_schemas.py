@@ -138,7 +138,8 @@ def _record_schema(integer: Any, string: Any, time: Any, error: Any,
         "email_delivery": _nullable(email_delivery), "parent_id": {"type": ["integer", "null"]},
         "children": {"type": "array", "items": integer},
         "chain_next": {"type": "array", "items": step}, "priority": integer, "run_at": time,
-        "cancel_requested": {"type": "boolean"}, "progress": _nullable(progress),
+        "cancel_requested": {"type": "boolean"}, "interruptions": integer,
+        "progress": _nullable(progress),
         "history": {"type": "array", "items": attempt},
         "created_at": time, "started_at": time, "finished_at": time}
     return {"type": "object", "required": list(properties), "properties": properties}

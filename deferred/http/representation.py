@@ -65,6 +65,7 @@ def record_json(record: TaskRecord, base_url: str) -> dict[str, Any]:
         "priority": record.priority,
         "run_at": timestamp_json(record.run_at),
         "cancel_requested": record.cancel_requested,
+        "interruptions": record.interruptions,
         "progress": None if record.progress is None else {
             "percent": record.progress.percent, "message": record.progress.message},
         "history": [{"attempt": item.number, "status": str(item.status),

@@ -76,6 +76,11 @@ class Dispatcher:
         self._due_unknown = True  # the store must be asked when the next delayed one is due
         self._polled_at = 0.0
         self._cancel_checked_at = 0.0
+        # Runs that a crash interrupted run one at a time here (a poison pill among them
+        # cannot take the others down with it again): those claimed here, and whether a
+        # turn should look for one.
+        self._suspects: set[int] = set()
+        self._look_for_suspect = True
 
     # -- intake ---------------------------------------------------------------------------
 
@@ -99,6 +104,7 @@ class Dispatcher:
         another server's submit) or a slot freed."""
         if queued:
             self._mark_queued()
+            self._look_for_suspect = True
         self._wake.set()
 
     def _mark_queued(self) -> None:
@@ -112,6 +118,7 @@ class Dispatcher:
             return
         record = self._ready.withdraw(task_id)
         if record is not None:
+            self._suspects.discard(record.id)
             self._runs.cancelled_before_start(record)
             self._wake.set()
 
@@ -156,9 +163,11 @@ class Dispatcher:
         finished = self._runs.take_finished() + self._runs.time_out_overdue()
         room, total = self._claim_room()
         look = self._shared or self._maybe_queued
-        if not new and not finished and not (total and look):
+        suspect = self._may_start_a_suspect()
+        if not new and not finished and not (total and (look or suspect)):
             return [None] * len(slots)
-        turn = Turn(finished=finished, new=new, room=room, total=total, look=look)
+        turn = Turn(finished=finished, new=new, room=room, total=total, look=look,
+                    suspect=suspect)
         try:
             result = self._store.turn(turn)
         except StoreRejectedError as exc:
@@ -186,6 +195,11 @@ class Dispatcher:
                                             or result.next_due < self._next_due):
             self._next_due = result.next_due
             self._wake.set()  # the dispatcher thread may be asleep for longer than that
+        if turn.suspect and not result.suspect_started:
+            self._look_for_suspect = False  # none due: the next poll or due time looks again
+        for record in result.started:
+            if record.interruptions:
+                self._suspects.add(record.id)
         refused = self._ready.put(result.started)
         if refused:  # claimed while the server began to stop
             self._release(refused)
@@ -197,7 +211,7 @@ class Dispatcher:
         """After the database refused a turn: the outcomes and the claim first, then each
         submit alone, so that the one row refused fails alone."""
         answers: dict[int, _Answer] = {}
-        rest = Turn(room=turn.room, total=turn.total, look=turn.look)
+        rest = Turn(room=turn.room, total=turn.total, look=turn.look, suspect=turn.suspect)
         if turn.finished:
             self._store_one_by_one(list(turn.finished))
         try:
@@ -268,7 +282,8 @@ class Dispatcher:
         if self._polled_now():
             self._mark_queued()
         overdue = self._runs.until_deadline_s(self._poll_s) == 0.0  # the turn times it out
-        if self._runs.has_finished() or overdue or (total and self._maybe_queued):
+        if self._runs.has_finished() or overdue or (
+                total and (self._maybe_queued or self._may_start_a_suspect())):
             answer = self._turns.submit(None)
             if isinstance(answer, BaseException):
                 logger.warning("storing and claiming tasks failed (%s); trying again in "
@@ -279,11 +294,16 @@ class Dispatcher:
             self._read_next_due()
         self._wake.wait(self._runs.until_deadline_s(self._idle_wait_s()))
 
+    def _may_start_a_suspect(self) -> bool:
+        """True if a turn should look for a run that a crash interrupted: none runs here,
+        and one may be queued."""
+        return self._look_for_suspect and not self._suspects
+
     def _note_the_time(self) -> None:
         """A delayed record falls due: a turn must look."""
         if self._next_due is not None and self._next_due <= utcnow():
             self._next_due = None
-            self._maybe_queued = True
+            self._maybe_queued = self._look_for_suspect = True
             self._due_unknown = True  # others may be due later: ask once this is claimed
 
     def _polled_now(self) -> bool:
@@ -293,7 +313,7 @@ class Dispatcher:
         if now - self._polled_at < self._poll_s:
             return False
         self._polled_at = now
-        self._due_unknown = True
+        self._due_unknown = self._look_for_suspect = True
         return True
 
     def _read_next_due(self) -> None:
@@ -334,6 +354,9 @@ class Dispatcher:
     def _run_done(self, record: TaskRecord) -> None:
         """A worker's run ended: its slot is free, its outcome waits for a turn."""
         self._ready.done(record.name)
+        if record.id in self._suspects:
+            self._suspects.discard(record.id)
+            self._look_for_suspect = True
         if record.name in self._quotas.name_limits:
             self._mark_queued()  # records of a name at its limit may wait queued
         self._wake.set()
@@ -372,6 +395,7 @@ class Dispatcher:
         """Queue again records claimed ahead that will not start here."""
         if not unstarted:
             return
+        self._suspects.difference_update(record.id for record in unstarted)
         try:
             self._store.release(unstarted)
         except Exception as exc:  # they run again at the next start, as if interrupted

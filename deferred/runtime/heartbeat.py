@@ -8,16 +8,18 @@ from collections.abc import Callable
 
 from ..background import BackgroundThread
 from ..interfaces import TaskStore
+from ..records import TaskRecord
 
 logger = logging.getLogger(__name__)
 
 
 class Heartbeat(BackgroundThread):
     """The `deferred-heartbeat` thread: every `interval_s`, a heartbeat, then a look for
-    orphans; `on_requeued` is called when some were queued again (to wake the dispatcher)."""
+    orphans; `on_requeued` is called with the records of those it queued again or failed
+(to say so and wake the dispatcher)."""
 
     def __init__(self, store: TaskStore, interval_s: float,
-                 on_requeued: Callable[[], None]) -> None:
+                 on_requeued: Callable[[list[TaskRecord]], None]) -> None:
         super().__init__("deferred-heartbeat")
         self._store, self._interval_s, self._on_requeued = store, interval_s, on_requeued
 
@@ -37,6 +39,4 @@ class Heartbeat(BackgroundThread):
                          "elsewhere, and their outcomes here are dropped")
         requeued = self._store.requeue_running()
         if requeued:
-            logger.warning("queued %d tasks of a dead server again: %s", len(requeued),
-                           ", ".join(str(record.id) for record in requeued[:20]))
-            self._on_requeued()
+            self._on_requeued(requeued)

@@ -21,6 +21,7 @@ class Metrics:
         self._submitted: dict[str, int] = {}
         self._started: dict[str, int] = {}
         self._finished: dict[tuple[str, str], int] = {}
+        self._interrupted: dict[str, int] = {}
         self._runs: dict[str, list[float]] = {}  # per name: bucket counts, then sum, count
 
     def task_submitted(self, name: str) -> None:
@@ -32,6 +33,11 @@ class Metrics:
         """A run of `name` started here."""
         with self._lock:
             self._started[name] = self._started.get(name, 0) + 1
+
+    def task_interrupted(self, name: str) -> None:
+        """A run of `name` that a server's stop or death interrupted was found here."""
+        with self._lock:
+            self._interrupted[name] = self._interrupted.get(name, 0) + 1
 
     def task_finished(self, name: str, status: str, duration_s: float | None) -> None:
         """A run of `name` ended here with `status` after `duration_s`."""
@@ -61,6 +67,10 @@ class Metrics:
             _counter(lines, "deferred_tasks_finished_total", "Runs ended here, by status.",
                      {(("task_type", name), ("status", status)): count
                       for (name, status), count in self._finished.items()})
+            _counter(lines, "deferred_tasks_interrupted_total",
+                     "Runs that a server's stop or death interrupted, found by this server.",
+                     {(("task_type", name),): count
+                      for name, count in self._interrupted.items()})
             lines += ["# HELP deferred_task_run_seconds How long runs took here.",
                       "# TYPE deferred_task_run_seconds histogram"]
             for name, run in sorted(self._runs.items()):

@@ -42,6 +42,7 @@ _CLAIM_OLDEST = (f"UPDATE {tasks.name} SET status = '{RUNNING}', owner = ?, star
                  "attempts = attempts + 1, progress_percent = NULL, progress_message = NULL "
                  f"WHERE id IN (SELECT id FROM {tasks.name} WHERE status = '{QUEUED}' "
                  "AND name IN ({names}) AND (run_at IS NULL OR run_at <= ?) "
+                 "AND interruptions = 0 "
                  f"ORDER BY sort_key, id LIMIT ?) AND status = '{QUEUED}' RETURNING {_CLAIMED}")
 _NEW_COLUMNS = ("name", "params", "email", "created_at", "status", "attempts", "owner",
                 "started_at", "run_at", "priority", "idempotency_key", "sort_key",

@@ -19,7 +19,8 @@ FILE_COLUMNS = (task_files.c.task_id, task_files.c.position, task_files.c.token,
 
 CLAIMED_COLUMNS = (tasks.c.id, tasks.c.name, tasks.c.params, tasks.c.attempts, tasks.c.email,
                    tasks.c.priority, tasks.c.timeout_s, tasks.c.cancel_requested,
-                   tasks.c.chain_next, tasks.c.parent_id, tasks.c.sort_key)
+                   tasks.c.chain_next, tasks.c.parent_id, tasks.c.interruptions,
+                   tasks.c.sort_key)
 """What a claim returns of each row: what its run and its finish need."""
 
 
@@ -41,7 +42,7 @@ def record_from_row(row: sa.Row[Any], files: Sequence[StoredFile] = ()) -> TaskR
         error=error, owner=row.owner, email=row.email, created_at=row.created_at,
         started_at=row.started_at, finished_at=row.finished_at, files=tuple(files),
         run_at=row.run_at, priority=row.priority, cancel_requested=bool(row.cancel_requested),
-        idempotency_key=row.idempotency_key, timeout_s=row.timeout_s,
+        interruptions=row.interruptions, idempotency_key=row.idempotency_key, timeout_s=row.timeout_s,
         parent_id=row.parent_id, chain_next=chain_from_json(row.chain_next),
         progress=None if row.progress_percent is None else Progress(row.progress_percent,
                                                                     row.progress_message))
@@ -83,10 +84,11 @@ def claimed_record(row: Sequence[Any], owner: str,
     """The record of a row claimed by `owner` (its `CLAIMED_COLUMNS`), with what its run
     and its finish need."""
     task_id, name, params, attempts, email, priority, timeout_s, cancel_requested, \
-        chain_next, parent_id, _ = row
+        chain_next, parent_id, interruptions, _ = row
     return TaskRecord(id=task_id, name=name, params=json.loads(params),
                       status=TaskStatus.RUNNING, attempts=attempts, email=email,
                       owner=owner, started_at=started_at,
                       priority=priority, timeout_s=timeout_s,
                       cancel_requested=bool(cancel_requested), parent_id=parent_id,
+                      interruptions=interruptions,
                       chain_next=chain_from_json(chain_next) if chain_next else ())

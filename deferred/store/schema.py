@@ -40,6 +40,12 @@ def chain_columns() -> list[sa.Column[object]]:
             sa.Column("chain_next", sa.Text)]  # JSON: the steps to submit once it succeeds
 
 
+def interruption_columns() -> list[sa.Column[object]]:
+    """The columns of schema version 12: how many runs a server's stop or death interrupted
+    (a task that kills its server ends FAILED past a limit)."""
+    return [sa.Column("interruptions", sa.Integer, nullable=False, server_default="0")]
+
+
 def progress_columns() -> list[sa.Column[object]]:
     """The columns of schema version 5: what a running task last said of its progress."""
     return [sa.Column("progress_percent", sa.Float),
@@ -65,11 +71,16 @@ tasks = sa.Table(
     *progress_columns(),
     *timeout_columns(),
     *chain_columns(),
+    *interruption_columns(),
     sa.Index("ix_deferred_tasks_status_id", "status", "id"),
     sa.Index("ix_deferred_tasks_name_id", "name", "id"),
     sa.Index("ix_deferred_tasks_status_sort", "status", "sort_key", "id"),
     sa.Index("ix_deferred_tasks_idempotency", "idempotency_key", unique=True),
     sa.Index("ix_deferred_tasks_parent", "parent_id"),
+    # Only the rows of interrupted runs: the claim of a suspect finds them at once.
+    sa.Index("ix_deferred_tasks_interrupted", "status", "sort_key", "id",
+             sqlite_where=sa.text("interruptions > 0"),
+             postgresql_where=sa.text("interruptions > 0")),
     sqlite_autoincrement=True,  # ids are never reused, even after deletes
 )
 
@@ -251,10 +262,17 @@ def _add_session_credentials(conn: sa.Connection) -> None:
     _add_columns(conn, session_columns(), sessions)
 
 
+def _add_interruptions(conn: sa.Connection) -> None:
+    """Version 12: the count of interrupted runs. Rows of older versions start at 0."""
+    _add_columns(conn, interruption_columns())
+    next(index for index in tasks.indexes if index.name == "ix_deferred_tasks_interrupted"
+         ).create(conn)
+
+
 UPGRADES: Sequence[Upgrade] = (_add_outbox, _add_servers, _add_scheduling,
                                _add_attempts_and_progress, _add_timeouts, _add_firings,
                                _add_chains, _add_audit_and_sessions, _add_api_tokens,
-                               _add_session_credentials)
+                               _add_session_credentials, _add_interruptions)
 """`UPGRADES[n]` takes a database from version n + 1 to n + 2, in one transaction."""
 
 SCHEMA_VERSION = 1 + len(UPGRADES)

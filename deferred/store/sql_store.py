@@ -18,7 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from ..access.audit import Actor, AuditAction
-from ..config import DbConfig, LimitsConfig
+from ..config import DbConfig, LimitsConfig, RecoveryConfig
 from ..errors import StoreError, StoreRejectedError
 from ..interfaces import NewTask, Turn, TurnResult
 from ..jsontext import encode_json
@@ -29,6 +29,7 @@ from .access import SqlAccessStore, audit_values, insert_audit
 from .database import Database
 from ..group_commit import GroupCommitter
 from .outbox import SqlOutbox
+from .recovery import requeue_interrupted
 from .rows import chain_from_json, record_from_row
 from .schema import firings, tasks
 from .hot_path import hot_path
@@ -49,8 +50,10 @@ class SqlTaskStore:
     """
 
     def __init__(self, config: DbConfig, *, server_id: str | None = None,
-                 exclusive: bool = False, limits: LimitsConfig | None = None) -> None:
+                 exclusive: bool = False, limits: LimitsConfig | None = None,
+                 recovery: RecoveryConfig | None = None) -> None:
         self.server_id = server_id or uuid.uuid4().hex
+        self._recovery = recovery or RecoveryConfig()
         self.database = Database(config.url, exclusive=exclusive)
         self._access = SqlAccessStore(self.database)
         self._outbox = SqlOutbox(self.database, self.server_id)
@@ -169,13 +172,15 @@ class SqlTaskStore:
             self.database.hot_write("queue unstarted tasks again", work)
 
     def claim(self, room: Mapping[str, int], total: int,
-              finished: Sequence[Outcome] = ()) -> list[TaskRecord]:
+              finished: Sequence[Outcome] = (), *, suspect: bool = False) -> list[TaskRecord]:
         """Store `finished`, then mark up to `total` of the oldest queued records as running
-        here, at most `room[name]` of each name and none of a name not in `room`: one
+        here, at most `room[name]` of each name and none of a name not in `room` (with
+        `suspect`, first one of an interrupted run, which is else left alone): one
         transaction. For callers that keep no records of their runs (the dispatcher's turns
         carry them: see `turn`)."""
         pairs = self._with_records(finished)
-        return self.turn(Turn(finished=pairs, room=room, total=total)).started
+        return self.turn(Turn(finished=pairs, room=room, total=total,
+                              suspect=suspect)).started
 
     def finish(self, outcomes: Sequence[Outcome]) -> None:
         """Store outcomes; one whose record is no longer running that attempt here is dropped
@@ -201,7 +206,9 @@ class SqlTaskStore:
         return pairs
 
     def requeue_running(self) -> list[TaskRecord]:
-        """Queue again every record left running by a server that is gone; return them.
+        """Count a run interrupted for every record left running by a server that is gone:
+        queued again after a back-off, or FAILED once interrupted too often (see
+        `RecoveryConfig`); return them as they are now.
 
         On SQLite the one-server lock makes every running record an orphan at start; on a
         shared database, those of servers whose heartbeat is older than the lease (and the
@@ -209,14 +216,15 @@ class SqlTaskStore:
         """
         with self.database.write("queue interrupted tasks again") as conn:
             if not self.is_shared:
-                rows = transitions.requeue_interrupted(conn, tasks.c.owner != self.server_id)
+                gone = tasks.c.owner != self.server_id
             else:
-                rows = transitions.requeue_interrupted(conn, cluster.dead_owner(
-                    tasks.c.owner, self.server_id, self._lease_s))
+                gone = cluster.dead_owner(tasks.c.owner, self.server_id, self._lease_s)
+            records = requeue_interrupted(conn, self._hot, gone, self._recovery, utcnow())
+            if self.is_shared:
                 cluster.release_dead_emails(conn, self.server_id, self._lease_s)
-                if rows:
+                if records:
                     cluster.notify(conn)
-        return [record_from_row(row) for row in rows]
+        return records
 
     def cancel(self, task_id: int, actor: Actor | None = None) -> TaskRecord | None:
         """Cancel a queued record at once (CANCELLED, finished now), or mark a running one as

@@ -27,6 +27,7 @@ class HotStatements:
     """Claim, finish and their companions, with bound parameters."""
 
     pick_queued: Any
+    pick_suspect: Any
     mark_running: Any
     claim_oldest: Any
     written_here: Any
@@ -70,7 +71,8 @@ def build_hot_statements(dialect: str = "sqlite") -> HotStatements:
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     oldest = (sa.select(tasks.c.id)
               .where(tasks.c.status == QUEUED,
-                     tasks.c.name.in_(sa.bindparam("names", expanding=True)), _due())
+                     tasks.c.name.in_(sa.bindparam("names", expanding=True)), _due(),
+                     tasks.c.interruptions == 0)
               .order_by(tasks.c.sort_key, tasks.c.id).limit(sa.bindparam("limit"))
               .with_for_update(skip_locked=True))
     return HotStatements(
@@ -79,12 +81,18 @@ def build_hot_statements(dialect: str = "sqlite") -> HotStatements:
         pick_queued=(sa.select(tasks.c.id, tasks.c.name, tasks.c.sort_key)
                      .where(tasks.c.status == QUEUED,
                             tasks.c.name.in_(sa.bindparam("names", expanding=True)),
-                            _due(),
+                            _due(), tasks.c.interruptions == 0,
                             sa.tuple_(tasks.c.sort_key, tasks.c.id) > sa.tuple_(
                                 sa.bindparam("after_key", type_=sa.Float),
                                 sa.bindparam("after_id", type_=sa.Integer)))
                      .order_by(tasks.c.sort_key, tasks.c.id).limit(sa.bindparam("page_size"))
                      .with_for_update(skip_locked=True)),
+        # One run that an earlier crash interrupted (a suspect), oldest first (its own index).
+        pick_suspect=(sa.select(tasks.c.id)
+                      .where(tasks.c.status == QUEUED, tasks.c.interruptions > 0,
+                             tasks.c.name.in_(sa.bindparam("names", expanding=True)), _due())
+                      .order_by(tasks.c.sort_key, tasks.c.id).limit(1)
+                      .with_for_update(skip_locked=True)),
         mark_running=(tasks.update()
                       .where(tasks.c.id.in_(sa.bindparam("ids", expanding=True)),
                              tasks.c.status == QUEUED)

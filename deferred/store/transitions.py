@@ -4,7 +4,8 @@ transaction.
     new ──insert_tasks──▶ QUEUED ──start──▶ RUNNING ──finish_runs──▶ SUCCEEDED, FAILED,
                             ▲   (or RUNNING at once)      │            CANCELLED, TIMED_OUT
                             ├── finish_runs, a retry left ┤
-                            └── requeue_interrupted ──────┘ (its server stopped or died)
+                            └── (recovery) interrupted ───┘ its server stopped or died; a
+                                                            final FAILED when too often
     QUEUED ──cancel──▶ CANCELLED          RUNNING ──cancel──▶ RUNNING, asked to stop
     FAILED, CANCELLED, TIMED_OUT ──queue_again──▶ QUEUED
     finished ──delete_finished──▶ gone (with its files, history and sent email)
@@ -239,16 +240,6 @@ def _outcome_values(outcome: Outcome, owner: str, now: datetime.datetime) -> dic
             "b_started_at": outcome.started_at, "b_finished_at": outcome.finished_at or now}
 
 
-def requeue_interrupted(conn: sa.Connection, gone: sa.ColumnElement[bool]
-                        ) -> list[sa.Row[Any]]:
-    """RUNNING → QUEUED: the running rows whose server is `gone` (a condition on the owner),
-    to run again with their attempt count raised; their rows, by id."""
-    rows = conn.execute(tasks.update().where(tasks.c.status == RUNNING, gone)
-                        .values(status=QUEUED, owner=None, started_at=None)
-                        .returning(*tasks.c)).all()
-    return sorted(rows, key=lambda row: row.id)
-
-
 def cancel(conn: sa.Connection, task_id: int, now: datetime.datetime
            ) -> tuple[str | None, bool]:
     """QUEUED → CANCELLED (finished now), or RUNNING → asked to stop. The task's name if
@@ -272,7 +263,7 @@ def queue_again(conn: sa.Connection, task_id: int, now: datetime.datetime) -> st
     return conn.execute(
         tasks.update().where(tasks.c.id == task_id, tasks.c.status.in_(_RETRYABLE))
         .values(status=QUEUED, owner=None, run_at=None, started_at=None, finished_at=None,
-                cancel_requested=False,
+                cancel_requested=False, interruptions=0,
                 sort_key=now.timestamp() - tasks.c.priority * PRIORITY_STEP_S)
         .returning(tasks.c.name)).scalar_one_or_none()
 

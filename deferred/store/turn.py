@@ -39,6 +39,10 @@ def run_turn(conn: sa.Connection, hot: CoreHotPath, turn: Turn, owner: str,
     room, total = turn.room, turn.total
     if narrow is not None and total > 0:
         room, total = narrow(conn, room, total)
+    suspect = start_a_suspect(conn, hot, room, owner, now) if turn.suspect and total else []
+    if suspect:
+        room = {**room, suspect[0].name: room[suspect[0].name] - 1}
+        total -= 1
     claimed = pick_and_start(conn, hot, room, total, owner, now) if turn.look and total else []
     drained = len(claimed) < total or not turn.look
     left = {name: slots for name, slots in room.items() if slots > 0}
@@ -55,8 +59,26 @@ def run_turn(conn: sa.Connection, hot: CoreHotPath, turn: Turn, owner: str,
                     and record.run_at > now), default=None)
     if finished.next_due is not None:
         next_due = finished.next_due if next_due is None else min(next_due, finished.next_due)
-    return TurnResult(added=added, started=claimed + started, drained=drained, queued=queued,
-                      next_due=next_due, dropped=finished.dropped), earlier
+    return TurnResult(added=added, started=suspect + claimed + started, drained=drained,
+                      queued=queued, next_due=next_due, dropped=finished.dropped,
+                      suspect_started=bool(suspect)), earlier
+
+
+def start_a_suspect(conn: sa.Connection, hot: CoreHotPath, room: Mapping[str, int],
+                    owner: str, now: datetime.datetime) -> list[TaskRecord]:
+    """QUEUED → RUNNING: the oldest due record of a run that a crash interrupted (a
+    suspect: it may be what killed its server), of a name with room; [] if none. The other
+    claims leave suspects alone, so that one runs at a time here."""
+    names = [name for name, slots in room.items() if slots > 0]
+    if not names:
+        return []
+    task_id = conn.execute(hot.statements.pick_suspect,
+                           {"names": names, "now": now}).scalar_one_or_none()
+    if task_id is None:
+        return []
+    rows = conn.execute(hot.statements.mark_running,
+                        {"ids": [task_id], "owner": owner, "now": now}).all()
+    return [claimed_record(row, owner, now) for row in rows]
 
 
 def pick_and_start(conn: sa.Connection, hot: CoreHotPath, room: Mapping[str, int],

@@ -39,7 +39,9 @@ def new_servers(cluster: list[ServerProcess], tmp_path: Path, postgres_url: str,
                 **limits: object) -> list[ServerProcess]:
     """`count` servers of the cluster's config, each in a directory of its own, not started."""
     config = {"db": {"url": postgres_url, "lease_s": LEASE_S, "heartbeat_s": HEARTBEAT_S},
-              "limits": limits or {"global": 2}, "shutdown_grace_s": 0}
+              "limits": limits or {"global": 2}, "shutdown_grace_s": 0,
+              # Interrupted runs wait little here (test_poison_pill tests the back-off).
+              "recovery": {"backoff_s": 0.2}}
     servers = []
     for index in range(count):
         cwd = tmp_path / f"server{len(cluster) + index}"

@@ -15,6 +15,8 @@ PROBE_TASKS = Path(__file__).with_name("probe_tasks.py")
 
 
 def start(servers: list[ServerProcess], cwd: Path, **config: object) -> ServerProcess:
+    # Interrupted runs wait little here (test_poison_pill tests the back-off).
+    config.setdefault("recovery", {"backoff_s": 0.2})
     server = ServerProcess(PROBE_TASKS, cwd, config).start()
     servers.append(server)
     return server

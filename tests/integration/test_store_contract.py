@@ -11,14 +11,15 @@ import pytest
 import sqlalchemy as sa
 from polling import wait_until
 
-from deferred.config import DbConfig
+from deferred.config import DbConfig, RecoveryConfig
 from deferred.errors import (ConfigError, DatabaseVersionError, ServerAlreadyRunningError,
                              StoreFullError)
 from deferred.records import EmailStatus, Outcome, TaskError, TaskStatus, utcnow
 from deferred.result import ResultFile
 from deferred.scheduling.options import SubmitOptions
 from deferred.store import SqlTaskStore
-from deferred.store.schema import (SCHEMA_VERSION, chain_columns, ensure_schema, metadata,
+from deferred.store.schema import (SCHEMA_VERSION, chain_columns, ensure_schema,
+                                   interruption_columns, metadata,
                                    progress_columns, scheduling_columns, schema_version,
                                    task_files, tasks, timeout_columns)
 
@@ -121,12 +122,12 @@ def test_requeue_running_queues_what_another_run_left_and_the_next_claim_counts_
     store.add("a", {})
     [running] = store.claim({"a": 1}, 1)
     store.close()
-    restarted = SqlTaskStore(DbConfig(url=sqlite_url))
+    restarted = SqlTaskStore(DbConfig(url=sqlite_url), recovery=RecoveryConfig(backoff_s=0))
     try:
         [requeued] = restarted.requeue_running()
         assert (requeued.id, requeued.status, requeued.owner) == (running.id,
                                                                   TaskStatus.QUEUED, None)
-        [again] = restarted.claim({"a": 1}, 1)
+        [again] = restarted.claim({"a": 1}, 1, suspect=True)
         assert again.attempts == 2
         assert restarted.requeue_running() == []  # its own running rows are not orphans
     finally:
@@ -331,7 +332,8 @@ def test_a_version_1_database_is_upgraded_to_the_latest(sqlite_url):
     engine = sa.create_engine(sqlite_url)
     with engine.begin() as conn:  # the tables of version 1, as it created them
         added_later = {column.name for column in (*scheduling_columns(), *progress_columns(),
-                                                   *timeout_columns(), *chain_columns())}
+                                                   *timeout_columns(), *chain_columns(),
+                                                   *interruption_columns())}
         sa.Table(tasks.name, sa.MetaData(), *(
             sa.Column(column.name, column.type, primary_key=column.primary_key,
                       nullable=column.nullable)

@@ -66,7 +66,8 @@ def test_integral_floats_become_ints():
     ({"http": {"prot": 1}},
      "$.http.prot: unknown key (allowed: host, port, public_url, sync_wait_s, "
      "max_body_bytes, trusted_proxy)"),
-    ({"dbs": {}}, "$.dbs: unknown key (allowed: db, limits, http, smtp, auth, shutdown_grace_s, "
+    ({"dbs": {}}, "$.dbs: unknown key (allowed: db, limits, http, smtp, auth, recovery, "
+                   "shutdown_grace_s, "
                   "retention_s, max_result_bytes)"),
     ({"http": {"port": 70000}}, "$.http.port: 70000 is greater than the maximum of 65535"),
     ({"http": {"port": True}}, "$.http.port: True is not of type 'integer'"),

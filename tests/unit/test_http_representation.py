@@ -40,6 +40,7 @@ def test_a_record_shows_every_field_with_utc_timestamps():
         "params": {"msg": "hello", "count": 2}, "result": "hello\nhello", "files": [],
         "error": None, "attempts": 1, "owner": None, "email": "a@example.com",
         "email_delivery": None, "priority": 0, "run_at": None, "cancel_requested": False,
+        "interruptions": 0,
         "progress": None, "history": [], "parent_id": None, "children": [], "chain_next": [],
         "created_at": "2024-05-01T12:00:00.000000Z",
         "started_at": "2024-05-01T12:00:01.250000Z",
