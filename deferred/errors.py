@@ -63,6 +63,7 @@ class DeferredError(Exception):
 
     code: ClassVar[ErrorCode] = ErrorCode.INTERNAL
     http_status: ClassVar[int] = 500
+    retry_after_s: ClassVar[int | None] = None  # an HTTP answer's Retry-After, if any
 
     def __init__(self, message: str, *, where: str = "") -> None:
         super().__init__(f"{where}: {message}" if where else message)
@@ -261,9 +262,11 @@ class StoreRejectedError(StoreError):
 
 
 class ShuttingDownError(UnavailableError):
-    """The server is stopping and takes no new work."""
+    """The server is stopping and takes no new work; another server, or this one once it
+    started again, will."""
 
     code, http_status = ErrorCode.SHUTTING_DOWN, 503
+    retry_after_s = 5
 
 
 class NoServerError(UnavailableError):

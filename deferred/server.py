@@ -275,13 +275,17 @@ class Server:
 
     def stop(self, grace_s: float | None = None) -> bool:
         """Take no new work, give running tasks `grace_s` (default `shutdown_grace_s`), store
-        what finished and close. True if every running task finished in time; those that did
+        what finished and close. Meanwhile the HTTP listener still answers: submits get 503
+        (`ShuttingDownError`), reads are served; it closes once the running tasks finished
+        or their grace ran out. True if every running task finished in time; those that did
         not keep their RUNNING rows and run again at the next start."""
         with self._state_lock:
-            parts, self._parts = self._parts, None
+            parts = self._parts
             if parts is None:
                 return True
-            self._stopping = parts
+            # `_stopping` first: `_service()` reads both without the lock, and must not find
+            # neither (a submit would be told the server never started).
+            self._stopping, self._parts = parts, None
         try:
             return self._stop(parts, grace_s)
         finally:
@@ -291,11 +295,11 @@ class Server:
         self.registry.detach_server(self)
         grace_s = self.config.shutdown_grace_s if grace_s is None else grace_s
         # Intake first (not the reverse of start order): no new work may arrive while the
-        # running tasks use their grace.
+        # running tasks use their grace. The listener last but the store: during the grace
+        # it refuses submits with 503 and serves reads, so clients and load balancers see a
+        # server that is stopping rather than a refused connection.
         parts.service.close()
-        if parts.http is not None:
-            parts.http.stop(STOP_WAIT_S)
-        finished = self._stop_threads(parts, grace_s)
+        finished = self._stop_threads(parts, grace_s, listener=parts.http)
         parts.store.close()
         if finished:
             logger.info("server stopped")
@@ -305,12 +309,15 @@ class Server:
         return finished
 
     @staticmethod
-    def _stop_threads(parts: _Parts, grace_s: float, *, sender_started: bool = True) -> bool:
-        """Stop every thread but the HTTP listener's; True if the running tasks finished
-        within `grace_s`."""
+    def _stop_threads(parts: _Parts, grace_s: float, *, sender_started: bool = True,
+                      listener: HttpServer | None = None) -> bool:
+        """Stop every thread, the HTTP `listener` (if given) once the running tasks are done;
+        True if they finished within `grace_s`."""
         parts.scheduler.stop()
         parts.retention.stop()
         finished = parts.dispatcher.stop(grace_s)
+        if listener is not None:
+            listener.stop(STOP_WAIT_S)
         if sender_started and not parts.sender.stop(grace_s + STOP_WAIT_S):
             logger.warning("the mailer thread is still sending; its email goes again at the "
                            "next start")

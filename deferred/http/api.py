@@ -18,7 +18,7 @@ from ..scheduling.options import submit_options
 from ..interfaces import AccessStore, RecordReader, TaskService
 from .jsonbody import (check_json_content_type, not_json_error, parse_chain, parse_submit,
                        parse_token_request, read_body, wait_seconds)
-from .jsonerrors import JsonErrorPlugin, install_error_pages, json_response
+from .jsonerrors import JsonErrorPlugin, error_headers, install_error_pages, json_response
 from .auth import (CAPABILITY, PUBLIC, AccessPlugin, Authenticator, current_actor,
                    refusal_response)
 from .listquery import next_cursor, parse_audit_query, parse_list_query
@@ -235,4 +235,4 @@ class ApiRoutes:
         else:
             problem = InternalError("the dispatcher thread has stopped: no task starts; see "
                                     "the server log")
-        return json_response({**problem.to_json(), **parts}, 503)
+        return json_response({**problem.to_json(), **parts}, 503, error_headers(problem))

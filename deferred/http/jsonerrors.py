@@ -29,9 +29,16 @@ def json_response(body: Mapping[str, Any], status: int = 200,
     return response
 
 
+def error_headers(exc: DeferredError) -> dict[str, str]:
+    """The headers an error's answer carries: `Retry-After` when trying later may work (the
+    server is shutting down)."""
+    return {} if exc.retry_after_s is None else {"Retry-After": str(exc.retry_after_s)}
+
+
 def error_response(exc: DeferredError) -> bottle.HTTPResponse:
-    """`{"status": "ERROR", "error_code", "error_msg"}` with the error's HTTP status."""
-    return json_response(exc.to_json(), exc.http_status)
+    """`{"status": "ERROR", "error_code", "error_msg"}` with the error's HTTP status (and
+    its `error_headers`)."""
+    return json_response(exc.to_json(), exc.http_status, error_headers(exc))
 
 
 class JsonErrorPlugin:

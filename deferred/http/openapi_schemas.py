@@ -46,11 +46,12 @@ ERROR_RESPONSES: Mapping[str, tuple[int, str, tuple[ErrorCode, ...]]] = types.Ma
                       (ErrorCode.INVALID_PARAMS, ErrorCode.INVALID_EMAIL,
                        ErrorCode.STORE_REJECTED)),
     "Unavailable": (503, "The database cannot be reached (500) or is full (501), or the "
-                         "server is shutting down (502); nothing was stored.",
+                         "server is shutting down (502, with Retry-After: reads are still "
+                         "served while its running tasks finish); nothing was stored.",
                     (ErrorCode.STORE_UNAVAILABLE, ErrorCode.STORE_FULL,
                      ErrorCode.SHUTTING_DOWN)),
-    "Unhealthy": (503, "The server is stopping (502), its database does not answer (500), or "
-                       "its dispatcher stopped (999).",
+    "Unhealthy": (503, "The server is stopping (502, with Retry-After), its database does not "
+                       "answer (500), or its dispatcher stopped (999).",
                   (ErrorCode.STORE_UNAVAILABLE, ErrorCode.SHUTTING_DOWN, ErrorCode.INTERNAL)),
 })
 
@@ -72,10 +73,16 @@ def error_schema(codes: Sequence[ErrorCode]) -> dict[str, Any]:
 
 
 def error_responses() -> dict[str, Any]:
-    """The document's `components.responses`: `ERROR_RESPONSES` in JSON."""
-    return {name: {"description": description, "content": {
-        "application/json": {"schema": error_schema(codes)}}}
-        for name, (_, description, codes) in ERROR_RESPONSES.items()}
+    """The document's `components.responses`: `ERROR_RESPONSES` in JSON; the 503s may carry
+    `Retry-After` (the server is shutting down)."""
+    retry_after = {"Retry-After": {
+        "description": "Seconds to wait before trying again (this server, once started "
+                       "again, or another one); sent with code 502.",
+        "schema": {"type": "integer", "minimum": 1}}}
+    return {name: {"description": description,
+                   **({"headers": retry_after} if status == 503 else {}),
+                   "content": {"application/json": {"schema": error_schema(codes)}}}
+            for name, (status, description, codes) in ERROR_RESPONSES.items()}
 
 
 def _nullable(schema: Mapping[str, Any]) -> dict[str, Any]:

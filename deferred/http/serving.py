@@ -11,10 +11,16 @@ This module is the one place that uses waitress's internals (pinned to waitress 
 - Its request parser lets a `ValueError` out for a Content-Length of more than 4300 digits
   (Python's limit on `int()`), which drops the connection without an answer: the channel's
   `parser_class` turns it into the parser's own "invalid" error, answered 400.
+- A body over the limit is refused from its headers, and waitress then closes the connection
+  with the body unread, which makes the kernel reset it: a client still sending saw a broken
+  pipe instead of its 413. The channel reads and drops the declared body while the 413 goes
+  out, shuts its sending side once the 413 is out, and closes once it has read the body; a
+  body over `DISCARD_FACTOR` times the limit is cut off there.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import socket
 import threading
@@ -27,6 +33,7 @@ from waitress import wasyncore
 from waitress.channel import HTTPChannel
 from waitress.parser import HTTPRequestParser, ParsingError
 from waitress.task import ErrorTask, ThreadedTaskDispatcher
+from waitress.utilities import RequestEntityTooLarge
 
 from ..errors import BadRequestError, ConfigError, DeferredError, InternalError
 from .jsonbody import too_large
@@ -36,6 +43,10 @@ logger = logging.getLogger(__name__)
 
 THREAD_NAME = "deferred-http"
 _JOIN_AT_LEAST_S = 1.0  # the loop ends within one poll of the closing thunk
+# A refused body up to this many times the limit (and at least MIN_DISCARD_BYTES) is read and
+# dropped so that its client reads the 413; past that the connection is cut off.
+DISCARD_FACTOR = 4
+MIN_DISCARD_BYTES = 64 * 1024
 
 
 class _NamedThreadDispatcher(ThreadedTaskDispatcher):
@@ -71,7 +82,26 @@ class _JsonErrorTask(ErrorTask):
 
 class _CheckedRequestParser(HTTPRequestParser):
     """waitress's request parser, refusing the headers it cannot convert instead of
-    raising out of the connection."""
+    raising out of the connection. A body refused from its Content-Length is handed to
+    `on_too_large(declared_bytes, bytes_already_here)`, which reads it from then on."""
+
+    def __init__(self, adj: Any, on_too_large: Callable[[int, int], None] | None = None
+                 ) -> None:
+        super().__init__(adj)
+        self._on_too_large = on_too_large
+
+    def received(self, data: bytes) -> int:
+        """Parse what arrived; the number of bytes taken (all of them once the body is
+        refused as too large: the rest of `data` is that body)."""
+        consumed = super().received(data)
+        on_too_large = self._on_too_large
+        if (on_too_large is not None and self.completed
+                and isinstance(self.error, RequestEntityTooLarge) and not self.chunked
+                and not self.expect_continue):  # a client that waits for 100 sends nothing
+            self._on_too_large = None
+            on_too_large(self.content_length, len(data) - consumed)
+            return len(data)
+        return consumed
 
     def parse_header(self, header_plus: bytes) -> None:
         try:
@@ -82,10 +112,66 @@ class _CheckedRequestParser(HTTPRequestParser):
 
 
 class _JsonErrorChannel(HTTPChannel):
-    """A waitress connection whose protocol errors answer in JSON."""
+    """A waitress connection whose protocol errors answer in JSON, and which reads a body
+    refused as too large (up to a bound) before it closes."""
 
     error_task_class = _JsonErrorTask
-    parser_class = _CheckedRequestParser
+
+    def __init__(self, server: Any, sock: socket.socket, addr: Any, adj: Any,
+                 map: Any = None) -> None:
+        # Read by the loop thread only: how much of a refused body is still to be dropped
+        # (None: none was refused; 0: dropped, close once the answer is out).
+        self._discard_left: int | None = None
+        self._answer_ended = False  # our side is shut once the 413 is out
+        self.parser_class = functools.partial(_CheckedRequestParser,
+                                              on_too_large=self._discard_body)
+        super().__init__(server, sock, addr, adj, map)
+
+    def _discard_body(self, declared_bytes: int, here_bytes: int) -> None:
+        limit = self.adj.max_request_body_size - 1
+        bound = max(DISCARD_FACTOR * limit, MIN_DISCARD_BYTES)
+        left = min(declared_bytes, bound) - here_bytes
+        self._discard_left = max(left, 0) or None
+
+    def received(self, data: bytes) -> bool:
+        """Parse what arrived, or drop it while a refused body is read."""
+        if self._discard_left is None:
+            return bool(super().received(data))
+        # Whatever follows the body is dropped too: the connection closes after the 413.
+        self._discard_left = max(self._discard_left - len(data), 0)
+        return True
+
+    def readable(self) -> bool:
+        """Read on while a refused body is still coming, even as the 413 goes out."""
+        if self._discard_left:
+            return not self.will_close
+        return bool(super().readable())
+
+    def writable(self) -> bool:
+        """Until a refused body is read: only to send the answer and end it (the close
+        waits)."""
+        if self._discard_left:
+            return bool(self.total_outbufs_len or self.will_close
+                        or (self.close_when_flushed and not self._answer_ended))
+        return bool(super().writable())
+
+    def handle_write(self) -> None:
+        """Send what is waiting; close when asked, but not before a refused body is read."""
+        if not self._discard_left:
+            super().handle_write()
+            return
+        self._flush_exception(self._flush_some_if_lockable if self.requests
+                              else self._flush_some)
+        if self.close_when_flushed and not self.total_outbufs_len and not self._answer_ended:
+            # The answer is out: end our side, so that a client waiting for it before it
+            # sends (or stops sending) the body sees the end instead of waiting for us.
+            self._answer_ended = True
+            try:
+                self.socket.shutdown(socket.SHUT_WR)
+            except OSError:
+                self.will_close = True
+        if self.will_close:
+            self.handle_close()
 
 
 class HttpServer:

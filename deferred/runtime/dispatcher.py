@@ -14,6 +14,7 @@ from ..interfaces import NewTask, TaskStore, Turn, TurnResult
 from ..records import Outcome, TaskRecord, utcnow
 from ..group_commit import GroupCommitter
 from ..tasks.context import TaskContext
+from .intake import Intake
 from .metrics import Metrics
 from .quotas import Quotas
 from .ready import ReadyRuns
@@ -68,6 +69,7 @@ class Dispatcher:
         self._workers = Workers(quotas.global_limit, self._ready, self._runs.run)
         self._turns: GroupCommitter[_Slot, _Answer] = GroupCommitter(self._turn)
         self._wake, self._stopping = threading.Event(), threading.Event()
+        self._intake = Intake()
         self._thread = threading.Thread(target=self._loop, name="deferred-dispatcher")
         # What this server knows of the queue between turns:
         self._maybe_queued = True  # something queued may be claimable: a turn must look
@@ -92,8 +94,10 @@ class Dispatcher:
     def admit(self, task: NewTask) -> TaskRecord:
         """Store `task` in the next turn and return its record once committed: running here
         already when a worker is free (or may take it next) and nothing older could be
-        claimed, else queued. Raises the store's errors."""
-        answer = self._turns.submit(task)
+        claimed, else queued. Raises `ShuttingDownError` once `stop()` began, and the
+        store's errors."""
+        with self._intake.enter():
+            answer = self._turns.submit(task)
         if isinstance(answer, BaseException):
             raise answer
         assert answer is not None
@@ -373,13 +377,18 @@ class Dispatcher:
     # -- stop -----------------------------------------------------------------------------
 
     def stop(self, grace_s: float) -> bool:
-        """Claim nothing more; queue again what was claimed ahead; give running tasks
-        `grace_s`, store what they produced.
+        """Refuse new submits; claim nothing more; queue again what was claimed ahead; give
+        running tasks `grace_s`, store what they produced.
 
         True if all of them finished. Those still running keep their RUNNING rows, which the
         next start queues again; their threads are left to the process's exit.
         """
         self._stopping.set()
+        # A submit under way gets its answer before anything closes: its record is stored,
+        # and runs in the grace or is queued for the next start. Later ones are refused.
+        if not self._intake.close(JOIN_S):
+            logger.warning("a submit still waits for the database after %.0fs; stopping "
+                           "without its answer", JOIN_S)
         self._wake.set()
         if self._thread.is_alive():
             self._thread.join(JOIN_S)  # it never waits on task code: a turn at most

@@ -15,6 +15,7 @@ from ..errors import (BadRequestError, ConflictError, DeferredError, InvalidPara
                      NotFoundError, ShuttingDownError)
 from ..interfaces import Health, NewTask, TaskStore, TaskType
 from ..jsontext import encode_json
+from .intake import SHUTTING_DOWN_MESSAGE
 from .metrics import Metrics
 from ..records import MAX_TASK_ID, ChainStep, TaskRecord, TaskStatus, utcnow
 from ..scheduling.options import SubmitOptions
@@ -82,7 +83,7 @@ class LocalTaskService:
         store error."""
         options = options or SubmitOptions()
         if self._closing.is_set():
-            raise ShuttingDownError("the server is shutting down and takes no new tasks")
+            raise ShuttingDownError(SHUTTING_DOWN_MESSAGE)
         if not isinstance(task_name, str):
             raise BadRequestError("task_name must be a string", where="task_name")
         task_class = self._registry.get(task_name)
@@ -135,7 +136,7 @@ class LocalTaskService:
         """Queue a FAILED or CANCELLED task again (its history kept). Raises `NotFoundError`,
         and `BadRequestError` for a task in any other status."""
         if self._closing.is_set():
-            raise ShuttingDownError("the server is shutting down and takes no new tasks")
+            raise ShuttingDownError(SHUTTING_DOWN_MESSAGE)
         before = self.get(task_id)
         record = self._store.retry(task_id, actor)
         if record is None:

@@ -12,7 +12,7 @@ import bottle
 import pytest
 from wsgi_call import call_wsgi
 
-from deferred.errors import NotFoundError
+from deferred.errors import NotFoundError, ShuttingDownError
 from deferred.http.jsonerrors import JsonErrorPlugin, install_error_pages
 
 
@@ -31,6 +31,9 @@ def build_app() -> bottle.Bottle:
     def unserializable() -> Any:
         return {"value": object()}
 
+    def shutting_down() -> Any:
+        raise ShuttingDownError("the server is shutting down and takes no new tasks")
+
     def teapot() -> Any:
         bottle.abort(418, "short and stout")
 
@@ -39,6 +42,7 @@ def build_app() -> bottle.Bottle:
     app.route("/bug", "GET", bug)
     app.route("/unserializable", "GET", unserializable)
     app.route("/teapot", "GET", teapot)
+    app.route("/shutting-down", "POST", shutting_down)
     app.route("/post-only", "POST", lambda: {"status": "OK"})
     return app
 
@@ -102,3 +106,15 @@ def test_a_crash_outside_the_routes_is_999(caplog):
         status, body = json_answer(app, "GET", "/ok")
     assert (status, body["error_code"]) == (500, 999)
     assert "hook broke" not in json.dumps(body)
+
+
+def test_a_server_shutting_down_answers_503_with_retry_after():
+    status, headers, body = call(build_app(), "POST", "/shutting-down")
+    assert (status, headers["Retry-After"]) == ("503 Service Unavailable", "5")
+    assert json.loads(body) == {"status": "ERROR", "error_code": 502, "error_msg":
+                                "the server is shutting down and takes no new tasks"}
+
+
+def test_other_errors_carry_no_retry_after():
+    _, headers, _ = call(build_app(), "GET", "/user-mistake")
+    assert "Retry-After" not in headers

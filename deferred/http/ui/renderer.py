@@ -9,8 +9,10 @@ import bottle
 
 from ...access.identity import Role
 from ...config import HttpConfig
+from ...errors import DeferredError
 from ..auth import Authenticator, current_principal, is_secure_request
 from ..jsonbody import read_body
+from ..jsonerrors import error_headers
 from ..security import CSRF_FIELD, check_csrf, check_same_origin, csrf_token, set_csrf_cookie
 from .navigation import form_fields, root_path
 from .templates import Templates, html_response
@@ -26,7 +28,7 @@ class PageRenderer:
 
     def render(self, name: str, status: int = 200, **values: Any) -> bottle.HTTPResponse:
         """A page: the viewer and what they may do, and the CSRF token of its forms (the
-        cookie too, when the browser had none)."""
+        cookie too, when the browser had none); a page showing an `error` gets its headers."""
         viewer = current_principal()
         token, is_new = csrf_token(bottle.request.cookies)
         values.setdefault("viewer", viewer)
@@ -36,6 +38,10 @@ class PageRenderer:
             can_admin=viewer is not None and viewer.may(Role.ADMIN), **values), status)
         if is_new:
             set_csrf_cookie(response, token, secure=self.secure())
+        error = values.get("error")
+        if isinstance(error, DeferredError):  # a page showing an error: its Retry-After
+            for header, value in error_headers(error).items():
+                response.set_header(header, value)
         return response
 
     def secure(self) -> bool:
