@@ -113,7 +113,7 @@ class Server:
                            "arrive twice")
         self._warn_about_unknown_queued(store)
         config = self.config
-        quotas = Quotas(config.limits.pool_size, config.limits.names, self.registry.names())
+        quotas = Quotas(config.limits.pool_size, config.limits.names, self.registry)
         dispatcher = Dispatcher(
             store, quotas, functools.partial(run_record, self.registry,
                                              max_result_bytes=config.max_result_bytes),

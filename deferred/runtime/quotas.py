@@ -4,7 +4,20 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping, Sequence
+from typing import Protocol
+
+
+class TaskNames(Protocol):
+    """Where the names of the tasks this server runs come from (a `TaskRegistry`): a task
+    registered after the start is claimed too."""
+
+    @property
+    def revision(self) -> int:
+        """A number that changes whenever a name is added."""
+
+    def names(self) -> Sequence[str]:
+        """The names now."""
 
 
 class Quotas:
@@ -15,17 +28,23 @@ class Quotas:
     """
 
     def __init__(self, global_limit: int, name_limits: Mapping[str, int],
-                 task_names: Iterable[str]) -> None:
+                 task_names: TaskNames) -> None:
         self.global_limit = global_limit
         self.name_limits = dict(name_limits)
-        self._task_names = tuple(task_names)
+        self._source = task_names
+        self._revision = task_names.revision
+        self._task_names = tuple(task_names.names())
         self._running: dict[str, int] = {}
         self._total = 0
         self._changed = threading.Condition()
 
     @property
     def task_names(self) -> tuple[str, ...]:
-        """The names whose records this server may claim."""
+        """The names whose records this server may claim, read again once one is added."""
+        revision = self._source.revision
+        if revision != self._revision:  # one attribute read per turn otherwise
+            self._task_names = tuple(self._source.names())
+            self._revision = revision
         return self._task_names
 
     def running(self) -> tuple[int, dict[str, int]]:

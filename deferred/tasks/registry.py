@@ -50,6 +50,7 @@ class TaskRegistry:
 
     def __init__(self) -> None:
         self._tasks: dict[str, type[BaseTask]] = {}
+        self._revision = 0  # counts the names added
         self._lock = threading.Lock()
         self._server: Submitter | None = None
 
@@ -99,8 +100,16 @@ class TaskRegistry:
                 raise TaskDefinitionError(
                     f"task name {name!r} is already taken by {_describe(existing)}",
                     where=_describe(task_class))
+            if existing is None:
+                self._revision += 1
             self._tasks[name] = task_class
             task_class.task_registry = self
+
+    @property
+    def revision(self) -> int:
+        """A number that changes whenever a name is added (a running server then claims
+        its tasks too)."""
+        return self._revision
 
     def get(self, name: str) -> type[BaseTask]:
         """The task class named `name`. Raises `UnknownTaskError` listing the known names."""

@@ -69,7 +69,7 @@ def make_dispatcher(store, registry) -> Iterator[Callable[..., Dispatcher]]:
     finished_ids: list[int] = []
 
     def make(global_limit: int, names: dict[str, int], prefetch: int = 3) -> Dispatcher:
-        quotas = Quotas(global_limit, names, registry.names())
+        quotas = Quotas(global_limit, names, registry)
         # A long poll: every start here must come from a claim at start or a notify().
         dispatcher = Dispatcher(
             store, quotas, functools.partial(run_record, registry), poll_s=60,
@@ -154,7 +154,7 @@ def test_finished_records_are_reported_after_they_are_committed(store, make_disp
 
 
 def test_stop_gives_running_tasks_their_grace_and_stores_them(store, probe, registry):
-    quotas = Quotas(2, {}, registry.names())
+    quotas = Quotas(2, {}, registry)
     dispatcher = Dispatcher(store, quotas, functools.partial(run_record, registry))
     record = store.add("x", {"hold_s": 0.3})
     queued = [store.add("x", {"hold_s": 0}) for _ in range(5)]
@@ -167,7 +167,7 @@ def test_stop_gives_running_tasks_their_grace_and_stores_them(store, probe, regi
 
 
 def test_stop_leaves_tasks_past_their_grace_running_in_the_store(store, probe, registry):
-    quotas = Quotas(1, {}, registry.names())
+    quotas = Quotas(1, {}, registry)
     dispatcher = Dispatcher(store, quotas, functools.partial(run_record, registry))
     record = store.add("x", {"hold_s": 30})
     dispatcher.start()
@@ -197,7 +197,7 @@ def test_a_result_the_database_refuses_fails_its_task_and_blocks_nothing(store, 
     store.database.engine.dispose()
     refused = store.add("big", {"size": 50_000})
     fine = [store.add("big", {"size": 10}) for _ in range(3)]
-    quotas = Quotas(1, {}, big_registry.names())
+    quotas = Quotas(1, {}, big_registry)
     dispatcher = Dispatcher(store, quotas, functools.partial(run_record, big_registry))
     dispatcher.start()
     try:
@@ -212,7 +212,7 @@ def test_a_result_the_database_refuses_fails_its_task_and_blocks_nothing(store, 
 
 def test_a_result_over_max_result_bytes_fails_its_task(store, big_registry):
     record = store.add("big", {"size": 2_000})
-    quotas = Quotas(1, {}, big_registry.names())
+    quotas = Quotas(1, {}, big_registry)
     dispatcher = Dispatcher(store, quotas, functools.partial(run_record, big_registry,
                                                              max_result_bytes=1_000))
     dispatcher.start()
@@ -229,7 +229,7 @@ def test_a_result_over_max_result_bytes_fails_its_task(store, big_registry):
 def ahead(store, probe, registry):
     """A dispatcher of one worker that takes up to 3 records ahead, its worker held by a
     long `x` and 3 `y` records (short: one ran before) claimed ahead of it."""
-    quotas = Quotas(1, {}, registry.names())
+    quotas = Quotas(1, {}, registry)
     dispatcher = Dispatcher(store, quotas, functools.partial(run_record, registry), poll_s=60,
                             prefetch=3)
     dispatcher.start()

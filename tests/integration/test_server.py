@@ -16,9 +16,10 @@ from polling import wait_until
 import sqlalchemy as sa
 
 import deferred
-from deferred.errors import (InvalidParamsError, NoServerError, TaskFailedError,
-                             UnknownTaskError)
+from deferred.errors import (InvalidParamsError, NoServerError, StoreRejectedError,
+                             TaskFailedError, UnknownTaskError)
 from deferred.records import TaskStatus
+from deferred.runtime.dispatcher import Dispatcher
 from deferred.tasks.registry import TaskRegistry
 
 
@@ -254,3 +255,59 @@ def test_a_port_in_use_fails_the_start_and_leaves_no_thread_behind(tmp_path, reg
                             and thread.name not in before])
     server.start(listen=False)  # the one-server lock was released too
     server.stop()
+
+
+def test_a_task_registered_after_the_start_is_claimed_and_run(make_server, registry):
+    server = make_server(listen=False, limits={"global": 1})
+    held = server.submit("gated")
+    wait_until(lambda: held.status is TaskStatus.RUNNING)
+
+    @deferred.task(name="late", registry=registry)
+    def late():
+        return "ran"
+
+    queued = server.submit("late")  # no free slot: it waits for a later turn's claim
+    assert queued.status is TaskStatus.QUEUED
+    registry.gate.set()
+    assert held.wait(10) == "opened"
+    assert queued.wait(10) == "ran"
+    assert server.submit("late").wait(10) == "ran"  # and started by its own submit's turn
+
+
+def test_a_row_the_database_refuses_fails_alone_in_its_group_commit(make_server, tmp_path,
+                                                                     monkeypatch):
+    refused_batches = []
+    turn_apart = Dispatcher._turn_apart
+
+    def spy(self, slots, turn):
+        refused_batches.append(len(slots))
+        return turn_apart(self, slots, turn)
+
+    monkeypatch.setattr(Dispatcher, "_turn_apart", spy)
+    server = make_server(listen=False)
+    with sqlite3.connect(tmp_path / "tasks.db") as connection:  # the database's own refusal
+        connection.execute(
+            "CREATE TRIGGER refuse_one BEFORE INSERT ON deferred_tasks "
+            "WHEN NEW.name = 'boom' BEGIN SELECT RAISE(ABORT, 'this row is refused'); END")
+    start, answers = threading.Barrier(16), {}
+
+    def submit(index: int) -> None:
+        start.wait()
+        try:
+            answers[index] = server.submit("boom") if index == 7 else server.submit(
+                "mult", {"operands": [index]})
+        except StoreRejectedError as exc:  # the one refused
+            answers[index] = exc
+
+    threads = [threading.Thread(target=submit, args=(index,), name=f"submitter-{index}")
+               for index in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    refused = answers.pop(7)
+    assert isinstance(refused, StoreRejectedError), refused
+    assert "this row is refused" in str(refused)
+    assert sorted(handle.wait(10) for handle in answers.values()) == sorted(
+        index for index in range(16) if index != 7)
+    assert max(refused_batches) > 1  # the refused row shared its commit with others

@@ -143,7 +143,7 @@ class HeldTurns:
 
 
 def make_dispatcher(store: Any, registry: TaskRegistry) -> Dispatcher:
-    dispatcher = Dispatcher(store, Quotas(2, {}, registry.names()),
+    dispatcher = Dispatcher(store, Quotas(2, {}, registry),
                             functools.partial(run_record, registry), poll_s=60)
     dispatcher.start()
     return dispatcher
