@@ -17,9 +17,11 @@ from ..tasks.context import TaskContext
 from .intake import Intake
 from .metrics import Metrics
 from .quotas import Quotas
+from .claim_room import claim_room
 from .ready import ReadyRuns
 from .runner import log_stored
 from .runs import Finished, FollowUpSubmitter, Runs, unstorable
+from .suspects import Suspects
 from .workers import Workers
 
 logger = logging.getLogger(__name__)
@@ -78,11 +80,7 @@ class Dispatcher:
         self._due_unknown = True  # the store must be asked when the next delayed one is due
         self._polled_at = 0.0
         self._cancel_checked_at = 0.0
-        # Runs that a crash interrupted run one at a time here (a poison pill among them
-        # cannot take the others down with it again): those claimed here, and whether a
-        # turn should look for one.
-        self._suspects: set[int] = set()
-        self._look_for_suspect = True
+        self._suspects = Suspects()
 
     # -- intake ---------------------------------------------------------------------------
 
@@ -108,7 +106,7 @@ class Dispatcher:
         another server's submit) or a slot freed."""
         if queued:
             self._mark_queued()
-            self._look_for_suspect = True
+            self._suspects.look_again()
         self._wake.set()
 
     def _mark_queued(self) -> None:
@@ -122,7 +120,7 @@ class Dispatcher:
             return
         record = self._ready.withdraw(task_id)
         if record is not None:
-            self._suspects.discard(record.id)
+            self._suspects.ended(record.id)
             self._runs.cancelled_before_start(record)
             self._wake.set()
 
@@ -133,31 +131,10 @@ class Dispatcher:
     # -- turns ----------------------------------------------------------------------------
 
     def _claim_room(self) -> tuple[dict[str, int], int]:
-        """How many records a turn may claim, in total and per name: one per free worker,
-        and for a name whose runs are short (`Runs.is_short`) up to `prefetch` more, taken
-        ahead. Per name, never past its limit, or on one server its limit plus as many ahead
-        as the prefetch allows (they wait here for a slot). On a shared database the store
-        narrows this to the cluster's limits and to this server's share of them."""
+        """What a turn may claim now (see `claim_room`): nothing once stopping."""
         if self._stopping.is_set():
             return {}, 0
-        pool = self._quotas.global_limit
-        running_total, running = self._quotas.running()
-        held_total, held = self._ready.held()
-        free = pool - running_total - held_total
-        prefetch = self._prefetch
-        total = max(free, 0)
-        room = {}
-        for name in self._quotas.task_names:
-            ahead = prefetch if self._runs.is_short(name) else 0
-            limit = self._quotas.name_limits.get(name)
-            cap = pool + ahead if limit is None else limit + min(limit, ahead)
-            slots = min(cap - running.get(name, 0) - held.get(name, 0), free + ahead)
-            if slots > 0:
-                room[name] = slots
-                total = max(total, free + ahead)
-        if total <= 0:
-            return {}, 0
-        return {name: min(slots, total) for name, slots in room.items()}, total
+        return claim_room(self._quotas, self._ready, self._prefetch, self._runs.is_short)
 
     def _turn(self, slots: Sequence[_Slot]) -> list[_Answer]:
         """One turn for a batch of submits (None: the dispatcher's own turn), in the thread
@@ -167,7 +144,7 @@ class Dispatcher:
         finished = self._runs.take_finished() + self._runs.time_out_overdue()
         room, total = self._claim_room()
         look = self._shared or self._maybe_queued
-        suspect = self._may_start_a_suspect()
+        suspect = self._suspects.may_start_one()
         if not new and not finished and not (total and (look or suspect)):
             return [None] * len(slots)
         turn = Turn(finished=finished, new=new, room=room, total=total, look=look,
@@ -200,10 +177,8 @@ class Dispatcher:
             self._next_due = result.next_due
             self._wake.set()  # the dispatcher thread may be asleep for longer than that
         if turn.suspect and not result.suspect_started:
-            self._look_for_suspect = False  # none due: the next poll or due time looks again
-        for record in result.started:
-            if record.interruptions:
-                self._suspects.add(record.id)
+            self._suspects.none_due()  # the next poll or due time looks again
+        self._suspects.claimed(result.started)
         refused = self._ready.put(result.started)
         if refused:  # claimed while the server began to stop
             self._release(refused)
@@ -287,7 +262,7 @@ class Dispatcher:
             self._mark_queued()
         overdue = self._runs.until_deadline_s(self._poll_s) == 0.0  # the turn times it out
         if self._runs.has_finished() or overdue or (
-                total and (self._maybe_queued or self._may_start_a_suspect())):
+                total and (self._maybe_queued or self._suspects.may_start_one())):
             answer = self._turns.submit(None)
             if isinstance(answer, BaseException):
                 logger.warning("storing and claiming tasks failed (%s); trying again in "
@@ -298,16 +273,12 @@ class Dispatcher:
             self._read_next_due()
         self._wake.wait(self._runs.until_deadline_s(self._idle_wait_s()))
 
-    def _may_start_a_suspect(self) -> bool:
-        """True if a turn should look for a run that a crash interrupted: none runs here,
-        and one may be queued."""
-        return self._look_for_suspect and not self._suspects
-
     def _note_the_time(self) -> None:
         """A delayed record falls due: a turn must look."""
         if self._next_due is not None and self._next_due <= utcnow():
             self._next_due = None
-            self._maybe_queued = self._look_for_suspect = True
+            self._maybe_queued = True
+            self._suspects.look_again()
             self._due_unknown = True  # others may be due later: ask once this is claimed
 
     def _polled_now(self) -> bool:
@@ -317,7 +288,8 @@ class Dispatcher:
         if now - self._polled_at < self._poll_s:
             return False
         self._polled_at = now
-        self._due_unknown = self._look_for_suspect = True
+        self._due_unknown = True
+        self._suspects.look_again()
         return True
 
     def _read_next_due(self) -> None:
@@ -358,9 +330,7 @@ class Dispatcher:
     def _run_done(self, record: TaskRecord) -> None:
         """A worker's run ended: its slot is free, its outcome waits for a turn."""
         self._ready.done(record.name)
-        if record.id in self._suspects:
-            self._suspects.discard(record.id)
-            self._look_for_suspect = True
+        self._suspects.ended(record.id)
         if record.name in self._quotas.name_limits:
             self._mark_queued()  # records of a name at its limit may wait queued
         self._wake.set()
@@ -404,7 +374,8 @@ class Dispatcher:
         """Queue again records claimed ahead that will not start here."""
         if not unstarted:
             return
-        self._suspects.difference_update(record.id for record in unstarted)
+        for record in unstarted:
+            self._suspects.ended(record.id)
         try:
             self._store.release(unstarted)
         except Exception as exc:  # they run again at the next start, as if interrupted
