@@ -14,6 +14,7 @@ import ipaddress
 import logging
 import re
 import secrets
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -42,6 +43,10 @@ TOKEN_NAME = re.compile(r"[A-Za-z0-9._@-]{1,100}")  # of a token made over HTTP
 _SESSION_BYTES = 32
 
 Access = Role | str
+PASSWORD_CHECKS_AT_ONCE = 2
+"""Each scrypt check holds about 128 MiB for half a second: 32 request threads checking at
+once would hold 4 GiB. More at once than this machine's cores gains nothing; the others
+wait their turn."""
 
 
 class Authenticator:
@@ -56,6 +61,7 @@ class Authenticator:
                         for token in config.tokens}
         self._users = {user.name: user for user in config.users}
         self.throttle = throttle or LoginThrottle()
+        self._password_checks = threading.BoundedSemaphore(PASSWORD_CHECKS_AT_ONCE)
 
     @property
     def enabled(self) -> bool:
@@ -165,11 +171,12 @@ class Authenticator:
                 return principal
             raise UnauthorizedError("that API token is not valid", where="token")
         account = self._users.get(user)
-        if account is None:
-            dummy_password_check()  # as slow as a wrong password: names stay secret
-        elif len(password) <= MAX_PASSWORD_CHARS and verify_password(password,
-                                                                      account.password_hash):
-            return Principal(account.name, account.role, f"user:{account.name}")
+        with self._password_checks:
+            if account is None:
+                dummy_password_check()  # as slow as a wrong password: names stay secret
+            elif len(password) <= MAX_PASSWORD_CHARS and verify_password(
+                    password, account.password_hash):
+                return Principal(account.name, account.role, f"user:{account.name}")
         raise UnauthorizedError("wrong user name or password", where="user")
 
     def open_session(self, principal: Principal) -> tuple[str, int]:

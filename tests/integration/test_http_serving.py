@@ -119,6 +119,29 @@ def class_internals_moved() -> list[str]:
             parser.HTTPRequestParser.parse_header, "header_plus") + [
             name for name in ("error", "content_length")
             if not hasattr(parser.HTTPRequestParser, name)],
+        # The 413 that reads a refused body before it closes (_JsonErrorChannel):
+        "HTTPChannel: received, readable, writable, handle_write, handle_close, "
+        "_flush_exception, _flush_some, _flush_some_if_lockable": [
+            name for name in ("received", "readable", "writable", "handle_write",
+                              "handle_close", "_flush_exception", "_flush_some",
+                              "_flush_some_if_lockable")
+            if not callable(getattr(channel.HTTPChannel, name, None))],
+        "HTTPChannel(server, sock, addr, adj, map): will_close, close_when_flushed, "
+        "total_outbufs_len, requests, and self.parser_class(...)": [
+            *missing_parameters(channel.HTTPChannel.__init__, "server", "sock", "addr", "adj",
+                                "map"),
+            *[name for name in ("will_close", "close_when_flushed")
+              if getattr(channel.HTTPChannel, name, None) is not False],
+            *([] if "self.requests = " in inspect.getsource(channel.HTTPChannel.__init__)
+              else ["requests"]),
+            *([] if "total_outbufs_len" in inspect.getsource(channel.HTTPChannel)
+              else ["total_outbufs_len"]),
+            *([] if "self.parser_class(" in inspect.getsource(channel.HTTPChannel)
+              else ["self.parser_class(...)"])],
+        "HTTPRequestParser.chunked, .expect_continue, .received(data)": [
+            name for name in ("chunked", "expect_continue")
+            if not hasattr(parser.HTTPRequestParser, name)] + missing_parameters(
+            parser.HTTPRequestParser.received, "data"),
         "parser.ParsingError": [] if issubclass(parser.ParsingError, Exception) else ["it"],
         "utilities.Error: code, reason, body": [
             name for name in ("code", "reason", "body")
