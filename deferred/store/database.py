@@ -75,13 +75,15 @@ class Database:
     @contextlib.contextmanager
     def _writes_tracked(self) -> Iterator[None]:
         """Remember a write that failed for want of room or of the database (not one whose
-        data was refused) until one commits again."""
+        data was refused) until one commits again with room on the disk: the dispatcher's
+        idle turns fit in pages the file has while a task's row does not."""
         try:
             yield
         except (StoreFullError, StoreUnavailableError) as exc:
             self._write_failure, self._probed_at = exc, time.monotonic()
             raise
-        self._write_failure = None
+        if self._write_failure is not None and self._has_room():
+            self._write_failure = None
 
     def write_failure(self) -> StoreError | None:
         """Why writes fail now: the error of the last write when it failed, None once one

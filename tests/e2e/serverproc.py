@@ -13,6 +13,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,9 +28,11 @@ class ServerProcess:
     """`python TASKS_FILE runserver --config CONFIG --port 0` in `cwd`."""
 
     def __init__(self, tasks_file: Path, cwd: Path, config: dict[str, Any] | None = None,
-                 extra_args: tuple[str, ...] = ()) -> None:
+                 extra_args: tuple[str, ...] = (),
+                 on_line: Callable[[str], None] | None = None) -> None:
         """`config` is written to `cwd/config.json` and passed with `--config`; None passes
-        no `--config`, so the server looks for `config.json` itself."""
+        no `--config`, so the server looks for `config.json` itself. `on_line` is called with
+        each line of output the moment it is read (in the thread that reads it)."""
         self.tasks_file, self.cwd = tasks_file, cwd
         self.config_args: list[str] = []
         if config is not None:
@@ -37,6 +40,7 @@ class ServerProcess:
             path.write_text(json.dumps(config))
             self.config_args = ["--config", str(path)]
         self.extra_args = extra_args
+        self.on_line = on_line
         self.command = [sys.executable, str(tasks_file)]  # or the `deferred` command
         self.process: subprocess.Popen[str] | None = None
         self.url = ""
@@ -61,6 +65,8 @@ class ServerProcess:
             assert self.process is not None and self.process.stdout is not None
             for line in self.process.stdout:
                 self.output.append(line)
+                if self.on_line is not None:
+                    self.on_line(line)
                 match = LISTENING.search(line)
                 if match and not self.url:
                     self.url = match.group(1)
