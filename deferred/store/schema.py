@@ -177,6 +177,7 @@ task_stats = sa.Table(
     sa.Column("run_histogram", sa.Text, nullable=False, server_default="{}"),  # JSON
     sa.Column("waits", sa.Integer, nullable=False, server_default="0"),  # with a start
     sa.Column("wait_total_s", sa.Float, nullable=False, server_default="0"),
+    sa.Column("last_failed_id", sa.Integer),  # the newest FAILED task of the bucket
 )
 
 # How deep the queue was, sampled once a minute per task type by a running server.
