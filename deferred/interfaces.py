@@ -13,6 +13,7 @@ from .records import (ChainStep, EmailStatus, Outcome, PendingEmail, QueueDepth,
 from .access.audit import Actor, AuditAction, AuditEntry, StoredToken
 from .errors import StoreError
 from .scheduling.options import SubmitOptions
+from .stats import StatsRange, StatsView
 
 
 @dataclasses.dataclass(frozen=True)
@@ -146,6 +147,9 @@ class RecordReader(Protocol):
     def queue_depths(self) -> dict[str, QueueDepth]:
         """Per task name, how many records are queued (may start now), delayed (wait for
         their start time) and running; names with none are left out."""
+
+    def stats_view(self, stats_range: StatsRange, name: str | None = None) -> StatsView:
+        """The dashboard's statistics over `stats_range` up to now, of task `name` or all."""
 
 
 class TaskStore(RecordReader, Protocol):

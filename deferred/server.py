@@ -12,6 +12,7 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from .background import BackgroundThread
 from .config import Config, parse_config
 from .links import listener_base_url
 from .runtime.dispatcher import Dispatcher
@@ -29,12 +30,14 @@ from .records import Outcome, TaskRecord, TaskStatus
 from .tasks.registry import TaskRegistry, default_registry
 from .runtime.runner import run_record
 from .runtime.retention import Retention
+from .runtime.stats_keeper import StatsKeeper
 from .scheduling.scheduler import Scheduler
 from .scheduling.options import submit_options
 from .runtime.service import LocalTaskService
 from .runtime.signals import StopSignals
 from .runtime.waiters import Waiters
 from .store import SqlTaskStore, WakeupListener
+from .store.stats_rollup import SPANS
 
 logger = logging.getLogger(__name__)
 
@@ -49,11 +52,11 @@ class _Parts:
     def __init__(self, store: SqlTaskStore, service: LocalTaskService, dispatcher: Dispatcher,
                  sender: OutboxSender, app: Any, http: HttpServer | None,
                  cluster: tuple[Heartbeat, WakeupListener] | None,
-                 scheduler: Scheduler, retention: Retention) -> None:
+                 chores: Sequence[BackgroundThread]) -> None:
         self.store, self.service, self.dispatcher = store, service, dispatcher
         self.sender, self.app, self.http = sender, app, http
         self.cluster = cluster  # on a shared database only
-        self.scheduler, self.retention = scheduler, retention
+        self.chores = chores  # the scheduler, retention and the statistics, in start order
 
 
 class Server:
@@ -146,8 +149,10 @@ class Server:
         retention = Retention(store, config.retention_s, {
             task_class.name: task_class.ttl_s for task_class in self.registry
             if task_class.ttl_s is not None})
-        return _Parts(store, service, dispatcher, sender, app, http, cluster, scheduler,
-                      retention)
+        stats = StatsKeeper(store.stats, SPANS,
+                            lambda: [task_class.name for task_class in self.registry])
+        return _Parts(store, service, dispatcher, sender, app, http, cluster,
+                      (scheduler, retention, stats))
 
     def _timeout_of(self, record: TaskRecord) -> float | None:
         """A run's time limit: its submit's own, else its task's, else none."""
@@ -168,8 +173,8 @@ class Server:
         if parts.cluster is not None:
             for thread in parts.cluster:
                 thread.start()
-        parts.scheduler.start()
-        parts.retention.start()
+        for chore in parts.chores:
+            chore.start()
         if parts.http is not None:
             try:
                 parts.http.start()
@@ -313,8 +318,8 @@ class Server:
                       listener: HttpServer | None = None) -> bool:
         """Stop every thread, the HTTP `listener` (if given) once the running tasks are done;
         True if they finished within `grace_s`."""
-        parts.scheduler.stop()
-        parts.retention.stop()
+        for chore in parts.chores:
+            chore.stop()
         finished = parts.dispatcher.stop(grace_s)
         if listener is not None:
             listener.stop(STOP_WAIT_S)

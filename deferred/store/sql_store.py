@@ -25,11 +25,13 @@ from ..jsontext import encode_json
 from ..records import (ChainStep, Outcome, QueueDepth, StoredFile, TaskRecord, TaskStatus,
                        utcnow)
 from ..scheduling.options import SubmitOptions
+from ..stats import StatsRange, StatsView
 from . import cluster, reads, transitions
 from .access import SqlAccessStore, audit_values, insert_audit
 from .database import Database
 from ..group_commit import GroupCommitter
 from .outbox import SqlOutbox
+from .stats import SqlStats
 from .recovery import requeue_interrupted
 from .rows import chain_from_json, record_from_row
 from .schema import firings, tasks
@@ -58,6 +60,7 @@ class SqlTaskStore:
         self.database = Database(config.url, exclusive=exclusive)
         self._access = SqlAccessStore(self.database)
         self._outbox = SqlOutbox(self.database, self.server_id)
+        self._stats = SqlStats(self.database)
         self._lease_s = config.lease_s
         self._limits = limits  # counted over every server on a shared database
         self._joined = False
@@ -73,6 +76,11 @@ class SqlTaskStore:
     def outbox(self) -> SqlOutbox:
         """The result emails to send."""
         return self._outbox
+
+    @property
+    def stats(self) -> SqlStats:
+        """The dashboard's statistics: roll-up, queue samples, the charts' views."""
+        return self._stats
 
     @property
     def dialect(self) -> str:
@@ -305,6 +313,10 @@ class SqlTaskStore:
         """Per task name, how many records are queued, delayed and running now."""
         with self.database.read("count tasks") as conn:
             return reads.queue_depths(conn, utcnow())
+
+    def stats_view(self, stats_range: StatsRange, name: str | None = None) -> StatsView:
+        """The dashboard's statistics over `stats_range` up to now, of task `name` or all."""
+        return self._stats.view(stats_range, name, utcnow())
 
     def read_file(self, token: str) -> tuple[StoredFile, bytes] | None:
         """A result file and its content by its token, or None."""

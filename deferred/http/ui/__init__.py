@@ -24,6 +24,7 @@ from ...records import TaskRecord, TaskStatus
 from ...scheduling.options import submit_options
 from . import pages
 from .accesspages import AccessPages
+from .dashboard import DashboardPages
 from ..auth import PUBLIC, AccessPlugin, Authenticator, current_actor, refusal_response
 from .forms import build_form
 from .formhtml import render_form
@@ -82,12 +83,18 @@ def make_ui_app(service: TaskService, records: RecordReader, access: AccessStore
     app.uninstall(True)
     renderer = PageRenderer(Templates(), config, authenticator)
     access_pages = AccessPages(access, authenticator, renderer)
-    routes = UiRoutes(service, records, config, renderer, access_pages)
+    dashboard = DashboardPages(service, records, renderer)
+    routes = UiRoutes(service, records, config, renderer, access_pages, dashboard)
     app.install(HtmlErrorPlugin(routes))
     app.install(AccessPlugin(authenticator, routes.refusal))  # inside: refusals as pages
     read, submit = Role.READ, Role.SUBMIT
     app.route("/", "GET", routes.overview, access=read)
     app.route("/ui/parts/overview", "GET", routes.overview_part, access=read)
+    app.route("/ui/parts/stats", "GET", dashboard.stats_part, access=read)
+    app.route("/task-types/<name>", "GET", dashboard.task_type_page, access=read)
+    app.route("/ui/parts/task-type/<name>", "GET", dashboard.task_type_part, access=read)
+    app.route("/ui/parts/task-type/<name>/recent", "GET", dashboard.task_type_recent,
+              access=read)
     app.route("/tasks", "GET", routes.task_list, access=read)
     app.route("/ui/parts/tasks", "GET", routes.task_list_part, access=read)
     app.route("/tasks/<task_id:int>", "GET", routes.task_page, access=read)
@@ -149,8 +156,10 @@ class UiRoutes:
     login form of `access_pages`."""
 
     def __init__(self, service: TaskService, records: RecordReader, config: HttpConfig,
-                 renderer: PageRenderer, access_pages: AccessPages) -> None:
+                 renderer: PageRenderer, access_pages: AccessPages,
+                 dashboard: DashboardPages) -> None:
         self._service, self._records, self._config = service, records, config
+        self._dashboard = dashboard
         self._pages, self._access_pages = renderer, access_pages
         self._render = renderer.render
         self._static = static_names()
@@ -183,8 +192,10 @@ class UiRoutes:
         }
 
     def overview(self) -> Any:
-        """`GET /`: task types with limits and usage, running tasks, the latest finished."""
-        return self._render("overview", **self._overview_values())
+        """`GET /`: the statistics of the range asked for, task types with limits and
+        usage, running tasks, the latest finished."""
+        return self._render("overview", **self._overview_values(),
+                            **self._dashboard.stats_values())
 
     def overview_part(self) -> Any:
         """The live section of the overview."""

@@ -181,3 +181,22 @@ def type_text(spec: Any) -> str:
 def path_part(text: str) -> str:
     """Text as one segment of a URL path (a `/` in it is quoted too)."""
     return urllib.parse.quote(text, safe="")
+
+
+def percent_text(fraction: float | None) -> str:
+    """`12.5 %`, `0 %`, or `–` for none."""
+    if fraction is None:
+        return "–"
+    percent = 100 * fraction
+    return f"{percent:.0f} %" if percent == int(percent) or percent >= 10 else f"{percent:.1f} %"
+
+
+def seconds_text(seconds: float | None) -> str:
+    """A duration as `duration_text` writes it, or `–` for none."""
+    return "–" if seconds is None else duration_text(seconds)
+
+
+def stats_query(range_key: str, task_name: str | None) -> str:
+    """The query string of a dashboard range and task type: `?range=1h&task_name=x`."""
+    values = {"range": range_key, "task_name": task_name or ""}
+    return "?" + urllib.parse.urlencode({key: value for key, value in values.items() if value})

@@ -1,6 +1,7 @@
 // Keeps the UI live without reloads: every element with data-live-src is refreshed from that
-// URL (an HTML fragment the server rendered and escaped) about once a second, and relative
-// times ("12 s ago") are kept current. A fragment holding data-live-final ends its polling.
+// URL (an HTML fragment the server rendered and escaped) about once a second (every
+// data-live-every seconds when it says), and relative times ("12 s ago") are kept current. A
+// fragment holding data-live-final ends its polling.
 "use strict";
 
 (function () {
@@ -41,10 +42,12 @@
 
   function watch(element) {
     const url = element.getAttribute("data-live-src");
+    const every = Number(element.getAttribute("data-live-every"));
+    const pollMs = every > 0 ? every * 1000 : POLL_MS;
     let last = null;
     async function poll() {
       if (document.hidden) {
-        setTimeout(poll, POLL_MS);
+        setTimeout(poll, pollMs);
         return;
       }
       try {
@@ -68,9 +71,9 @@
       } catch (error) {
         element.setAttribute("data-live-stale", "offline");  // the server is down or restarting
       }
-      setTimeout(poll, POLL_MS);
+      setTimeout(poll, pollMs);
     }
-    setTimeout(poll, POLL_MS);
+    setTimeout(poll, pollMs);
   }
 
   document.addEventListener("DOMContentLoaded", function () {

@@ -16,7 +16,7 @@
     % for item in task_types:
     % use = usage[item.name]
     <tr data-task-type="{{item.name}}">
-      <td><strong class="task-name">{{item.name}}</strong>
+      <td><a class="task-name" href="{{root}}/task-types/{{ui.path_part(item.name)}}"><strong>{{item.name}}</strong></a>
         % if item.description:
         <div class="help">{{item.description}}</div>
         % end

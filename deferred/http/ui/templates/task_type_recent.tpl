@@ -1,0 +1,1 @@
+% include('_records', records=recent, running=False, empty='No task of this type is stored.')
