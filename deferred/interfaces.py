@@ -8,8 +8,8 @@ import datetime
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
-from .records import (ChainStep, EmailStatus, Outcome, PendingEmail, StoredFile, TaskError,
-                      TaskRecord, TaskStatus)
+from .records import (ChainStep, EmailStatus, Outcome, PendingEmail, QueueDepth, StoredFile,
+                      TaskError, TaskRecord, TaskStatus)
 from .access.audit import Actor, AuditAction, AuditEntry, StoredToken
 from .errors import StoreError
 from .scheduling.options import SubmitOptions
@@ -142,6 +142,10 @@ class RecordReader(Protocol):
 
     def pending_counts(self) -> dict[tuple[str, TaskStatus], int]:
         """How many records are queued and running, per task name."""
+
+    def queue_depths(self) -> dict[str, QueueDepth]:
+        """Per task name, how many records are queued (may start now), delayed (wait for
+        their start time) and running; names with none are left out."""
 
 
 class TaskStore(RecordReader, Protocol):

@@ -117,6 +117,16 @@ class Attempt:
 
 
 @dataclasses.dataclass(frozen=True)
+class QueueDepth:
+    """A task type's unfinished records: `queued` may start now, `delayed` wait for their
+    start time, `running` have started (or been claimed to start here next)."""
+
+    queued: int = 0
+    delayed: int = 0
+    running: int = 0
+
+
+@dataclasses.dataclass(frozen=True)
 class TaskRecord:
     """One requested run of a task, as stored."""
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from ..records import StoredFile, TaskRecord, TaskStatus
+from ..records import QueueDepth, StoredFile, TaskRecord, TaskStatus
 from .outbox import deliveries
 from .rows import (CLAIMED_COLUMNS, FILE_COLUMNS, attempt_from_row, claimed_record,
                    group_files, record_from_row, stored_file_from_row)
@@ -90,6 +90,24 @@ def pending_counts(conn: sa.Connection) -> dict[tuple[str, TaskStatus], int]:
                         .where(tasks.c.status.in_(unfinished))
                         .group_by(tasks.c.name, tasks.c.status)).all()
     return {(name, TaskStatus(status)): count for name, status, count in rows}
+
+
+def queue_depths(conn: sa.Connection, now: datetime.datetime) -> dict[str, QueueDepth]:
+    """Per task name, how many records are queued (may start by `now`), delayed (a start
+    time after `now`) and running; names with none are left out."""
+    queued, running = TaskStatus.QUEUED.value, TaskStatus.RUNNING.value
+    is_delayed = sa.and_(tasks.c.status == queued, tasks.c.run_at.is_not(None),
+                         tasks.c.run_at > now)
+    rows = conn.execute(
+        sa.select(tasks.c.name, tasks.c.status, is_delayed.label("delayed"), sa.func.count())
+        .where(tasks.c.status.in_((queued, running)))
+        .group_by(tasks.c.name, tasks.c.status, is_delayed)).all()
+    counts: dict[str, dict[str, int]] = {}
+    for name, status, delayed, count in rows:
+        kind = "running" if status == running else "delayed" if delayed else "queued"
+        by_kind = counts.setdefault(name, {})
+        by_kind[kind] = by_kind.get(kind, 0) + count
+    return {name: QueueDepth(**by_kind) for name, by_kind in counts.items()}
 
 
 def read_file(conn: sa.Connection, token: str) -> tuple[StoredFile, bytes] | None:

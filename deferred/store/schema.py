@@ -77,6 +77,7 @@ tasks = sa.Table(
     sa.Index("ix_deferred_tasks_status_sort", "status", "sort_key", "id"),
     sa.Index("ix_deferred_tasks_idempotency", "idempotency_key", unique=True),
     sa.Index("ix_deferred_tasks_parent", "parent_id"),
+    sa.Index("ix_deferred_tasks_finished", "finished_at"),  # the stats' roll-up, retention
     # Only the rows of interrupted runs: the claim of a suspect finds them at once.
     sa.Index("ix_deferred_tasks_interrupted", "status", "sort_key", "id",
              sqlite_where=sa.text("interruptions > 0"),
@@ -134,6 +135,13 @@ firings = sa.Table(
     sa.Column("task_id", sa.Integer, sa.ForeignKey("deferred_tasks.id", ondelete="SET NULL")),
 )
 
+def server_info_columns() -> list[sa.Column[object]]:
+    """The columns of schema version 13: what the servers page shows of a server."""
+    return [sa.Column("version", sa.String(32), nullable=False, server_default=""),
+            sa.Column("pool_size", sa.Integer, nullable=False, server_default="0"),
+            sa.Column("state", sa.String(16), nullable=False, server_default="running")]
+
+
 servers = sa.Table(
     "deferred_servers", metadata,
     sa.Column("id", sa.String(64), primary_key=True),
@@ -141,6 +149,52 @@ servers = sa.Table(
     sa.Column("pid", sa.Integer, nullable=False),
     sa.Column("started_at", UtcDateTime, nullable=False),
     sa.Column("heartbeat_at", UtcDateTime, nullable=False),
+    *server_info_columns(),
+)
+
+paused_task_types = sa.Table(
+    "deferred_paused_task_types", metadata,
+    sa.Column("name", sa.String(100), primary_key=True),
+    sa.Column("paused_at", UtcDateTime, nullable=False),
+    sa.Column("paused_by", sa.String(100), nullable=False, server_default=""),
+)
+
+# The dashboard's statistics, rolled up from finished task rows by minute (span 1) and by hour
+# (span 60); minutes are whole minutes since the Unix epoch, so buckets are integer arithmetic
+# on both databases.
+task_stats = sa.Table(
+    "deferred_task_stats", metadata,
+    sa.Column("span_min", sa.Integer, primary_key=True),
+    sa.Column("at_min", sa.Integer, primary_key=True),  # the bucket's first minute
+    sa.Column("name", sa.String(100), primary_key=True),
+    sa.Column("succeeded", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("failed", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("cancelled", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("timed_out", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("runs", sa.Integer, nullable=False, server_default="0"),  # with a run time
+    sa.Column("run_total_s", sa.Float, nullable=False, server_default="0"),
+    sa.Column("run_max_s", sa.Float, nullable=False, server_default="0"),
+    sa.Column("run_histogram", sa.Text, nullable=False, server_default="{}"),  # JSON
+    sa.Column("waits", sa.Integer, nullable=False, server_default="0"),  # with a start
+    sa.Column("wait_total_s", sa.Float, nullable=False, server_default="0"),
+    sa.Column("last_failed_id", sa.Integer),  # the newest FAILED task of the bucket
+)
+
+# How deep the queue was, sampled once a minute per task type by a running server.
+queue_samples = sa.Table(
+    "deferred_queue_samples", metadata,
+    sa.Column("at_min", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String(100), primary_key=True),
+    sa.Column("queued", sa.Integer, nullable=False),  # may start now
+    sa.Column("delayed", sa.Integer, nullable=False),  # waits for its start time
+    sa.Column("running", sa.Integer, nullable=False),
+)
+
+# Up to which minute (exclusive) each span has been rolled up.
+stats_marks = sa.Table(
+    "deferred_stats_marks", metadata,
+    sa.Column("span_min", sa.Integer, primary_key=True),
+    sa.Column("rolled_until_min", sa.Integer, nullable=False),
 )
 
 def session_columns() -> list[sa.Column[object]]:
@@ -198,7 +252,18 @@ def _add_outbox(conn: sa.Connection) -> None:
 
 def _add_servers(conn: sa.Connection) -> None:
     """Version 3: the servers sharing the database, with their heartbeats."""
-    servers.create(conn, checkfirst=True)
+    _create_without(conn, servers, server_info_columns())  # added by version 13
+
+
+def _create_without(conn: sa.Connection, table: sa.Table,
+                    later: Sequence[sa.Column[object]]) -> None:
+    """Create `table` as an older version had it: without the columns a later one adds."""
+    names = {column.name for column in later}
+    sa.Table(table.name, sa.MetaData(), *(
+        sa.Column(column.name, column.type, primary_key=column.primary_key,
+                  nullable=column.nullable, index=column.index)
+        for column in table.columns if column.name not in names)
+    ).create(conn, checkfirst=True)
 
 
 def _add_columns(conn: sa.Connection, columns: Sequence[sa.Column[object]],
@@ -243,12 +308,7 @@ def _add_chains(conn: sa.Connection) -> None:
 def _add_audit_and_sessions(conn: sa.Connection) -> None:
     """Version 9: the audit log and the UI's login sessions."""
     audit_log.create(conn, checkfirst=True)
-    later = {column.name for column in session_columns()}  # added by version 11
-    sa.Table(sessions.name, sa.MetaData(), *(
-        sa.Column(column.name, column.type, primary_key=column.primary_key,
-                  nullable=column.nullable, index=column.index)
-        for column in sessions.columns if column.name not in later)
-    ).create(conn, checkfirst=True)
+    _create_without(conn, sessions, session_columns())  # added by version 11
 
 
 def _add_api_tokens(conn: sa.Connection) -> None:
@@ -269,10 +329,21 @@ def _add_interruptions(conn: sa.Connection) -> None:
          ).create(conn)
 
 
+def _add_dashboard(conn: sa.Connection) -> None:
+    """Version 13: what the operations dashboard shows: server details, paused task types,
+    the statistics' roll-up (from tasks finished before the upgrade too, on its first
+    pass) and queue samples."""
+    _add_columns(conn, server_info_columns(), servers)
+    next(index for index in tasks.indexes if index.name == "ix_deferred_tasks_finished"
+         ).create(conn)
+    for table in (paused_task_types, task_stats, queue_samples, stats_marks):
+        table.create(conn, checkfirst=True)
+
+
 UPGRADES: Sequence[Upgrade] = (_add_outbox, _add_servers, _add_scheduling,
                                _add_attempts_and_progress, _add_timeouts, _add_firings,
                                _add_chains, _add_audit_and_sessions, _add_api_tokens,
-                               _add_session_credentials, _add_interruptions)
+                               _add_session_credentials, _add_interruptions, _add_dashboard)
 """`UPGRADES[n]` takes a database from version n + 1 to n + 2, in one transaction."""
 
 SCHEMA_VERSION = 1 + len(UPGRADES)

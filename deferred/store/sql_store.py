@@ -22,7 +22,8 @@ from ..config import DbConfig, LimitsConfig, RecoveryConfig
 from ..errors import StoreError, StoreRejectedError
 from ..interfaces import NewTask, Turn, TurnResult
 from ..jsontext import encode_json
-from ..records import ChainStep, Outcome, StoredFile, TaskRecord, TaskStatus, utcnow
+from ..records import (ChainStep, Outcome, QueueDepth, StoredFile, TaskRecord, TaskStatus,
+                       utcnow)
 from ..scheduling.options import SubmitOptions
 from . import cluster, reads, transitions
 from .access import SqlAccessStore, audit_values, insert_audit
@@ -299,6 +300,11 @@ class SqlTaskStore:
         """How many records are queued and running, per task name."""
         with self.database.read("count tasks") as conn:
             return reads.pending_counts(conn)
+
+    def queue_depths(self) -> dict[str, QueueDepth]:
+        """Per task name, how many records are queued, delayed and running now."""
+        with self.database.read("count tasks") as conn:
+            return reads.queue_depths(conn, utcnow())
 
     def read_file(self, token: str) -> tuple[StoredFile, bytes] | None:
         """A result file and its content by its token, or None."""

@@ -14,7 +14,7 @@ from polling import wait_until
 from deferred.config import DbConfig, RecoveryConfig
 from deferred.errors import (ConfigError, DatabaseVersionError, ServerAlreadyRunningError,
                              StoreFullError)
-from deferred.records import EmailStatus, Outcome, TaskError, TaskStatus, utcnow
+from deferred.records import EmailStatus, Outcome, QueueDepth, TaskError, TaskStatus, utcnow
 from deferred.result import ResultFile
 from deferred.scheduling.options import SubmitOptions
 from deferred.store import SqlTaskStore
@@ -39,6 +39,20 @@ def test_add_returns_a_committed_queued_record(store, sqlite_url):
         assert other.get(record.id) == record
     finally:
         other.close()
+
+
+def test_queue_depths_tell_queued_delayed_and_running_apart(store):
+    later = utcnow() + datetime.timedelta(hours=1)
+    for _ in range(3):
+        store.add("a", {})
+    store.add("a", {}, options=SubmitOptions(run_at=later))
+    store.add("b", {}, options=SubmitOptions(run_at=later))
+    store.claim({"a": 1}, 1)
+    finished = store.add("c", {})
+    store.claim({"c": 1}, 1)
+    store.finish([succeeded(store.get(finished.id))])
+    assert store.queue_depths() == {"a": QueueDepth(queued=2, delayed=1, running=1),
+                                    "b": QueueDepth(delayed=1)}
 
 
 def test_claim_takes_oldest_first_and_marks_running_here(store):
