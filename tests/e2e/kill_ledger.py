@@ -36,6 +36,15 @@ def rows(database: Path) -> dict[int, Row]:
             for task_id, status, attempts, params in found}
 
 
+def kill_test_config(limits: Mapping[str, int], kills: int) -> dict[str, object]:
+    """The config of a server killed `kills` times: interrupted runs start again after
+    0.2 s (not the default 5 s), and no task reaches the poison-pill limit however many of
+    the kills interrupt it."""
+    return {"limits": dict(limits),
+            "recovery": {"backoff_s": 0.2, "max_backoff_s": 0.4,
+                         "max_interrupted_runs": kills + 1}}
+
+
 def most_claimed_at_once(limits: Mapping[str, int]) -> int:
     """How many rows one server may hold RUNNING at once with these `limits`, each of which
     a SIGKILL can make run again: its pool (`workers`, at most `global`; `global` when

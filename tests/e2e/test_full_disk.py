@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from polling import holds_for
 from probe_log import starts
 from serverproc import ServerProcess, wait_until
 
@@ -103,11 +104,12 @@ def test_a_full_disk_refuses_submits_with_503_keeps_what_it_had_and_recovers(
     assert status == 200, body
     assert {task["task_id"] for task in body["tasks"]} >= {*before, held}
     # It stays so while the disk is full, past the server's own write probe and polls.
-    still_full_until = time.monotonic() + WRITE_PROBE_S + 1
-    while time.monotonic() < still_full_until:
+    def still_unable_to_write() -> bool:
         status, body = health(server)
         assert (status, body["store"]) == (503, "unable to write"), body
-        time.sleep(0.2)  # the poll's step; the loop's deadline bounds it
+        return True
+
+    holds_for(still_unable_to_write, WRITE_PROBE_S + 1, step_s=0.2)
 
     filler.unlink()
     freed_at = time.monotonic()

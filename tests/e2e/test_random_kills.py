@@ -11,18 +11,14 @@ import signal
 import threading
 from pathlib import Path
 
-from kill_ledger import KillLedger, most_claimed_at_once, rows
+from kill_ledger import KillLedger, kill_test_config, most_claimed_at_once, rows
 from serverproc import ServerProcess, wait_until
 
 PROBE_TASKS = Path(__file__).with_name("probe_tasks.py")
 KILLS = 20
 CLIENTS = 4
 LIMITS = {"global": 4}
-CONFIG = {"limits": LIMITS,
-          # Interrupted runs start again after 0.2 s (not the default 5 s); no task reaches
-          # the poison-pill limit however many of the kills interrupt it.
-          "recovery": {"backoff_s": 0.2, "max_backoff_s": 0.4,
-                       "max_interrupted_runs": KILLS + 1}}
+CONFIG = kill_test_config(LIMITS, KILLS)
 
 
 class Submitter(threading.Thread):

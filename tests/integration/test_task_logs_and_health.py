@@ -85,11 +85,14 @@ def test_every_kind_of_end_is_one_line_after_one_start_line(server, caplog):
     # The timed-out run's code returns later; its outcome (and no end line) is dropped.
     wait_until(lambda: any("returned after its time limit" in record.getMessage()
                            for record in caplog.records))
+    expected = {succeeded.id: [(1, "SUCCEEDED")], retried.id: [(1, "FAILED"), (2, "FAILED")],
+                cancelled.id: [(1, "CANCELLED")], timed_out.id: [(1, "TIMED_OUT")]}
+    # An end line is logged once its outcome is committed, so it may follow `ready`.
+    wait_until(lambda: all(len(ends(caplog, task_id)) >= len(lines)
+                           for task_id, lines in expected.items()))
 
-    assert ends(caplog, succeeded.id) == [(1, "SUCCEEDED")]
-    assert ends(caplog, retried.id) == [(1, "FAILED"), (2, "FAILED")]
-    assert ends(caplog, cancelled.id) == [(1, "CANCELLED")]
-    assert ends(caplog, timed_out.id) == [(1, "TIMED_OUT")]
+    for task_id, lines in expected.items():
+        assert ends(caplog, task_id) == lines
     for handle in (succeeded, retried, cancelled, timed_out):
         lines = task_lines(caplog, handle.id)
         starts = [record for record in lines if record.getMessage().endswith(" started")]
