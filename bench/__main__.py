@@ -22,13 +22,14 @@ import sys
 import time
 from pathlib import Path
 
-from . import (cli_startup, delay_precision, drain, email_delivery, enqueue, http_submit,
-               latency, mixed_load, pg_drain, sleeping, ui_pages)
+from . import (cli_startup, dashboard, delay_precision, drain, email_delivery, enqueue,
+               http_submit, latency, mixed_load, pg_drain, sleeping, ui_pages)
 from .tables import write_table
 
 BENCHMARKS = {"cli_startup": cli_startup.run, "drain": drain.run, "enqueue": enqueue.run,
               "latency": latency.run, "sleeping": sleeping.run, "http_submit": http_submit.run,
               "email_delivery": email_delivery.run, "ui_pages": ui_pages.run,
+              "dashboard": dashboard.run,
               "pg_drain": pg_drain.run, "delay_precision": delay_precision.run,
               "mixed_load": mixed_load.run}
 

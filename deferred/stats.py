@@ -13,8 +13,10 @@ from collections.abc import Iterable, Mapping, Sequence
 # about 11.6 days; a percentile is read as the geometric middle of its bucket, within 12 %.
 _PER_DECADE = 10
 _SMALLEST_S = 0.001
-_BUCKETS = 10 * _PER_DECADE
-_BOUNDS = tuple(_SMALLEST_S * 10 ** (index / _PER_DECADE) for index in range(_BUCKETS + 1))
+BUCKETS = 10 * _PER_DECADE
+BOUNDS = tuple(_SMALLEST_S * 10 ** (index / _PER_DECADE) for index in range(BUCKETS + 1))
+"""Bucket i > 0 holds run times from BOUNDS[i - 1] up to BOUNDS[i]; the last, anything
+longer."""
 
 OUTCOMES = ("succeeded", "failed", "cancelled", "timed_out")
 """The finished statuses the charts count, as the stats' column names."""
@@ -22,15 +24,15 @@ OUTCOMES = ("succeeded", "failed", "cancelled", "timed_out")
 
 def bucket_of(seconds: float) -> int:
     """The histogram bucket of a run time."""
-    return min(_BUCKETS, bisect.bisect_right(_BOUNDS, max(0.0, seconds)))
+    return min(BUCKETS, bisect.bisect_right(BOUNDS, max(0.0, seconds)))
 
 
 def bucket_middle(index: int) -> float:
     """The run time a bucket stands for (its geometric middle; 0 for the first)."""
     if index <= 0:
         return 0.0
-    low = _BOUNDS[index - 1]
-    high = _BOUNDS[index] if index < len(_BOUNDS) else low * 10 ** (1 / _PER_DECADE)
+    low = BOUNDS[index - 1]
+    high = BOUNDS[index] if index < len(BOUNDS) else low * 10 ** (1 / _PER_DECADE)
     return math.sqrt(low * high)
 
 
@@ -134,6 +136,24 @@ class Tally:
             self.wait_total_s += max(0.0, wait_s)
         if outcome == "failed" and (self.last_failed_id is None or task_id > self.last_failed_id):
             self.last_failed_id = task_id
+
+    def count_group(self, outcome: str, count: int, runs: int, run_total_s: float,
+                    run_max_s: float, bucket: int | None, wait_total_s: float,
+                    last_id: int | None) -> None:
+        """Count `count` finished tasks of one outcome at once, as SQL grouped them: `runs`
+        of them started, all in histogram `bucket`; `last_id` is the newest one's id."""
+        self.outcomes[outcome] += count
+        if runs:
+            self.runs += runs
+            self.run_total_s += max(0.0, run_total_s)
+            self.run_max_s = max(self.run_max_s, run_max_s)
+            if bucket is not None:
+                self.histogram.counts[bucket] = self.histogram.counts.get(bucket, 0) + runs
+            self.waits += runs
+            self.wait_total_s += max(0.0, wait_total_s)
+        if outcome == "failed" and last_id is not None and (
+                self.last_failed_id is None or last_id > self.last_failed_id):
+            self.last_failed_id = last_id
 
     def merge(self, other: Tally) -> None:
         """Add another tally to this one."""

@@ -16,6 +16,7 @@ class SqlStats:
 
     def __init__(self, database: Database) -> None:
         self._database = database
+        self._queries = stats_rollup.TallyQueries.build(database.dialect)
 
     def roll_up(self, span: int, now: datetime.datetime) -> bool:
         """One pass of `span` (minutes, one of `stats_rollup.SPANS`). True when it rolled
@@ -27,12 +28,13 @@ class SqlStats:
             if plan is None:
                 return False
             found, start, end = plan
-            tallies = stats_rollup.tally_pass(conn, span, start, end)
+            tallies = stats_rollup.tally_pass(conn, self._queries, span, start, end)
         with self._database.write("roll up the statistics") as conn:
             return stats_rollup.write_pass(conn, span, found, end, tallies)
 
-    def sample_queue(self, now: datetime.datetime, names: Sequence[str]) -> int:
-        """Store this minute's queue sample (once per minute across servers); rows written."""
+    def sample_queue(self, now: datetime.datetime, names: Sequence[str]) -> bool:
+        """Store this minute's queue sample, unless a server sampled this minute already
+        (False then)."""
         with self._database.read("count tasks") as conn:
             depths = reads.queue_depths(conn, now)
         with self._database.write("sample the queue") as conn:
@@ -48,4 +50,4 @@ class SqlStats:
         """What the dashboard shows of `stats_range` up to `now`, of task `name` or all."""
         with self._database.read("read the statistics") as conn:
             live = reads.queue_depths(conn, now)
-            return stats_reads.stats_view(conn, stats_range, name, now, live)
+            return stats_reads.stats_view(conn, self._queries, stats_range, name, now, live)

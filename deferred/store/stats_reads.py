@@ -12,15 +12,16 @@ import sqlalchemy as sa
 from ..records import QueueDepth, TaskStatus
 from ..stats import Depth, LastFailure, StatsRange, StatsView, Tally
 from .schema import queue_samples, tasks
-from .stats_rollup import (SPANS, finished_between, minute_of, read_marks, stats_between,
-                           tally_of_row, tally_rows)
+from .stats_rollup import (SPANS, TallyQueries, minute_of, read_marks, stats_between,
+                           tally_finished, tally_of_row)
 
 RAW_MAX_MIN = 10
 """The most minutes of task rows a read counts itself; older ones wait for the roll-up."""
 
 
-def stats_view(conn: sa.Connection, stats_range: StatsRange, name: str | None,
-               now: datetime.datetime, live_depths: dict[str, QueueDepth]) -> StatsView:
+def stats_view(conn: sa.Connection, queries: TallyQueries, stats_range: StatsRange,
+               name: str | None, now: datetime.datetime,
+               live_depths: dict[str, QueueDepth]) -> StatsView:
     """The bars of `stats_range` up to `now`, of task `name` or all; the last bar's queue
     depth is `live_depths` (now), the others the samples stored."""
     step = stats_range.step_min
@@ -47,8 +48,8 @@ def stats_view(conn: sa.Connection, stats_range: StatsRange, name: str | None,
         covered = mark
     catching_up = covered < now_min - RAW_MAX_MIN
     raw_from = max(covered, now_min - RAW_MAX_MIN)
-    for (at_min, task_name), tally in tally_rows(
-            finished_between(conn, raw_from, now_min + 1, name), 1).items():
+    for (at_min, task_name), tally in tally_finished(conn, queries, raw_from, now_min + 1, 1,
+                                                     name).items():
         add(at_min, task_name, tally)
     return StatsView(range=stats_range, name=name, start_min=start, bars=bars,
                      depths=_depths(conn, start, step, stats_range.points, name, live_depths),

@@ -12,15 +12,18 @@ after its run ended is still counted in its minute.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ..records import QueueDepth, TaskStatus
-from ..stats import Histogram, Tally
+from ..stats import BOUNDS, BUCKETS, Histogram, Tally
 from .schema import queue_samples, stats_marks, task_stats, tasks
+from .types import UtcDateTime
 
 LAG_MIN = 2
 SPANS = (1, 30, 240)
@@ -30,7 +33,7 @@ KEEP_MIN = {1: 3 * 60, 30: 2 * 24 * 60, 240: 8 * 24 * 60}
 """How long each span's buckets are kept, in minutes."""
 SAMPLES_KEEP_MIN = 8 * 24 * 60
 SAMPLES_THIN_AFTER_MIN = 24 * 60  # older samples are kept one an hour
-CHUNK_MIN = {1: 60, 30: 24 * 60, 240: 8 * 24 * 60}  # the most one pass rolls of each span
+CHUNK_MIN = {1: 6 * 60, 30: 24 * 60, 240: 8 * 24 * 60}  # the most one pass rolls of each span
 
 OUTCOME_OF = {TaskStatus.SUCCEEDED.value: "succeeded", TaskStatus.FAILED.value: "failed",
               TaskStatus.CANCELLED.value: "cancelled", TaskStatus.TIMED_OUT.value: "timed_out"}
@@ -54,40 +57,98 @@ def read_marks(conn: sa.Connection) -> dict[int, int]:
         sa.select(stats_marks.c.span_min, stats_marks.c.rolled_until_min))}
 
 
-def tally_rows(rows: Iterable[sa.Row[tuple[object, ...]]], span: int
-               ) -> dict[tuple[int, str], Tally]:
-    """Finished task rows (id, name, status, created_at, run_at, started_at, finished_at)
-    counted per bucket of `span` minutes and task name."""
+def _seconds_between(dialect: str, later: sa.ColumnElement[Any],
+                     earlier: sa.ColumnElement[Any]) -> sa.ColumnElement[float]:
+    """`later - earlier` in seconds, in SQL."""
+    if dialect == "postgresql":  # a numeric: as a float
+        return sa.cast(sa.func.extract("epoch", later - earlier), sa.Float)
+    # SQLite keeps `YYYY-MM-DD HH:MM:SS.ffffff`: whole seconds, plus the fractions apart
+    # (a difference of julianday()s loses tens of microseconds).
+    return ((sa.cast(sa.func.strftime("%s", later), sa.Integer)
+             - sa.cast(sa.func.strftime("%s", earlier), sa.Integer))
+            + (sa.cast(sa.func.substr(later, 20), sa.Float)
+               - sa.cast(sa.func.substr(earlier, 20), sa.Float)))
+
+
+def _minute(dialect: str, moment: sa.ColumnElement[Any]) -> sa.ColumnElement[int]:
+    """The whole minute since the epoch of a time, in SQL (`minute_of`)."""
+    if dialect == "postgresql":
+        return sa.cast(sa.func.floor(sa.func.extract("epoch", moment) / 60), sa.Integer)
+    return sa.cast(sa.func.strftime("%s", moment), sa.Integer) // 60
+
+
+def _bucket(seconds: sa.ColumnElement[float], low: int = 0, high: int = BUCKETS + 1
+            ) -> sa.ColumnElement[int]:
+    """The histogram bucket of a run time (`stats.bucket_of`), in SQL: a binary search of
+    nested CASEs over the buckets' bounds, so no database needs a logarithm."""
+    if high - low == 1:
+        return sa.literal(low, sa.Integer)
+    middle = (low + high) // 2
+    return sa.case((seconds < BOUNDS[middle - 1], _bucket(seconds, low, middle)),
+                   else_=_bucket(seconds, middle, high))
+
+
+def finished_tally_query(dialect: str, *, by_name: bool) -> sa.Select[Any]:
+    """The statement `tally_finished` runs (built once per store: it is large), with bound
+    `start` and `end` times and, `by_name`, a task `name`."""
+    could_start = (sa.func.greatest if dialect == "postgresql" else sa.func.max)(
+        tasks.c.created_at, sa.func.coalesce(tasks.c.run_at, tasks.c.created_at))
+    query = (sa.select(_minute(dialect, tasks.c.finished_at).label("minute"), tasks.c.id,
+                       tasks.c.name, tasks.c.status,
+                       _seconds_between(dialect, tasks.c.finished_at, tasks.c.started_at
+                                        ).label("run_s"),
+                       _seconds_between(dialect, tasks.c.started_at, could_start
+                                        ).label("wait_s"))
+             .where(tasks.c.finished_at >= sa.bindparam("start", type_=UtcDateTime),
+                    tasks.c.finished_at < sa.bindparam("end", type_=UtcDateTime)))
+    if by_name:
+        query = query.where(tasks.c.name == sa.bindparam("name"))
+    # Materialized: each row's times are worked out once, not again in every CASE below;
+    # the rows are found by the finished_at index alone (the status is checked after).
+    rows = query.cte("finished").prefix_with("MATERIALIZED")
+    bucket = _bucket(rows.c.run_s).label("bucket")
+    return (sa.select(rows.c.minute, rows.c.name, rows.c.status, bucket,
+                      sa.func.count().label("count"),
+                      sa.func.count(rows.c.run_s).label("runs"),
+                      sa.func.sum(rows.c.run_s).label("run_total_s"),
+                      sa.func.max(rows.c.run_s).label("run_max_s"),
+                      sa.func.sum(rows.c.wait_s).label("wait_total_s"),
+                      sa.func.max(rows.c.id).label("last_id"))
+            .where(rows.c.status.in_(tuple(OUTCOME_OF)))
+            .group_by(rows.c.minute, rows.c.name, rows.c.status, bucket))
+
+
+@dataclasses.dataclass(frozen=True)
+class TallyQueries:
+    """`finished_tally_query` for every task type and for one, built for a dialect."""
+
+    every: sa.Select[Any]
+    one: sa.Select[Any]
+
+    @classmethod
+    def build(cls, dialect: str) -> TallyQueries:
+        """Both statements for `dialect`."""
+        return cls(finished_tally_query(dialect, by_name=False),
+                   finished_tally_query(dialect, by_name=True))
+
+
+def tally_finished(conn: sa.Connection, queries: TallyQueries, start_min: int, end_min: int,
+                   span: int, name: str | None = None) -> dict[tuple[int, str], Tally]:
+    """The finished rows whose end lies in `[start_min, end_min)`, counted in SQL per bucket
+    of `span` minutes and task name (by the finished_at index)."""
+    values: dict[str, Any] = {"start": moment_of(start_min), "end": moment_of(end_min)}
+    if name is not None:
+        values["name"] = name
     tallies: dict[tuple[int, str], Tally] = {}
-    for row in rows:
-        outcome = OUTCOME_OF.get(row.status)
-        if outcome is None or row.finished_at is None:
-            continue
-        minute = minute_of(row.finished_at)
-        key = (minute - minute % span, row.name)
+    for row in conn.execute(queries.every if name is None else queries.one, values):
+        key = (row.minute - row.minute % span, row.name)
         tally = tallies.get(key)
         if tally is None:
             tally = tallies[key] = Tally()
-        run_s = wait_s = None
-        if row.started_at is not None:
-            run_s = (row.finished_at - row.started_at).total_seconds()
-            could_start = max(row.created_at, row.run_at or row.created_at)
-            wait_s = (row.started_at - could_start).total_seconds()
-        tally.count(outcome, run_s, wait_s, row.id)
+        tally.count_group(OUTCOME_OF[row.status], row.count, row.runs, row.run_total_s or 0.0,
+                          row.run_max_s or 0.0, row.bucket if row.runs else None,
+                          row.wait_total_s or 0.0, row.last_id)
     return tallies
-
-
-def finished_between(conn: sa.Connection, start_min: int, end_min: int,
-                     name: str | None = None) -> Iterable[sa.Row[tuple[object, ...]]]:
-    """The finished rows whose end lies in `[start_min, end_min)` (by the finished_at index)."""
-    query = (sa.select(tasks.c.id, tasks.c.name, tasks.c.status, tasks.c.created_at,
-                       tasks.c.run_at, tasks.c.started_at, tasks.c.finished_at)
-             .where(tasks.c.finished_at >= moment_of(start_min),
-                    tasks.c.finished_at < moment_of(end_min),
-                    tasks.c.status.in_(tuple(OUTCOME_OF))))
-    if name is not None:
-        query = query.where(tasks.c.name == name)
-    return conn.execute(query.execution_options(yield_per=2000))
 
 
 def stats_row_values(span: int, at_min: int, name: str, tally: Tally) -> dict[str, object]:
@@ -155,12 +216,12 @@ def plan_pass(conn: sa.Connection, span: int, now_min: int
     return found, start, end
 
 
-def tally_pass(conn: sa.Connection, span: int, start: int, end: int
+def tally_pass(conn: sa.Connection, queries: TallyQueries, span: int, start: int, end: int
                ) -> dict[tuple[int, str], Tally]:
     """The buckets of `span` over `[start, end)`: from task rows, or merged from the finer
     span's buckets."""
     if span == SPANS[0]:
-        return tally_rows(finished_between(conn, start, end), span)
+        return tally_finished(conn, queries, start, end, span)
     tallies: dict[tuple[int, str], Tally] = {}
     for row in stats_between(conn, SPANS[SPANS.index(span) - 1], start, end):
         key = (row.at_min - row.at_min % span, row.name)
@@ -192,16 +253,19 @@ def write_pass(conn: sa.Connection, span: int, found: int | None, end: int,
 
 
 def sample_queue(conn: sa.Connection, at_min: int, depths: Mapping[str, QueueDepth],
-                 names: Sequence[str]) -> int:
+                 names: Sequence[str]) -> bool:
     """Store the queue sample of minute `at_min`: a row per task name known here or with
-    unfinished tasks, unless a server sampled that minute already. How many rows it wrote."""
+    unfinished tasks, unless a server sampled that minute already (False then)."""
     every = sorted(set(names) | set(depths))
-    if not every:
-        return 0
+    taken = conn.execute(sa.select(queue_samples.c.at_min)
+                         .where(queue_samples.c.at_min == at_min).limit(1)).first()
+    if not every or taken is not None:
+        return False
     rows = [{"at_min": at_min, "name": name, "queued": depths.get(name, QueueDepth()).queued,
              "delayed": depths.get(name, QueueDepth()).delayed,
              "running": depths.get(name, QueueDepth()).running} for name in every]
-    return int(conn.execute(_insert_ignoring(conn, queue_samples), rows).rowcount or 0)
+    conn.execute(_insert_ignoring(conn, queue_samples), rows)  # a server racing us: its rows
+    return True
 
 
 def prune(conn: sa.Connection, now_min: int) -> int:
