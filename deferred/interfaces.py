@@ -269,6 +269,21 @@ class Mailer(Protocol):
 
 
 @dataclasses.dataclass(frozen=True)
+class RunParams:
+    """The keyword params a task's `run()` takes, read from its signature: what a task
+    without a schema accepts. The default (`**kwargs` only) is "any JSON object"."""
+
+    names: tuple[str, ...] = ()
+    required: frozenset[str] = frozenset()
+    takes_any: bool = True  # run() has **kwargs
+
+    @property
+    def takes_none(self) -> bool:
+        """True when run() takes no params at all."""
+        return not self.names and not self.takes_any
+
+
+@dataclasses.dataclass(frozen=True)
 class TaskType:
     """A registered task as the API and UI show it."""
 
@@ -276,6 +291,7 @@ class TaskType:
     description: str
     json_schema: Mapping[str, Any] | None
     limit: int | None
+    run_params: RunParams = RunParams()
     schedule: str | None = None  # a periodic task's rule, `every 60 s` or `cron ...`
     next_run_at: datetime.datetime | None = None  # its next firing
     keep_s: float | None = None  # how long its finished runs are kept (None: for ever)

@@ -149,7 +149,8 @@ class ApiRoutes:
         """`GET /api/tasks`: one page of records, newest first, with the next cursor."""
         query = parse_list_query(bottle.request.environ.get("QUERY_STRING", ""))
         records = self._records.list(status=query.status, name=query.task_name,
-                                     limit=query.limit + 1, before_id=query.before_id)
+                                     limit=query.limit + 1, before_id=query.before_id,
+                                     finished=query.finished)
         base = self._base_url()
         return {"tasks": [record_json(record, base) for record in records[:query.limit]],
                 "next_cursor": next_cursor(records, query.limit)}

@@ -15,6 +15,8 @@ DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
 PARAMETERS = ("status", "task_name", "limit", "cursor")
 AUDIT_PARAMETERS = ("task_id", "limit", "cursor")
+ALL, FINISHED = "all", "finished"
+STATUS_FILTERS = (*(status.value for status in TaskStatus), FINISHED, ALL)
 _CURSOR = re.compile(r"[1-9][0-9]{0,17}")  # a task id, below 2**63
 _LIMIT = re.compile(r"[0-9]{1,4}")
 
@@ -27,6 +29,7 @@ class ListQuery:
     task_name: str | None = None
     limit: int = DEFAULT_LIMIT
     before_id: int | None = None
+    finished: bool = False  # only finished records (`status=finished`)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,7 +45,8 @@ def parse_list_query(query_string: str) -> ListQuery:
     """Check `status=&task_name=&limit=&cursor=`. Raises `BadRequestError` naming the
     parameter and what it accepts. An empty value is the same as none."""
     values = _query_values(query_string, PARAMETERS)
-    return ListQuery(status=parse_status(values.get("status", "")),
+    status, finished = status_arguments(parse_status_filter(values.get("status", "")))
+    return ListQuery(status=status, finished=finished,
                      task_name=values.get("task_name") or None,
                      limit=parse_limit(values.get("limit", "")),
                      before_id=parse_cursor(values.get("cursor", "")))
@@ -72,16 +76,27 @@ def _query_values(query_string: str, allowed: Sequence[str]) -> dict[str, str]:
     return values
 
 
-def parse_status(text: str) -> TaskStatus | None:
-    """A status filter (any case), or None for an empty one. Raises `BadRequestError`."""
+def parse_status_filter(text: str) -> str:
+    """A status filter of the API and the UI's task list, from any case, as one of
+    `STATUS_FILTERS` ("all", "finished" or a status's value); "" for an empty one. Raises
+    `BadRequestError` listing them."""
     if not text:
-        return None
-    try:
-        return TaskStatus(text.upper())
-    except ValueError:
-        allowed = ", ".join(status.value for status in TaskStatus)
-        raise BadRequestError(f"{text!r} is not a status (allowed: {allowed})",
-                              where="query.status") from None
+        return ""
+    word = text.upper()
+    if word in TaskStatus.__members__:
+        return TaskStatus(word).value
+    if text.lower() in (ALL, FINISHED):
+        return text.lower()
+    raise BadRequestError(f"{text!r} is not a status (allowed: {', '.join(STATUS_FILTERS)})",
+                          where="query.status")
+
+
+def status_arguments(word: str) -> tuple[TaskStatus | None, bool]:
+    """The `status` and `finished` arguments of `RecordReader.list` for a word
+    `parse_status_filter` returned: "" and "all" list every record."""
+    if word == FINISHED:
+        return None, True
+    return (TaskStatus(word) if word in TaskStatus.__members__ else None), False
 
 
 def parse_limit(text: str) -> int:

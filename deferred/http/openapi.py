@@ -20,10 +20,10 @@ from ..config import HttpConfig
 from ..access.identity import ROLE_LABELS
 from ..errors import ErrorCode
 from ..interfaces import TaskType
-from ..records import MAX_TASK_ID, TaskStatus, utcnow
+from ..records import MAX_TASK_ID, utcnow
 from ..scheduling.options import MAX_DELAY_S
 from .auth import TOKEN_NAME
-from .listquery import DEFAULT_LIMIT, MAX_LIMIT
+from .listquery import DEFAULT_LIMIT, MAX_LIMIT, STATUS_FILTERS
 from .openapi_schemas import (ERROR_RESPONSES, chain_body, error_responses, error_schema,
                               object_schema, params_schemas, ref, shared_schemas, submit_body)
 
@@ -264,10 +264,10 @@ def any_case_pattern(words: Sequence[str]) -> str:
 
 
 def _list_operation() -> dict[str, Any]:
-    statuses = [status.value for status in TaskStatus]
     parameters = [
-        _query("status", "Only records in this status (any case).",
-               {"type": "string", "pattern": any_case_pattern(statuses)}),
+        _query("status", "Only records in this status, `finished` for every finished one, "
+               "`all` (or none) for every record; any case.",
+               {"type": "string", "pattern": any_case_pattern(STATUS_FILTERS)}),
         _query("task_name", "Only records of this task.", {"type": "string"}),
         _limit_parameter(),
         _query("cursor", "The next_cursor of the page before.",

@@ -13,7 +13,7 @@ from ..access.audit import Actor
 from ..config import LimitsConfig
 from ..errors import (BadRequestError, ConflictError, DeferredError, InvalidParamsError,
                      NotFoundError, ShuttingDownError)
-from ..interfaces import Health, NewTask, TaskStore, TaskType
+from ..interfaces import Health, NewTask, RunParams, TaskStore, TaskType
 from ..jsontext import encode_json
 from .intake import SHUTTING_DOWN_MESSAGE
 from .metrics import Metrics
@@ -164,6 +164,9 @@ class LocalTaskService:
         return [TaskType(name=task_class.name, description=task_class.description,
                          json_schema=task_class.json_schema,
                          limit=self._limits.names.get(task_class.name),
+                         run_params=RunParams(task_class.param_spec.names,
+                                              task_class.param_spec.required,
+                                              task_class.param_spec.takes_any),
                          schedule=None if task_class.schedule is None
                          else task_class.schedule.describe(),
                          next_run_at=None if task_class.schedule is None

@@ -241,11 +241,12 @@ def test_the_overview_shows_task_types_limits_and_live_usage(fresh_server, page:
     page.goto(fresh_server.url + "/")
 
     names = page.locator("table.task-types tr[data-task-type]")
-    expect(names).to_have_count(5)
+    expect(names).to_have_count(6)
     assert [row.get_attribute("data-task-type") for row in names.all()] == [
-        "broken", "echo", "form_echo", "hold", "report"]
+        "book", "broken", "echo", "form_echo", "hold", "report"]
     hold_row = page.locator('tr[data-task-type="hold"]')
-    expect(hold_row).to_contain_text("Run until the file `release` exists, then say so.")
+    expect(hold_row).to_contain_text("Run until the file release exists, then say so.")
+    expect(hold_row.locator(".help code")).to_have_text("release")
     expect(hold_row.locator("td.schema-summary")).to_contain_text("release*")
     expect(page.locator('tr[data-task-type="form_echo"] td.schema-summary')).to_contain_text(
         'color* one of "red", "green", "blue"')

@@ -1,6 +1,7 @@
 """Tasks for the browser tests of the web UI (tests/e2e/test_ui_browser.py): a schema that
 exercises every kind of generated field, a task the test releases with a file, one that
-echoes its text, one that returns files and one that fails."""
+echoes its text, one with a required and an optional nested object, one that returns files
+and one that fails."""
 
 import os
 import time
@@ -53,6 +54,28 @@ def hold(release, note=''):
 def echo(text):
     """Return the text unchanged."""
     return text
+
+
+WINDOW = {'type': 'object', 'title': 'Time window',
+          'properties': {'start': {'type': 'string', 'format': 'date-time'},
+                         'end': {'type': 'string', 'format': 'date-time'}},
+          'required': ['start']}
+
+
+@deferred.task(name='book',
+               json_schema={
+                   'type': 'object',
+                   'properties': {
+                       'room': {'type': 'object', 'title': 'Room',
+                                'properties': {'name': {'type': 'string', 'minLength': 1},
+                                               'seats': {'type': 'integer', 'minimum': 1}},
+                                'required': ['name']},
+                       'window': WINDOW,
+                   },
+                   'required': ['room']})
+def book(room, window=None):
+    """Book a `room`, within a `window` of time if one is given."""
+    return {'room': room, 'window': window}
 
 
 REPORT_CSV = 'name,value\npi,3.14\nπ,3.14159\n'

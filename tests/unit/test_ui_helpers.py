@@ -11,7 +11,7 @@ from deferred.errors import CrossOriginError, ErrorCode
 from deferred.http import security
 from deferred.http.ui import pages
 from deferred.interfaces import TaskType
-from deferred.records import TaskStatus
+from deferred.records import QueueDepth, TaskStatus
 
 NOW = datetime.datetime(2024, 5, 1, 12, 0, 0, tzinfo=datetime.timezone.utc)
 
@@ -36,17 +36,16 @@ def test_exact_times_are_utc_whatever_the_zone():
     assert pages.exact_time(moment) == "2024-05-01 12:00:03 UTC"
 
 
-def test_usage_reads_running_over_limit_and_waiting():
-    counts = {("a", TaskStatus.RUNNING): 2, ("a", TaskStatus.QUEUED): 7,
-              ("b", TaskStatus.RUNNING): 1}
+def test_usage_reads_running_over_limit_waiting_and_delayed():
+    depths = {"a": QueueDepth(queued=7, delayed=3, running=2), "b": QueueDepth(running=1)}
     types = [TaskType("a", "", None, 4), TaskType("b", "", None, None),
              TaskType("c", "", None, 1)]
-    usage = pages.usage_by_name(counts, types)
-    assert usage["a"].text == "2 / 4 running, 7 waiting"
+    usage = pages.usage_by_name(depths, types)
+    assert usage["a"].text == "2 / 4 running, 7 waiting, 3 delayed"
     assert usage["a"].percent == 50
-    assert usage["b"].text == "1 running, 0 waiting"
+    assert usage["b"].text == "1 running, 0 waiting"  # no delayed ones: not said
     assert usage["c"].text == "0 / 1 running, 0 waiting"
-    assert pages.total_usage(counts, 8).text == "3 / 8 running, 7 waiting"
+    assert pages.total_usage(depths, 8).text == "3 / 8 running, 7 waiting, 3 delayed"
 
 
 def test_a_schema_in_short_names_types_bounds_and_required():

@@ -7,6 +7,7 @@ import dataclasses
 import datetime
 import functools
 import logging
+import types
 import urllib.parse
 from collections.abc import Callable
 from typing import Any
@@ -22,13 +23,13 @@ from ...interfaces import AccessStore, RecordReader, TaskService, TaskType
 from ...jsontext import parse_json
 from ...records import TaskRecord, TaskStatus
 from ...scheduling.options import submit_options
-from . import pages
+from . import describe, pages
 from .accesspages import AccessPages
 from .dashboard import DashboardPages
 from ..auth import PUBLIC, AccessPlugin, Authenticator, current_actor, refusal_response
 from .forms import build_form
 from .formhtml import render_form
-from ..listquery import parse_cursor, parse_status
+from ..listquery import ALL, FINISHED, parse_cursor, parse_status_filter, status_arguments
 from .navigation import redirect
 from .renderer import PageRenderer
 from .templates import STATIC_DIR, Templates, static_names
@@ -38,7 +39,10 @@ logger = logging.getLogger(__name__)
 PAGE_SIZE = 50
 RECENT_SIZE = 10
 MAX_SEARCH_CHARS = 200
-_STATUS_CHOICES = ("finished", "all", *(status.value for status in TaskStatus))
+NO_PARAMS_SCHEMA = types.MappingProxyType(
+    {"type": "object", "properties": {}, "additionalProperties": False})
+# The words of listquery.STATUS_FILTERS, the list's default first.
+_STATUS_CHOICES = (FINISHED, ALL, *(status.value for status in TaskStatus))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -65,11 +69,7 @@ class TaskFilter:
 
 def parse_task_filter(query: bottle.FormsDict) -> TaskFilter:
     """The filters of `/tasks?status=&task_name=&q=&cursor=`. Raises `BadRequestError`."""
-    status = (query.getunicode("status") or "finished").strip()
-    if status.upper() in TaskStatus.__members__:
-        status = str(parse_status(status))
-    elif status not in _STATUS_CHOICES:
-        parse_status(status)  # raises, listing the statuses
+    status = parse_status_filter((query.getunicode("status") or "").strip()) or FINISHED
     return TaskFilter(status=status, task_name=(query.getunicode("task_name") or "").strip(),
                       text=(query.getunicode("q") or "").strip()[:MAX_SEARCH_CHARS],
                       before_id=parse_cursor((query.getunicode("cursor") or "").strip()))
@@ -182,11 +182,11 @@ class UiRoutes:
 
     def _overview_values(self) -> dict[str, Any]:
         task_types = self._service.task_types()
-        counts = self._records.pending_counts()
+        depths = self._records.queue_depths()
         return {
             "task_types": task_types,
-            "usage": pages.usage_by_name(counts, task_types),
-            "total": pages.total_usage(counts, self._service.global_limit),
+            "usage": pages.usage_by_name(depths, task_types),
+            "total": pages.total_usage(depths, self._service.global_limit),
             "running": self._records.list(status=TaskStatus.RUNNING, limit=PAGE_SIZE),
             "recent": self._records.list(limit=RECENT_SIZE, finished=True),
         }
@@ -203,12 +203,10 @@ class UiRoutes:
 
     def _list_values(self) -> dict[str, Any]:
         task_filter = parse_task_filter(bottle.request.query)
-        status = task_filter.status
+        status, finished = status_arguments(task_filter.status)
         records = self._records.list(
-            status=TaskStatus(status) if status in TaskStatus.__members__ else None,
-            name=task_filter.task_name or None, limit=PAGE_SIZE + 1,
-            before_id=task_filter.before_id, finished=status == "finished",
-            text=task_filter.text or None)
+            status=status, name=task_filter.task_name or None, limit=PAGE_SIZE + 1,
+            before_id=task_filter.before_id, finished=finished, text=task_filter.text or None)
         older = records[PAGE_SIZE - 1].id if len(records) > PAGE_SIZE else None
         return {"records": records[:PAGE_SIZE], "filter": task_filter, "older": older,
                 "task_names": [item.name for item in self._service.task_types()],
@@ -320,10 +318,18 @@ class UiRoutes:
 
 
 def launch_form_html(task_type: TaskType | None) -> str:
-    """The generated form of a task type's params (HTML built from escaped parts)."""
+    """The generated form of a task type's params (HTML built from escaped parts). Without a
+    schema: "takes no params" when its run() takes none, else a JSON box saying what it
+    takes."""
     if task_type is None:
         return ""
-    return render_form(build_form(task_type.json_schema), id_prefix="param")
+    if task_type.json_schema is not None:
+        return render_form(build_form(task_type.json_schema), id_prefix="param")
+    if task_type.run_params.takes_none:
+        return render_form(build_form(NO_PARAMS_SCHEMA), id_prefix="param")
+    box = dataclasses.replace(build_form(None), fallback=(
+        f"the task has no schema; its run() {describe.run_params_text(task_type.run_params)}"))
+    return render_form(box, id_prefix="param")
 
 
 def form_number(text: str, field: str) -> int | float | None:

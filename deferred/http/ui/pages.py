@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ...interfaces import TaskType
-from ...records import TaskRecord, TaskStatus
+from ...records import QueueDepth, TaskRecord, TaskStatus
 
 LIST_RESULT_CHARS = 160  # a result in a list is cut here, with a link to the task page
 PAGE_RESULT_CHARS = 65_536  # the task page shows this much, with a link to the whole
@@ -97,17 +97,21 @@ def status_class(status: TaskStatus | str) -> str:
 
 @dataclasses.dataclass(frozen=True)
 class Usage:
-    """Running and waiting records against a limit (None: no limit of its own)."""
+    """Running, waiting (may start now) and delayed (wait for their start time) records
+    against a limit (None: no limit of its own)."""
 
     running: int = 0
     waiting: int = 0
     limit: int | None = None
+    delayed: int = 0
 
     @property
     def text(self) -> str:
-        """`2 / 4 running, 7 waiting` (`2 running` without a limit)."""
+        """`2 / 4 running, 7 waiting, 3 delayed` (`2 running` without a limit; the delayed
+        only when there are some)."""
         running = f"{self.running} / {self.limit}" if self.limit is not None else f"{self.running}"
-        return f"{running} running, {self.waiting} waiting"
+        delayed = f", {self.delayed} delayed" if self.delayed else ""
+        return f"{running} running, {self.waiting} waiting{delayed}"
 
     @property
     def percent(self) -> int:
@@ -117,21 +121,24 @@ class Usage:
         return min(100, round(100 * self.running / self.limit))
 
 
-def usage_by_name(counts: Mapping[tuple[str, TaskStatus], int], task_types: Sequence[TaskType]
+def usage_by_name(depths: Mapping[str, QueueDepth], task_types: Sequence[TaskType]
                   ) -> dict[str, Usage]:
-    """Each task type's usage from the store's queued and running counts."""
-    return {item.name: Usage(running=counts.get((item.name, TaskStatus.RUNNING), 0),
-                             waiting=counts.get((item.name, TaskStatus.QUEUED), 0),
-                             limit=item.limit)
+    """Each task type's usage from the store's queue depths."""
+    return {item.name: _usage(depths.get(item.name, QueueDepth()), item.limit)
             for item in task_types}
 
 
-def total_usage(counts: Mapping[tuple[str, TaskStatus], int], global_limit: int) -> Usage:
+def total_usage(depths: Mapping[str, QueueDepth], global_limit: int) -> Usage:
     """Every task type together, against the global limit."""
-    return Usage(
-        running=sum(n for (_, status), n in counts.items() if status is TaskStatus.RUNNING),
-        waiting=sum(n for (_, status), n in counts.items() if status is TaskStatus.QUEUED),
-        limit=global_limit)
+    return Usage(running=sum(depth.running for depth in depths.values()),
+                 waiting=sum(depth.queued for depth in depths.values()),
+                 delayed=sum(depth.delayed for depth in depths.values()),
+                 limit=global_limit)
+
+
+def _usage(depth: QueueDepth, limit: int | None) -> Usage:
+    return Usage(running=depth.running, waiting=depth.queued, delayed=depth.delayed,
+                 limit=limit)
 
 
 @dataclasses.dataclass(frozen=True)

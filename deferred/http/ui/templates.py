@@ -11,7 +11,7 @@ from typing import Any
 
 import bottle
 
-from . import pages
+from . import describe, listing, pages
 
 logger = logging.getLogger(__name__)
 
@@ -23,7 +23,8 @@ HTML_CONTENT_TYPE = "text/html; charset=utf-8"
 
 class Templates:
     """Renders `templates/NAME.tpl` with the values every page shares (`root`, `now`, and the
-    `pages` helpers as `ui`). Compiled templates are kept for the life of the app."""
+    helpers of `pages` as `ui`, of `listing` and of `describe`). Compiled templates are kept
+    for the life of the app."""
 
     def __init__(self) -> None:
         self._compiled: dict[str, bottle.SimpleTemplate] = {}
@@ -32,7 +33,8 @@ class Templates:
     def render(self, name: str, root: str, **values: Any) -> str:
         """The template's HTML. `root` is the app's mount point ("" at the top)."""
         return self._template(name).render(
-            root=root, now=datetime.datetime.now(datetime.timezone.utc), ui=pages, **values)
+            root=root, now=datetime.datetime.now(datetime.timezone.utc), ui=pages,
+            listing=listing, describe=describe, **values)
 
     def _template(self, name: str) -> bottle.SimpleTemplate:
         with self._lock:

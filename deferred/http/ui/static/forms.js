@@ -9,8 +9,11 @@
 // - an optional field left empty is left out: a blank text or number box, a select on
 //   "(not set)", an empty JSON box, an array with no rows, a multi-select with nothing chosen,
 //   a nested object all of whose fields were left out;
-// - a required field left empty gives "" (text), [] (arrays, multi-selects) or {} (objects);
-//   a required number, select or JSON box is left out, and the server names what is missing;
+// - an optional nested object left blank (nothing entered in any of its fields, no default
+//   showing) is left out, even when some of its fields are required;
+// - a required field left empty gives "" (a text box), [] (arrays, multi-selects) or {}
+//   (objects); a required number, date, time, email, URL, select or JSON box is left out,
+//   and the server names what is missing;
 // - a ticked checkbox gives true; an unticked one false when it is required or ticked by
 //   default, else it is left out; an array row always gives a value (null if blank);
 // - a datetime-local box is read as UTC: "2024-05-01T12:00" gives "2024-05-01T12:00:00Z";
@@ -158,6 +161,9 @@
   }
 
   function readObject(field, path) {
+    // An optional object left blank is left out, even when it has required fields: those
+    // would give "" and the like, which the server would refuse for an object never filled.
+    if (!isRequired(field) && field.dataset.name !== "" && isBlank(field)) return undefined;
     const result = {};
     for (const child of childFields(field)) {
       const name = child.dataset.name;
@@ -165,6 +171,17 @@
       if (value !== undefined) setKey(result, name, value);
     }
     return Object.keys(result).length || isRequired(field) ? result : undefined;
+  }
+
+  // Whether nothing was entered in the field (or anything inside it) and no default shows.
+  function isBlank(field) {
+    const kind = field.dataset.kind;
+    if (kind === "object") return childFields(field).every(isBlank);
+    if (kind === "array") return rowsOf(field).length === 0;
+    const input = controlOf(field);
+    if (kind === "boolean") return !input.checked && !input.defaultChecked;
+    if (kind === "multi_enum") return input.selectedOptions.length === 0;
+    return (kind === "string" ? input.value : input.value.trim()) === "";
   }
 
   function readNumber(field, input, path) {
@@ -181,7 +198,9 @@
     if (input.type === "datetime-local" && text) {
       text = (/T\d\d:\d\d$/.test(text) ? text + ":00" : text) + "Z";
     }
-    return text === "" && !isRequired(field) ? undefined : text;
+    // "" can never be a date, a time, an email address or a URL: a required one left empty
+    // is left out, so that the server says it is missing.
+    return text === "" && (!isRequired(field) || input.type !== "text") ? undefined : text;
   }
 
   function readJson(field, input, path) {

@@ -4,7 +4,7 @@
 % else:
 <div class="table-wrap">
 <table class="records">
-  <thead><tr><th scope="col">Task</th><th scope="col">Status</th><th scope="col">{{'Started' if running else 'Finished'}}</th><th scope="col">{{'Running for' if running else 'Took'}}</th><th scope="col">{{'Params' if running else 'Result'}}</th></tr></thead>
+  <thead><tr><th scope="col">Task</th><th scope="col">Status</th><th scope="col">When</th><th scope="col">{{'Running for' if running else 'Took'}}</th><th scope="col">{{'Params' if running else 'Result'}}</th></tr></thead>
   <tbody>
   % for record in records:
   <tr data-task-id="{{record.id}}">
@@ -17,8 +17,8 @@
       <span class="email-state" title="result email to {{record.email}}">✉ pending</span>
     % end
     </td>
-    <td data-label="{{'Started' if running else 'Finished'}}">
-    % include('_time', moment=record.started_at if running else (record.finished_at or record.created_at))
+    <td data-label="When">
+    % include('_when', record=record)
     </td>
     <td class="num" data-label="{{'Running for' if running else 'Took'}}">{{ui.run_duration(record, now)}}</td>
     <td class="preview" data-label="{{'Params' if running else 'Result'}}">
@@ -28,9 +28,9 @@
       % end
       <code>{{ui.cut(ui.compact_json(record.params), ui.LIST_RESULT_CHARS)[0]}}</code>
     % elif record.error is not None:
-      <span class="error-text">{{record.error.type}}: {{ui.cut(record.error.message, ui.LIST_RESULT_CHARS)[0]}}</span>
+      <span class="error-text">{{record.error.type}}: {{listing.list_error(record.error.message)}}</span>
     % else:
-      % text, was_cut = ui.cut(ui.result_text(record.result), ui.LIST_RESULT_CHARS)
+      % text, was_cut = listing.list_result(record.result)
       <span class="result-text">{{text}}</span>
       % if was_cut:
       <a href="{{root}}/tasks/{{record.id}}">whole result</a>

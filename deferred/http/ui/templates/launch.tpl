@@ -20,7 +20,9 @@
       % if other_error:
       <p class="form-error" role="alert">error {{int(error.code)}}: {{str(error)}}</p>
       % end
-      <p class="empty">Pick a task type to launch.</p>
+      % if task_types:
+      % include('_launch_choices')
+      % end
     % else:
       <form id="launch-form" method="post" action="{{root}}/launch" novalidate
             data-api="{{root}}/api/tasks" data-task-url="{{root}}/tasks/">
@@ -28,7 +30,9 @@
         <input type="hidden" name="task_name" value="{{chosen.name}}">
         <h2 class="task-name">{{chosen.name}}</h2>
         % if chosen.description:
-        <p class="help">{{chosen.description}}</p>
+        <p class="help">
+% include('_description', text=chosen.description)
+        </p>
         % end
         % if chosen.limit is not None:
         <p class="muted">At most {{chosen.limit}} run at once.</p>

@@ -18,7 +18,9 @@
     <tr data-task-type="{{item.name}}">
       <td><a class="task-name" href="{{root}}/task-types/{{ui.path_part(item.name)}}"><strong>{{item.name}}</strong></a>
         % if item.description:
-        <div class="help">{{item.description}}</div>
+        <div class="help">
+% include('_description', text=item.description)
+        </div>
         % end
         % if item.schedule:
         <div class="schedule">⟳ {{item.schedule}}, next
@@ -27,13 +29,7 @@
         % end
       </td>
       <td class="schema-summary">
-        % summary = ui.schema_summary(item.json_schema)
-        % if not summary:
-        <span class="muted">{{'none' if item.json_schema else 'any JSON object'}}</span>
-        % end
-        % for param in summary:
-        <span class="param"><code>{{param.name}}</code>{{'*' if param.required else ''}} <span class="muted">{{param.type_text}}</span></span>
-        % end
+% include('_params_short', item=item)
       </td>
       <td class="usage" data-usage="{{item.name}}">
         {{use.text}}
