@@ -5,16 +5,17 @@ from __future__ import annotations
 
 import bisect
 import dataclasses
+import datetime
 import json
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 # Run times fall into buckets ten to a decade, from 1 ms (bucket 0 holds anything shorter) to
 # about 11.6 days; a percentile is read as the geometric middle of its bucket, within 12 %.
 _PER_DECADE = 10
-_SMALLEST_S = 0.001
+SMALLEST_S = 0.001
 BUCKETS = 10 * _PER_DECADE
-BOUNDS = tuple(_SMALLEST_S * 10 ** (index / _PER_DECADE) for index in range(BUCKETS + 1))
+BOUNDS = tuple(SMALLEST_S * 10 ** (index / _PER_DECADE) for index in range(BUCKETS + 1))
 """Bucket i > 0 holds run times from BOUNDS[i - 1] up to BOUNDS[i]; the last, anything
 longer."""
 
@@ -28,9 +29,10 @@ def bucket_of(seconds: float) -> int:
 
 
 def bucket_middle(index: int) -> float:
-    """The run time a bucket stands for (its geometric middle; 0 for the first)."""
+    """The run time a bucket stands for: its geometric middle (half the smallest bound for
+    the first, which holds anything shorter)."""
     if index <= 0:
-        return 0.0
+        return SMALLEST_S / 2
     low = BOUNDS[index - 1]
     high = BOUNDS[index] if index < len(BOUNDS) else low * 10 ** (1 / _PER_DECADE)
     return math.sqrt(low * high)
@@ -121,22 +123,6 @@ class Tally:
     wait_total_s: float = 0.0
     last_failed_id: int | None = None
 
-    def count(self, outcome: str, run_s: float | None, wait_s: float | None,
-              task_id: int) -> None:
-        """Count one finished task."""
-        self.outcomes[outcome] += 1
-        if run_s is not None:
-            run_s = max(0.0, run_s)
-            self.runs += 1
-            self.run_total_s += run_s
-            self.run_max_s = max(self.run_max_s, run_s)
-            self.histogram.add(run_s)
-        if wait_s is not None:
-            self.waits += 1
-            self.wait_total_s += max(0.0, wait_s)
-        if outcome == "failed" and (self.last_failed_id is None or task_id > self.last_failed_id):
-            self.last_failed_id = task_id
-
     def count_group(self, outcome: str, count: int, runs: int, run_total_s: float,
                     run_max_s: float, bucket: int | None, wait_total_s: float,
                     last_id: int | None) -> None:
@@ -206,7 +192,7 @@ class LastFailure:
     """The newest failed task of a type: its id, when and why."""
 
     task_id: int
-    finished_at: object  # a datetime; kept loose so the values need no clock
+    finished_at: datetime.datetime | None
     error: str
 
 
@@ -235,10 +221,3 @@ class StatsView:
             whole.merge(bar)
         return whole
 
-
-def merged(tallies: Iterable[Tally]) -> Tally:
-    """One tally of many."""
-    whole = Tally()
-    for tally in tallies:
-        whole.merge(tally)
-    return whole

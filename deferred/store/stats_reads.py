@@ -12,8 +12,8 @@ import sqlalchemy as sa
 from ..records import QueueDepth, TaskStatus
 from ..stats import Depth, LastFailure, StatsRange, StatsView, Tally
 from .schema import queue_samples, tasks
-from .stats_rollup import (SPANS, TallyQueries, minute_of, read_marks, stats_between,
-                           tally_finished, tally_of_row)
+from .stats_rollup import (SPANS, TallyQueries, minute_of, moment_of, read_marks,
+                           stats_between, tally_finished, tally_of_row)
 
 RAW_MAX_MIN = 10
 """The most minutes of task rows a read counts itself; older ones wait for the roll-up."""
@@ -46,8 +46,8 @@ def stats_view(conn: sa.Connection, queries: TallyQueries, stats_range: StatsRan
         for row in stats_between(conn, span, covered, mark, name):
             add(row.at_min, row.name, tally_of_row(row))
         covered = mark
-    catching_up = covered < now_min - RAW_MAX_MIN
     raw_from = max(covered, now_min - RAW_MAX_MIN)
+    catching_up = covered < raw_from and _finished_before(conn, raw_from, marks)
     for (at_min, task_name), tally in tally_finished(conn, queries, raw_from, now_min + 1, 1,
                                                      name).items():
         add(at_min, task_name, tally)
@@ -55,6 +55,15 @@ def stats_view(conn: sa.Connection, queries: TallyQueries, stats_range: StatsRan
                      depths=_depths(conn, start, step, stats_range.points, name, live_depths),
                      by_name=by_name, last_failures=_last_failures(conn, by_name.values()),
                      catching_up=catching_up)
+
+
+def _finished_before(conn: sa.Connection, minute: int, marks: dict[int, int]) -> bool:
+    """Whether tasks finished before `minute` wait for the roll-up: it has a mark behind that
+    minute, or none yet while such tasks exist (after an upgrade)."""
+    if SPANS[0] in marks:
+        return marks[SPANS[0]] < minute
+    return conn.execute(sa.select(tasks.c.id).where(tasks.c.finished_at < moment_of(minute))
+                        .limit(1)).first() is not None
 
 
 def _depths(conn: sa.Connection, start: int, step: int, points: int, name: str | None,

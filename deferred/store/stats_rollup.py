@@ -25,7 +25,7 @@ from ..stats import BOUNDS, BUCKETS, Histogram, Tally
 from .schema import queue_samples, stats_marks, task_stats, tasks
 from .types import UtcDateTime
 
-LAG_MIN = 2
+LAG_MIN = 1
 SPANS = (1, 30, 240)
 """Bucket widths in minutes, finest first; each is rolled from the one before it (the first
 from task rows). A chart reads the span of its bar width."""
@@ -38,7 +38,7 @@ CHUNK_MIN = {1: 6 * 60, 30: 24 * 60, 240: 8 * 24 * 60}  # the most one pass roll
 OUTCOME_OF = {TaskStatus.SUCCEEDED.value: "succeeded", TaskStatus.FAILED.value: "failed",
               TaskStatus.CANCELLED.value: "cancelled", TaskStatus.TIMED_OUT.value: "timed_out"}
 
-_EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
+_EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
 
 
 def minute_of(moment: datetime.datetime) -> int:

@@ -15,7 +15,7 @@ from deferred.stats import RANGES
 from deferred.store.schema import queue_samples, stats_marks, task_stats, tasks
 from deferred.store.stats_rollup import LAG_MIN, SPANS, minute_of, moment_of
 
-NOW = datetime.datetime(2026, 12, 7, 12, 0, 30, tzinfo=datetime.timezone.utc)
+NOW = datetime.datetime(2026, 12, 7, 12, 0, 30, tzinfo=datetime.UTC)
 NOW_MIN = minute_of(NOW)
 
 

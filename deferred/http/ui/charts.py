@@ -10,15 +10,15 @@ import math
 from collections.abc import Sequence
 
 from ...stats import OUTCOMES, Depth, StatsView, Tally
-from .pages import duration_text
+from .pages import duration_text, seconds_text
 
-WIDTH, HEIGHT = 600, 150
-LEFT, RIGHT, TOP, BOTTOM = 44, 8, 8, 20  # room for the axis labels
+WIDTH, HEIGHT = 360, 170
+LEFT, RIGHT, TOP, BOTTOM = 40, 6, 8, 22  # room for the axis labels
 PLOT_W, PLOT_H = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
 OUTCOME_LABELS = {"succeeded": "succeeded", "failed": "failed", "cancelled": "cancelled",
                   "timed_out": "timed out"}
 DEPTH_KINDS = ("queued", "delayed", "running")
-_EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
+_EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,6 +59,7 @@ class Tick:
 
     position: float
     text: str
+    anchor: str = "middle"  # SVG text-anchor: the first and last time labels stay inside
 
 
 @dataclasses.dataclass(frozen=True)
@@ -105,8 +106,11 @@ def _x_ticks(view: StatsView) -> list[Tick]:
     points = len(view.bars)
     step = PLOT_W / points
     picks = sorted({0, points // 3, (2 * points) // 3, points - 1})
-    return [Tick(round(LEFT + step * (index + 0.5), 1), bar_label(view, index))
-            for index in picks]
+    ticks = [Tick(round(LEFT + step * (index + 0.5), 1), bar_label(view, index))
+             for index in picks]
+    ticks[0] = Tick(LEFT, ticks[0].text, "start")
+    ticks[-1] = Tick(LEFT + PLOT_W, ticks[-1].text, "end")
+    return ticks
 
 
 def _count_ticks(top: float) -> list[Tick]:
@@ -170,7 +174,8 @@ def run_time_chart(view: StatsView) -> Chart:
     """The p50 and p95 run time of the tasks that finished in each bar."""
     p50 = [_percentile(bar, 0.5) for bar in view.bars]
     p95 = [_percentile(bar, 0.95) for bar in view.bars]
-    top = nice_ceiling(max((value for value in p95 if value is not None), default=0) or 0.001)
+    # At least 1 ms, so that the axis's labels read as numbers.
+    top = nice_ceiling(max([0.001, *(value for value in p95 if value is not None)]))
     lines = [_line("p50", "p50", p50, top), _line("p95", "p95", p95, top)]
     total = view.total
     whole50, whole95 = total.percentile(0.5), total.percentile(0.95)
@@ -193,7 +198,7 @@ def _percentile(tally: Tally, fraction: float) -> float | None:
 
 
 def _seconds(value: float | None) -> str:
-    return "–" if value is None else duration_text(value)
+    return seconds_text(value)
 
 
 def _per(view: StatsView) -> str:

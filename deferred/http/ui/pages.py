@@ -199,8 +199,10 @@ def percent_text(fraction: float | None) -> str:
 
 
 def seconds_text(seconds: float | None) -> str:
-    """A duration as `duration_text` writes it, or `–` for none."""
-    return "–" if seconds is None else duration_text(seconds)
+    """A duration as `duration_text` writes it, `< 1 ms` below that, or `–` for none."""
+    if seconds is None:
+        return "–"
+    return "< 1 ms" if 0 < seconds < 0.001 else duration_text(seconds)
 
 
 def stats_query(range_key: str, task_name: str | None) -> str:

@@ -16,7 +16,7 @@
     <text class="axis axis-y" x="{{chart.left - 4}}" y="{{tick.position + 3}}">{{tick.text}}</text>
     % end
     % for tick in chart.x_ticks:
-    <text class="axis axis-x" x="{{tick.position}}" y="{{chart.height - 4}}">{{tick.text}}</text>
+    <text class="axis axis-x" x="{{tick.position}}" y="{{chart.height - 4}}" text-anchor="{{tick.anchor}}">{{tick.text}}</text>
     % end
     % for bar in chart.bars:
     <g class="bar" data-count="{{len(bar.rects)}}"><title>{{bar.title}}</title>

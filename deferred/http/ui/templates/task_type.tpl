@@ -6,7 +6,9 @@
 % end
 </h1>
 % if task_type.description:
-<p class="lead">{{task_type.description}}</p>
+<p class="lead">
+% include('_description', text=task_type.description)
+</p>
 % end
 <section class="card" aria-labelledby="about-heading">
   <div class="card-head"><h2 id="about-heading">Limits and schedule</h2></div>
@@ -33,14 +35,11 @@
 % include('_stats_section')
 <section class="card" aria-labelledby="schema-heading">
   <div class="card-head"><h2 id="schema-heading">Params</h2></div>
-  % summary = ui.schema_summary(task_type.json_schema)
-  % for param in summary:
-  <span class="param"><code>{{param.name}}</code>{{'*' if param.required else ''}} <span class="muted">{{param.type_text}}</span></span>
-  % end
+  <p class="schema-summary">
+% include('_params_short', item=task_type)
+  </p>
   % if task_type.json_schema:
   <details><summary>JSON Schema</summary><pre class="schema">{{ui.json_text(task_type.json_schema)}}</pre></details>
-  % else:
-  <p class="muted">No schema: any JSON object.</p>
   % end
 </section>
 <section class="card" aria-labelledby="recent-heading">
