@@ -101,21 +101,21 @@ def finished_tally_query(dialect: str, *, by_name: bool) -> sa.Select[Any]:
                                         ).label("wait_s"))
              .where(tasks.c.finished_at >= sa.bindparam("start", type_=UtcDateTime),
                     tasks.c.finished_at < sa.bindparam("end", type_=UtcDateTime)))
-    if by_name:
-        query = query.where(tasks.c.name == sa.bindparam("name"))
     # Materialized: each row's times are worked out once, not again in every CASE below;
-    # the rows are found by the finished_at index alone (the status is checked after).
+    # the rows are found by the finished_at index alone (the status and name are checked
+    # after: SQLite would rather walk every row of a name by its own index).
     rows = query.cte("finished").prefix_with("MATERIALIZED")
     bucket = _bucket(rows.c.run_s).label("bucket")
-    return (sa.select(rows.c.minute, rows.c.name, rows.c.status, bucket,
-                      sa.func.count().label("count"),
-                      sa.func.count(rows.c.run_s).label("runs"),
-                      sa.func.sum(rows.c.run_s).label("run_total_s"),
-                      sa.func.max(rows.c.run_s).label("run_max_s"),
-                      sa.func.sum(rows.c.wait_s).label("wait_total_s"),
-                      sa.func.max(rows.c.id).label("last_id"))
-            .where(rows.c.status.in_(tuple(OUTCOME_OF)))
-            .group_by(rows.c.minute, rows.c.name, rows.c.status, bucket))
+    grouped = (sa.select(rows.c.minute, rows.c.name, rows.c.status, bucket,
+                         sa.func.count().label("count"),
+                         sa.func.count(rows.c.run_s).label("runs"),
+                         sa.func.sum(rows.c.run_s).label("run_total_s"),
+                         sa.func.max(rows.c.run_s).label("run_max_s"),
+                         sa.func.sum(rows.c.wait_s).label("wait_total_s"),
+                         sa.func.max(rows.c.id).label("last_id"))
+               .where(rows.c.status.in_(tuple(OUTCOME_OF)))
+               .group_by(rows.c.minute, rows.c.name, rows.c.status, bucket))
+    return grouped.where(rows.c.name == sa.bindparam("name")) if by_name else grouped
 
 
 @dataclasses.dataclass(frozen=True)

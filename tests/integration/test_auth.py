@@ -461,6 +461,9 @@ ROUTE_ROLES = {
     ("POST", "/tokens"): "admin", ("POST", "/tokens/<name>/revoke"): "admin",
     ("POST", "/login"): "public", ("POST", "/logout"): "read",
     ("GET", "/static/<name>"): "public", ("GET", "/<path:re:(?!api/|results/).+>"): "read",
+    ("GET", "/ui/parts/stats"): "read", ("GET", "/task-types/<name>"): "read",
+    ("GET", "/ui/parts/task-type/<name>"): "read",
+    ("GET", "/ui/parts/task-type/<name>/recent"): "read",
 }
 RANK = {"read": 1, "submit": 2, "admin": 3}
 
