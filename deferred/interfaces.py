@@ -13,6 +13,7 @@ from .records import (ChainStep, EmailStatus, Outcome, PendingEmail, QueueDepth,
 from .access.audit import Actor, AuditAction, AuditEntry, StoredToken
 from .errors import StoreError
 from .scheduling.options import SubmitOptions
+from .servers import ServerRecord
 
 
 @dataclasses.dataclass(frozen=True)
@@ -147,6 +148,9 @@ class RecordReader(Protocol):
         """Per task name, how many records are queued (may start now), delayed (wait for
         their start time) and running; names with none are left out."""
 
+    def servers(self) -> list[ServerRecord]:
+        """Every server's row, oldest first, with its state and running records."""
+
 
 class TaskStore(RecordReader, Protocol):
     """Durable task records. Each method is one transaction, committed when it returns.
@@ -170,10 +174,13 @@ class TaskStore(RecordReader, Protocol):
         """True when several servers may share the database (quotas counted there)."""
 
     def join(self) -> None:
-        """Announce this server with a heartbeat (a shared database only)."""
+        """Announce this server with its row and a fresh heartbeat."""
 
     def beat(self) -> bool:
         """Refresh this server's heartbeat; False if it had been taken for dead."""
+
+    def mark_stopping(self) -> None:
+        """Say in this server's row that its stop has begun."""
 
     def add(self, name: str, params: Mapping[str, Any], email: str | None = None,
             options: SubmitOptions | None = None, *, running: bool = False,

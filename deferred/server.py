@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from .config import Config, parse_config
+from .errors import StoreError
 from .links import listener_base_url
 from .runtime.dispatcher import Dispatcher
 from .tasks.context import TaskContext
@@ -48,11 +49,11 @@ class _Parts:
 
     def __init__(self, store: SqlTaskStore, service: LocalTaskService, dispatcher: Dispatcher,
                  sender: OutboxSender, app: Any, http: HttpServer | None,
-                 cluster: tuple[Heartbeat, WakeupListener] | None,
+                 heartbeat: Heartbeat, listener: WakeupListener | None,
                  scheduler: Scheduler, retention: Retention) -> None:
         self.store, self.service, self.dispatcher = store, service, dispatcher
         self.sender, self.app, self.http = sender, app, http
-        self.cluster = cluster  # on a shared database only
+        self.heartbeat, self.listener = heartbeat, listener  # a listener on PostgreSQL only
         self.scheduler, self.retention = scheduler, retention
 
 
@@ -135,19 +136,19 @@ class Server:
                               trusted_proxy=config.http.trusted_proxy)
         sender = OutboxSender(store.outbox, SmtpMailer(config.smtp), config.smtp,
                               functools.partial(self._base_url, http), wake=mail_wake)
-        cluster = None
-        if store.is_shared:
-            cluster = (Heartbeat(store, config.db.heartbeat_s, functools.partial(
-                           _on_requeued, metrics, dispatcher.notify)),
-                       WakeupListener(store.url, dispatcher.notify))
+        # Every server keeps its row's heartbeat fresh (the servers page); only on a shared
+        # database does the heartbeat also take over the running tasks of dead servers.
+        heartbeat = Heartbeat(store, config.db.heartbeat_s, functools.partial(
+            _on_requeued, metrics, dispatcher.notify) if store.is_shared else None)
+        listener = WakeupListener(store.url, dispatcher.notify) if store.is_shared else None
         scheduler = Scheduler(store, {task_class.name: task_class.schedule
                                       for task_class in self.registry
                                       if task_class.schedule is not None}, dispatcher.notify)
         retention = Retention(store, config.retention_s, {
             task_class.name: task_class.ttl_s for task_class in self.registry
             if task_class.ttl_s is not None})
-        return _Parts(store, service, dispatcher, sender, app, http, cluster, scheduler,
-                      retention)
+        return _Parts(store, service, dispatcher, sender, app, http, heartbeat, listener,
+                      scheduler, retention)
 
     def _timeout_of(self, record: TaskRecord) -> float | None:
         """A run's time limit: its submit's own, else its task's, else none."""
@@ -165,9 +166,9 @@ class Server:
         # The listener after the dispatcher: a request it answers finds tasks running. The
         # mailer after the listener: its links name the port the listener took.
         parts.dispatcher.start()
-        if parts.cluster is not None:
-            for thread in parts.cluster:
-                thread.start()
+        parts.heartbeat.start()
+        if parts.listener is not None:
+            parts.listener.start()
         parts.scheduler.start()
         parts.retention.start()
         if parts.http is not None:
@@ -294,6 +295,11 @@ class Server:
     def _stop(self, parts: _Parts, grace_s: float | None) -> bool:
         self.registry.detach_server(self)
         grace_s = self.config.shutdown_grace_s if grace_s is None else grace_s
+        try:
+            parts.store.mark_stopping()  # the servers page shows it stopping
+        except StoreError as exc:  # the database is down: the stop goes on without it
+            logger.warning("could not mark this server as stopping in deferred_servers (%s)",
+                           exc)
         # Intake first (not the reverse of start order): no new work may arrive while the
         # running tasks use their grace. The listener last but the store: during the grace
         # it refuses submits with 503 and serves reads, so clients and load balancers see a
@@ -321,9 +327,9 @@ class Server:
         if sender_started and not parts.sender.stop(grace_s + STOP_WAIT_S):
             logger.warning("the mailer thread is still sending; its email goes again at the "
                            "next start")
-        if parts.cluster is not None:
-            for thread in reversed(parts.cluster):
-                thread.stop()
+        if parts.listener is not None:
+            parts.listener.stop()
+        parts.heartbeat.stop()  # last: the row says "stopping", not dead, until the end
         return finished
 
     def request_stop(self) -> None:
