@@ -295,16 +295,16 @@ class Server:
     def _stop(self, parts: _Parts, grace_s: float | None) -> bool:
         self.registry.detach_server(self)
         grace_s = self.config.shutdown_grace_s if grace_s is None else grace_s
-        try:
-            parts.store.mark_stopping()  # the servers page shows it stopping
-        except StoreError as exc:  # the database is down: the stop goes on without it
-            logger.warning("could not mark this server as stopping in deferred_servers (%s)",
-                           exc)
         # Intake first (not the reverse of start order): no new work may arrive while the
         # running tasks use their grace. The listener last but the store: during the grace
         # it refuses submits with 503 and serves reads, so clients and load balancers see a
         # server that is stopping rather than a refused connection.
         parts.service.close()
+        try:
+            parts.store.mark_stopping()  # the servers page shows it stopping
+        except StoreError as exc:  # the database is down: the stop goes on without it
+            logger.warning("could not mark this server as stopping in deferred_servers (%s)",
+                           exc)
         finished = self._stop_threads(parts, grace_s, listener=parts.http)
         parts.store.close()
         if finished:
