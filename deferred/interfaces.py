@@ -14,6 +14,7 @@ from .access.audit import Actor, AuditAction, AuditEntry, StoredToken
 from .errors import StoreError
 from .scheduling.options import SubmitOptions
 from .stats import StatsRange, StatsView
+from .servers import ServerRecord
 
 
 @dataclasses.dataclass(frozen=True)
@@ -150,6 +151,8 @@ class RecordReader(Protocol):
 
     def stats_view(self, stats_range: StatsRange, name: str | None = None) -> StatsView:
         """The dashboard's statistics over `stats_range` up to now, of task `name` or all."""
+    def servers(self) -> list[ServerRecord]:
+        """Every server's row, oldest first, with its state and running records."""
 
 
 class TaskStore(RecordReader, Protocol):
@@ -174,10 +177,13 @@ class TaskStore(RecordReader, Protocol):
         """True when several servers may share the database (quotas counted there)."""
 
     def join(self) -> None:
-        """Announce this server with a heartbeat (a shared database only)."""
+        """Announce this server with its row and a fresh heartbeat."""
 
     def beat(self) -> bool:
         """Refresh this server's heartbeat; False if it had been taken for dead."""
+
+    def mark_stopping(self) -> None:
+        """Say in this server's row that its stop has begun."""
 
     def add(self, name: str, params: Mapping[str, Any], email: str | None = None,
             options: SubmitOptions | None = None, *, running: bool = False,

@@ -14,6 +14,7 @@ from typing import Any
 
 from .background import BackgroundThread
 from .config import Config, parse_config
+from .errors import StoreError
 from .links import listener_base_url
 from .runtime.dispatcher import Dispatcher
 from .tasks.context import TaskContext
@@ -51,11 +52,11 @@ class _Parts:
 
     def __init__(self, store: SqlTaskStore, service: LocalTaskService, dispatcher: Dispatcher,
                  sender: OutboxSender, app: Any, http: HttpServer | None,
-                 cluster: tuple[Heartbeat, WakeupListener] | None,
+                 heartbeat: Heartbeat, listener: WakeupListener | None,
                  chores: Sequence[BackgroundThread]) -> None:
         self.store, self.service, self.dispatcher = store, service, dispatcher
         self.sender, self.app, self.http = sender, app, http
-        self.cluster = cluster  # on a shared database only
+        self.heartbeat, self.listener = heartbeat, listener  # a listener on PostgreSQL only
         self.chores = chores  # the scheduler, retention and the statistics, in start order
 
 
@@ -138,11 +139,11 @@ class Server:
                               trusted_proxy=config.http.trusted_proxy)
         sender = OutboxSender(store.outbox, SmtpMailer(config.smtp), config.smtp,
                               functools.partial(self._base_url, http), wake=mail_wake)
-        cluster = None
-        if store.is_shared:
-            cluster = (Heartbeat(store, config.db.heartbeat_s, functools.partial(
-                           _on_requeued, metrics, dispatcher.notify)),
-                       WakeupListener(store.url, dispatcher.notify))
+        # Every server keeps its row's heartbeat fresh (the servers page); only on a shared
+        # database does the heartbeat also take over the running tasks of dead servers.
+        heartbeat = Heartbeat(store, config.db.heartbeat_s, functools.partial(
+            _on_requeued, metrics, dispatcher.notify) if store.is_shared else None)
+        listener = WakeupListener(store.url, dispatcher.notify) if store.is_shared else None
         scheduler = Scheduler(store, {task_class.name: task_class.schedule
                                       for task_class in self.registry
                                       if task_class.schedule is not None}, dispatcher.notify)
@@ -151,7 +152,7 @@ class Server:
             if task_class.ttl_s is not None})
         stats = StatsKeeper(store.stats, SPANS,
                             lambda: [task_class.name for task_class in self.registry])
-        return _Parts(store, service, dispatcher, sender, app, http, cluster,
+        return _Parts(store, service, dispatcher, sender, app, http, heartbeat, listener,
                       (scheduler, retention, stats))
 
     def _timeout_of(self, record: TaskRecord) -> float | None:
@@ -170,9 +171,9 @@ class Server:
         # The listener after the dispatcher: a request it answers finds tasks running. The
         # mailer after the listener: its links name the port the listener took.
         parts.dispatcher.start()
-        if parts.cluster is not None:
-            for thread in parts.cluster:
-                thread.start()
+        parts.heartbeat.start()
+        if parts.listener is not None:
+            parts.listener.start()
         for chore in parts.chores:
             chore.start()
         if parts.http is not None:
@@ -304,6 +305,11 @@ class Server:
         # it refuses submits with 503 and serves reads, so clients and load balancers see a
         # server that is stopping rather than a refused connection.
         parts.service.close()
+        try:
+            parts.store.mark_stopping()  # the servers page shows it stopping
+        except StoreError as exc:  # the database is down: the stop goes on without it
+            logger.warning("could not mark this server as stopping in deferred_servers (%s)",
+                           exc)
         finished = self._stop_threads(parts, grace_s, listener=parts.http)
         parts.store.close()
         if finished:
@@ -326,9 +332,9 @@ class Server:
         if sender_started and not parts.sender.stop(grace_s + STOP_WAIT_S):
             logger.warning("the mailer thread is still sending; its email goes again at the "
                            "next start")
-        if parts.cluster is not None:
-            for thread in reversed(parts.cluster):
-                thread.stop()
+        if parts.listener is not None:
+            parts.listener.stop()
+        parts.heartbeat.stop()  # last: the row says "stopping", not dead, until the end
         return finished
 
     def request_stop(self) -> None:

@@ -27,6 +27,7 @@ from ..links import request_base_url, task_url
 from .representation import (accepted_answer, audit_json, content_disposition, record_json,
                              submit_answer, task_types_json, timestamp_json)
 from .security import check_same_origin
+from .serverlist import servers_json
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +60,7 @@ def make_api_app(service: TaskService, records: RecordReader, access: AccessStor
     app.route("/api/chains", "POST", routes.submit_chain, access=Role.SUBMIT)
     app.route("/api/tasks", "GET", routes.list_tasks, access=Role.READ)
     app.route("/api/task-types", "GET", routes.task_types, access=Role.READ)
+    app.route("/api/servers", "GET", routes.list_servers, access=Role.READ)
     app.route("/api/audit", "GET", routes.audit_log, access=Role.ADMIN)
     app.route("/api/tokens", "GET", routes.list_tokens, access=Role.ADMIN)
     app.route("/api/tokens", "POST", routes.create_token, access=Role.ADMIN)
@@ -158,6 +160,10 @@ class ApiRoutes:
     def task_types(self) -> Any:
         """`GET /api/task-types`: the registered tasks and the limits."""
         return task_types_json(self._service.task_types(), self._service.global_limit)
+
+    def list_servers(self) -> Any:
+        """`GET /api/servers`: every server of the database, alive or not."""
+        return servers_json(self._records.servers(), self._service.server_id)
 
     def audit_log(self) -> Any:
         """`GET /api/audit?limit=&cursor=&task_id=`: the audit log, newest first."""

@@ -24,6 +24,7 @@ from ..records import MAX_TASK_ID, utcnow
 from ..scheduling.options import MAX_DELAY_S
 from .auth import TOKEN_NAME
 from .listquery import DEFAULT_LIMIT, MAX_LIMIT, STATUS_FILTERS
+from .serverlist import servers_operation
 from .openapi_schemas import (ERROR_RESPONSES, chain_body, error_responses, error_schema,
                               object_schema, params_schemas, ref, shared_schemas, submit_body)
 
@@ -150,6 +151,7 @@ def _other_paths() -> dict[str, Any]:
         "/api/task-types": {"get": _operation(
             "listTaskTypes", "The registered tasks, their schemas and limits.",
             {"200": _json(ref("TaskTypes")), **_errors()})},
+        "/api/servers": {"get": servers_operation(_errors("Unavailable"))},
         "/results/{token}": {"get": _operation(
             "getResultFile", "Download a result file (its link is its capability).",
             {"200": {"description": "The file, as an attachment, with its own type.",

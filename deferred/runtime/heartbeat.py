@@ -1,5 +1,6 @@
-"""`Heartbeat`: on a database shared by several servers, keeps this server's heartbeat fresh
-and queues again the running tasks of servers whose heartbeat has gone stale."""
+"""`Heartbeat`: keeps this server's heartbeat fresh in its row of `deferred_servers` and, on
+a database shared by several servers, queues again the running tasks of servers whose
+heartbeat has gone stale."""
 
 from __future__ import annotations
 
@@ -14,12 +15,13 @@ logger = logging.getLogger(__name__)
 
 
 class Heartbeat(BackgroundThread):
-    """The `deferred-heartbeat` thread: every `interval_s`, a heartbeat, then a look for
-    orphans; `on_requeued` is called with the records of those it queued again or failed
-(to say so and wake the dispatcher)."""
+    """The `deferred-heartbeat` thread: every `interval_s`, a heartbeat, then (with
+    `on_requeued`, on a shared database) a look for orphans; `on_requeued` is called with the
+    records of those it queued again or failed (to say so and wake the dispatcher). Without
+    it (SQLite, one server) it only beats: one short write."""
 
     def __init__(self, store: TaskStore, interval_s: float,
-                 on_requeued: Callable[[list[TaskRecord]], None]) -> None:
+                 on_requeued: Callable[[list[TaskRecord]], None] | None) -> None:
         super().__init__("deferred-heartbeat")
         self._store, self._interval_s, self._on_requeued = store, interval_s, on_requeued
 
@@ -32,11 +34,13 @@ class Heartbeat(BackgroundThread):
                                self._interval_s)
 
     def beat_once(self) -> None:
-        """One heartbeat and one look for orphans."""
+        """One heartbeat and (on a shared database) one look for orphans."""
         if not self._store.beat():
             logger.error("this server was taken for dead (no heartbeat for longer than the "
                          "lease, e.g. it was paused); tasks it was running may have run "
                          "elsewhere, and their outcomes here are dropped")
+        if self._on_requeued is None:
+            return
         requeued = self._store.requeue_running()
         if requeued:
             self._on_requeued(requeued)

@@ -1,5 +1,6 @@
-"""Several servers on one PostgreSQL database: who is alive (heartbeat rows), whose running
-tasks are orphans, quotas counted over every server, and wake-ups through NOTIFY.
+"""Several servers on one PostgreSQL database: whose running tasks are orphans (their
+server's heartbeat row, kept by `server_rows`, is stale), quotas counted over every server,
+and wake-ups through NOTIFY.
 
 Exact quotas: every claim transaction first takes one transaction-level advisory lock, then
 counts the RUNNING rows of the whole cluster per name, and claims only within what is left of
@@ -13,8 +14,6 @@ waits on rows another transaction (a finish, a requeue) has locked.
 from __future__ import annotations
 
 import datetime
-import os
-import socket
 from collections.abc import Mapping
 
 import sqlalchemy as sa
@@ -26,34 +25,6 @@ from .schema import outbox, servers, tasks
 CLAIM_LOCK_KEY = 0x6465666572726564  # "deferred": the one cluster-wide claim lock
 WAKE_CHANNEL = "deferred_tasks"
 RUNNING = TaskStatus.RUNNING.value
-
-
-def join(conn: sa.Connection, server_id: str) -> None:
-    """Add this server's row with a fresh heartbeat (the database's clock)."""
-    now = sa.func.now()
-    conn.execute(sa.delete(servers).where(servers.c.id == server_id))
-    conn.execute(servers.insert().values(id=server_id, host=socket.gethostname()[:255],
-                                         pid=os.getpid(), started_at=now, heartbeat_at=now))
-
-
-def beat(conn: sa.Connection, server_id: str, lease_s: float) -> bool:
-    """Refresh this server's heartbeat. False when it had gone stale for longer than the
-    lease (the server was paused, or cut off from the database): other servers may have
-    queued its running tasks again meanwhile."""
-    age_s = conn.execute(
-        sa.select(sa.func.extract("epoch", sa.func.now() - servers.c.heartbeat_at))
-        .where(servers.c.id == server_id).with_for_update()).scalar_one_or_none()
-    if age_s is None:  # removed as long dead
-        join(conn, server_id)
-        return False
-    conn.execute(sa.update(servers).where(servers.c.id == server_id)
-                 .values(heartbeat_at=sa.func.now()))
-    return float(age_s) <= lease_s
-
-
-def leave(conn: sa.Connection, server_id: str) -> None:
-    """Remove this server's row: whatever it still has running is an orphan at once."""
-    conn.execute(sa.delete(servers).where(servers.c.id == server_id))
 
 
 def dead_owner(owner: sa.ColumnElement[str], server_id: str, lease_s: float

@@ -11,7 +11,6 @@ import dataclasses
 import datetime
 import logging
 import math
-import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -26,6 +25,7 @@ from ..records import (ChainStep, Outcome, QueueDepth, StoredFile, TaskRecord, T
                        utcnow)
 from ..scheduling.options import SubmitOptions
 from ..stats import StatsRange, StatsView
+from ..servers import ServerInfo, ServerRecord, new_server_id
 from . import cluster, reads, transitions
 from .access import SqlAccessStore, audit_values, insert_audit
 from .database import Database
@@ -35,6 +35,7 @@ from .stats import SqlStats
 from .recovery import requeue_interrupted
 from .rows import chain_from_json, record_from_row
 from .schema import firings, tasks
+from .server_rows import SqlServers
 from .hot_path import hot_path
 from .statements import build_hot_statements
 from .turn import run_turn
@@ -55,7 +56,7 @@ class SqlTaskStore:
     def __init__(self, config: DbConfig, *, server_id: str | None = None,
                  exclusive: bool = False, limits: LimitsConfig | None = None,
                  recovery: RecoveryConfig | None = None) -> None:
-        self.server_id = server_id or uuid.uuid4().hex
+        self.server_id = server_id or new_server_id()
         self._recovery = recovery or RecoveryConfig()
         self.database = Database(config.url, exclusive=exclusive)
         self._access = SqlAccessStore(self.database)
@@ -63,6 +64,8 @@ class SqlTaskStore:
         self._stats = SqlStats(self.database)
         self._lease_s = config.lease_s
         self._limits = limits  # counted over every server on a shared database
+        self._servers = SqlServers(self.database, self.server_id, ServerInfo.of_this_process(
+            limits.pool_size if limits is not None else 0), config.lease_s)
         self._joined = False
         self._adds: GroupCommitter[NewTask, TaskRecord] = GroupCommitter(self._add_batch)
         self._hot = hot_path(self.database.dialect, build_hot_statements(self.database.dialect))
@@ -99,19 +102,27 @@ class SqlTaskStore:
         return self.database.engine.url
 
     def join(self) -> None:
-        """Announce this server with a heartbeat row (a shared database only)."""
-        if self.is_shared:
-            with self.database.write("announce the server") as conn:
-                cluster.join(conn, self.server_id)
-            self._joined = True
+        """Announce this server with its row in `deferred_servers` and a fresh heartbeat (on
+        SQLite, removing the rows dead servers left)."""
+        self._servers.join()
+        self._joined = True
 
     def beat(self) -> bool:
         """Refresh this server's heartbeat. False when other servers had taken it for dead
         (its running tasks may have been queued again and taken elsewhere)."""
-        if not self.is_shared:
+        if not self._joined and not self.is_shared:
             return True
-        with self.database.write("refresh the heartbeat") as conn:
-            return cluster.beat(conn, self.server_id, self._lease_s)
+        return self._servers.beat()
+
+    def mark_stopping(self) -> None:
+        """Say in this server's row that its stop has begun."""
+        if self._joined:
+            self._servers.mark_stopping()
+
+    def servers(self) -> list[ServerRecord]:
+        """Every server's row, oldest first: alive, stopping or taken for dead, with how
+        many records each has running."""
+        return self._servers.list()
 
     def add(self, name: str, params: Mapping[str, Any], email: str | None = None,
             options: SubmitOptions | None = None, *, running: bool = False,
@@ -363,8 +374,7 @@ class SqlTaskStore:
         if self._joined:
             self._joined = False
             try:
-                with self.database.write("remove the server's heartbeat") as conn:
-                    cluster.leave(conn, self.server_id)
+                self._servers.leave()
             except Exception:  # the others will find it dead once its lease is over
-                logger.warning("could not remove this server's heartbeat row")
+                logger.warning("could not remove this server's row from deferred_servers")
         self.database.close()

@@ -157,11 +157,11 @@ def test_an_unknown_token_or_a_malformed_header_is_refused_with_how_to_authentic
 
 
 @pytest.mark.parametrize("role, allowed", [
-    ("read", {"list", "get", "types", "metrics", "result"}),
-    ("submit", {"list", "get", "types", "metrics", "result", "submit", "cancel", "retry",
-                "chain"}),
-    ("admin", {"list", "get", "types", "metrics", "result", "submit", "cancel", "retry",
-               "chain", "audit"}),
+    ("read", {"list", "get", "types", "servers", "metrics", "result"}),
+    ("submit", {"list", "get", "types", "servers", "metrics", "result", "submit", "cancel",
+                "retry", "chain"}),
+    ("admin", {"list", "get", "types", "servers", "metrics", "result", "submit", "cancel",
+               "retry", "chain", "audit"}),
 ])
 def test_each_role_may_do_what_it_should_and_no_more(server, role, allowed):
     failed = server.submit("boom", {})
@@ -174,6 +174,7 @@ def test_each_role_may_do_what_it_should_and_no_more(server, role, allowed):
         "list": ("GET", "/api/tasks", None),
         "get": ("GET", f"/api/tasks/{done.id}", None),
         "types": ("GET", "/api/task-types", None),
+        "servers": ("GET", "/api/servers", None),
         "metrics": ("GET", "/metrics", None),
         "result": ("GET", file_path, None),
         "submit": ("POST", "/api/tasks", {"task_name": "echo", "params": {}, "wait": 0}),
@@ -454,6 +455,8 @@ ROUTE_ROLES = {
     ("GET", "/"): "read", ("GET", "/ui/parts/overview"): "read", ("GET", "/tasks"): "read",
     ("GET", "/ui/parts/tasks"): "read", ("GET", "/tasks/<task_id:int>"): "read",
     ("GET", "/ui/parts/task/<task_id:int>"): "read",
+    ("GET", "/api/servers"): "read", ("GET", "/servers"): "read",
+    ("GET", "/ui/parts/servers"): "read",
     ("GET", "/tasks/<task_id:int>/result"): "read",
     ("POST", "/tasks/<task_id:int>/cancel"): "submit",
     ("POST", "/tasks/<task_id:int>/retry"): "submit", ("GET", "/launch"): "submit",

@@ -32,6 +32,7 @@ from .formhtml import render_form
 from ..listquery import ALL, FINISHED, parse_cursor, parse_status_filter, status_arguments
 from .navigation import redirect
 from .renderer import PageRenderer
+from .serverpages import ServerPages
 from .templates import STATIC_DIR, Templates, static_names
 
 logger = logging.getLogger(__name__)
@@ -84,7 +85,9 @@ def make_ui_app(service: TaskService, records: RecordReader, access: AccessStore
     renderer = PageRenderer(Templates(), config, authenticator)
     access_pages = AccessPages(access, authenticator, renderer)
     dashboard = DashboardPages(service, records, renderer)
-    routes = UiRoutes(service, records, config, renderer, access_pages, dashboard)
+    server_pages = ServerPages(records, service.server_id, renderer)
+    routes = UiRoutes(service, records, config, renderer, access_pages, dashboard,
+                      server_pages)
     app.install(HtmlErrorPlugin(routes))
     app.install(AccessPlugin(authenticator, routes.refusal))  # inside: refusals as pages
     read, submit = Role.READ, Role.SUBMIT
@@ -99,6 +102,8 @@ def make_ui_app(service: TaskService, records: RecordReader, access: AccessStore
     app.route("/ui/parts/tasks", "GET", routes.task_list_part, access=read)
     app.route("/tasks/<task_id:int>", "GET", routes.task_page, access=read)
     app.route("/ui/parts/task/<task_id:int>", "GET", routes.task_part, access=read)
+    app.route("/servers", "GET", server_pages.servers_page, access=read)
+    app.route("/ui/parts/servers", "GET", server_pages.servers_part, access=read)
     app.route("/tasks/<task_id:int>/result", "GET", routes.whole_result, access=read)
     app.route("/tasks/<task_id:int>/cancel", "POST", routes.cancel, access=submit)
     app.route("/tasks/<task_id:int>/retry", "POST", routes.retry, access=submit)
@@ -157,10 +162,11 @@ class UiRoutes:
 
     def __init__(self, service: TaskService, records: RecordReader, config: HttpConfig,
                  renderer: PageRenderer, access_pages: AccessPages,
-                 dashboard: DashboardPages) -> None:
+                 dashboard: DashboardPages, server_pages: ServerPages) -> None:
         self._service, self._records, self._config = service, records, config
         self._dashboard = dashboard
         self._pages, self._access_pages = renderer, access_pages
+        self._server_pages = server_pages
         self._render = renderer.render
         self._static = static_names()
 
@@ -235,13 +241,15 @@ class UiRoutes:
         """`GET /tasks/{id}`: everything the record holds, and a cancel button while it
         has not finished."""
         record = self._record(task_id)
-        return self._render("task", record=record, keep_until=self._keep_until(record))
+        return self._render("task", record=record, keep_until=self._keep_until(record),
+                            server=self._server_pages.name_of(record.owner))
 
     def task_part(self, task_id: int) -> Any:
         """The live section of a task's page."""
         record = self._record(task_id)
         return self._render("task_part", record=record,
-                               keep_until=self._keep_until(record))
+                               keep_until=self._keep_until(record),
+                               server=self._server_pages.name_of(record.owner))
 
     def cancel(self, task_id: int) -> Any:
         """`POST /tasks/{id}/cancel` (the task page's button): cancel, then back to it."""

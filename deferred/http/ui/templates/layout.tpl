@@ -18,6 +18,7 @@
   <nav aria-label="Main">
     <a href="{{root}}/" {{!'aria-current="page"' if get('section') == 'overview' else ''}}>Overview</a>
     <a href="{{root}}/tasks" {{!'aria-current="page"' if get('section') == 'tasks' else ''}}>Tasks</a>
+    <a href="{{root}}/servers" {{!'aria-current="page"' if get('section') == 'servers' else ''}}>Servers</a>
     % if get('can_submit'):
     <a href="{{root}}/launch" {{!'aria-current="page"' if get('section') == 'launch' else ''}}>Launch</a>
     % end

@@ -59,7 +59,13 @@
  <span class="muted">{{ui.exact_time(keep_until)}}, then deleted with its files</span></dd>
     % end
     % if record.owner:
-    <dt>Server</dt><dd><code>{{record.owner}}</code></dd>
+    <dt>Server</dt><dd>
+    % if get('server') is not None:
+      <a href="{{root}}/servers" class="server-name" title="server id {{record.owner}}">{{server.host}}</a> <span class="muted">pid {{server.pid}}</span>
+    % else:
+      <code>{{record.owner}}</code>
+    % end
+    </dd>
     % end
     <dt>Email</dt><dd>
     % delivery = record.email_delivery
