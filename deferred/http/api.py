@@ -13,7 +13,8 @@ import bottle
 from ..config import HttpConfig
 from ..access.identity import Role
 from ..errors import (BadRequestError, DeferredError, InternalError, InvalidJsonError,
-                      NotFoundError, ShuttingDownError, StoreUnavailableError)
+                      NotFoundError, ShuttingDownError, StoreUnavailableError,
+                      UnknownTaskError)
 from ..scheduling.options import submit_options
 from ..interfaces import AccessStore, RecordReader, TaskService
 from .jsonbody import (check_json_content_type, not_json_error, parse_chain, parse_submit,
@@ -28,6 +29,7 @@ from .representation import (accepted_answer, audit_json, content_disposition, r
                              submit_answer, task_types_json, timestamp_json)
 from .security import check_same_origin
 from .serverlist import servers_json
+from .statsjson import parse_range, stats_json
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +62,7 @@ def make_api_app(service: TaskService, records: RecordReader, access: AccessStor
     app.route("/api/chains", "POST", routes.submit_chain, access=Role.SUBMIT)
     app.route("/api/tasks", "GET", routes.list_tasks, access=Role.READ)
     app.route("/api/task-types", "GET", routes.task_types, access=Role.READ)
+    app.route("/api/stats", "GET", routes.stats, access=Role.READ)
     app.route("/api/servers", "GET", routes.list_servers, access=Role.READ)
     app.route("/api/audit", "GET", routes.audit_log, access=Role.ADMIN)
     app.route("/api/tokens", "GET", routes.list_tokens, access=Role.ADMIN)
@@ -160,6 +163,17 @@ class ApiRoutes:
     def task_types(self) -> Any:
         """`GET /api/task-types`: the registered tasks and the limits."""
         return task_types_json(self._service.task_types(), self._service.global_limit)
+
+    def stats(self) -> Any:
+        """`GET /api/stats?range=&task_name=`: the dashboard's statistics as JSON."""
+        query = bottle.request.query
+        stats_range = parse_range(query)
+        name = (query.getunicode("task_name") or "").strip() or None
+        known = [item.name for item in self._service.task_types()]
+        if name is not None and name not in known:
+            raise UnknownTaskError(f"unknown task {name!r}; known tasks: "
+                                   f"{', '.join(known) or 'none'}", where="task_name")
+        return stats_json(self._records.stats_view(stats_range, name))
 
     def list_servers(self) -> Any:
         """`GET /api/servers`: every server of the database, alive or not."""

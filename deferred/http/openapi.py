@@ -25,6 +25,7 @@ from ..scheduling.options import MAX_DELAY_S
 from .auth import TOKEN_NAME
 from .listquery import DEFAULT_LIMIT, MAX_LIMIT, STATUS_FILTERS
 from .serverlist import servers_operation
+from .statsjson import stats_operation
 from .openapi_schemas import (ERROR_RESPONSES, chain_body, error_responses, error_schema,
                               object_schema, params_schemas, ref, shared_schemas, submit_body)
 
@@ -152,6 +153,8 @@ def _other_paths() -> dict[str, Any]:
             "listTaskTypes", "The registered tasks, their schemas and limits.",
             {"200": _json(ref("TaskTypes")), **_errors()})},
         "/api/servers": {"get": servers_operation(_errors("Unavailable"))},
+        "/api/stats": {"get": stats_operation(_errors("BadRequest", "UnknownTask",
+                                                      "Unavailable"))},
         "/results/{token}": {"get": _operation(
             "getResultFile", "Download a result file (its link is its capability).",
             {"200": {"description": "The file, as an attachment, with its own type.",

@@ -465,6 +465,7 @@ ROUTE_ROLES = {
     ("POST", "/login"): "public", ("POST", "/logout"): "read",
     ("GET", "/static/<name>"): "public", ("GET", "/<path:re:(?!api/|results/).+>"): "read",
     ("GET", "/ui/parts/stats"): "read", ("GET", "/task-types/<name>"): "read",
+    ("GET", "/api/stats"): "read",
     ("GET", "/ui/parts/task-type/<name>"): "read",
     ("GET", "/ui/parts/task-type/<name>/recent"): "read",
 }

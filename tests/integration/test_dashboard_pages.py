@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import html
 import http.client
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from polling import wait_until
@@ -159,3 +161,36 @@ def test_a_bad_range_or_an_unknown_type_is_a_clear_error(server):
     assert status == 404 and "error 104" in page
     status, page = get(server, "/ui/parts/task-type/nope")
     assert status == 404
+
+
+def get_json(server: deferred.Server, path: str) -> tuple[int, Any]:
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    try:
+        connection.request("GET", path, headers={"Accept": "application/json"})
+        response = connection.getresponse()
+        return response.status, json.loads(response.read())
+    finally:
+        connection.close()
+
+
+def test_the_api_gives_the_same_statistics_as_json(server):
+    run_some(server)
+    status, stats = get_json(server, "/api/stats")
+    assert status == 200
+    assert (stats["range"], stats["task_name"], stats["bar_s"]) == ("1h", None, 60)
+    assert len(stats["bars"]) == 60 and stats["bars"][-1]["start"].endswith("Z")
+    assert sum(bar["succeeded"] for bar in stats["bars"]) == 6
+    assert sum(bar["failed"] for bar in stats["bars"]) == 2
+    by_name = {item["name"]: item for item in stats["task_types"]}
+    assert set(by_name) == {"double", "boom"}
+    assert by_name["boom"]["failure_rate"] == 1.0
+    assert by_name["boom"]["last_failure"]["error"] == "ValueError: upstream said no"
+    assert by_name["double"]["last_failure"] is None
+    assert by_name["double"]["run_p50_s"] is not None
+    status, one = get_json(server, "/api/stats?range=7d&task_name=boom")
+    assert status == 200 and one["bar_s"] == 4 * 3600 and len(one["bars"]) == 42
+    assert [item["name"] for item in one["task_types"]] == ["boom"]
+    status, error = get_json(server, "/api/stats?range=2d")
+    assert status == 400 and error["error_code"] == 100 and error["error_where"] == "range"
+    status, error = get_json(server, "/api/stats?task_name=nope")
+    assert status == 404 and error["error_code"] == 101 and "double" in error["error_msg"]

@@ -8,23 +8,14 @@ from typing import Any
 
 import bottle
 
-from ...errors import BadRequestError, NotFoundError
+from ...errors import NotFoundError
 from ...interfaces import RecordReader, TaskService, TaskType
-from ...stats import DEFAULT_RANGE, RANGES, StatsRange, StatsView
+from ...stats import RANGES, StatsView
+from ..statsjson import parse_range
 from . import charts, pages
 from .renderer import PageRenderer
 
 RECENT_OF_TYPE = 20
-
-
-def parse_range(query: bottle.FormsDict) -> StatsRange:
-    """The `range` of a dashboard query (`15m`, `1h`, `24h`, `7d`; default `1h`). Raises
-    `BadRequestError` naming the choices."""
-    key = (query.getunicode("range") or DEFAULT_RANGE).strip()
-    if key not in RANGES:
-        raise BadRequestError(f"range {key!r} is not one of {', '.join(RANGES)}",
-                              where="range")
-    return RANGES[key]
 
 
 class DashboardPages:
