@@ -55,8 +55,8 @@ class TurnResult:
     `added` has one record per new task, in order: as stored (running here or queued), or
     the record already stored under its idempotency key. `started` holds the records now
     running here, oldest claim first, then the new ones stored running. `drained` is True
-    when the claim took less than it was allowed: nothing else queued of a name with room
-    was due. `queued` is True when the turn queued work that may start now (a new task, a
+    when the claim took less than it was allowed and no name's whole room: nothing else
+    queued of a name with room was due. `queued` is True when the turn queued work that may start now (a new task, a
     chain's next step), which a later claim must find; `next_due` is the earliest time a
     delayed task or a retry it queued may start. `dropped` names the outcomes of `finished`
     that were not stored (task id and attempt): their records no longer ran that attempt

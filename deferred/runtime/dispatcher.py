@@ -75,6 +75,7 @@ class Dispatcher:
         self._thread = threading.Thread(target=self._loop, name="deferred-dispatcher")
         # What this server knows of the queue between turns:
         self._maybe_queued = True  # something queued may be claimable: a turn must look
+        self._claimable: dict[str, int] = {}  # the room of the latest claim, by name
         self._queue_epoch = 0  # counts the events that may have queued something
         self._next_due: datetime.datetime | None = None  # the earliest delayed record known
         self._due_unknown = True  # the store must be asked when the next delayed one is due
@@ -134,7 +135,10 @@ class Dispatcher:
         """What a turn may claim now (see `claim_room`): nothing once stopping."""
         if self._stopping.is_set():
             return {}, 0
-        return claim_room(self._quotas, self._ready, self._prefetch, self._runs.is_short)
+        room, total = claim_room(self._quotas, self._ready, self._prefetch,
+                                 self._runs.is_short)
+        self._claimable = room  # a name left out is at its cap (see `_run_done`)
+        return room, total
 
     def _turn(self, slots: Sequence[_Slot]) -> list[_Answer]:
         """One turn for a batch of submits (None: the dispatcher's own turn), in the thread
@@ -331,8 +335,8 @@ class Dispatcher:
         """A worker's run ended: its slot is free, its outcome waits for a turn."""
         self._ready.done(record.name)
         self._suspects.ended(record.id)
-        if record.name in self._quotas.name_limits:
-            self._mark_queued()  # records of a name at its limit may wait queued
+        if record.name in self._quotas.name_limits or record.name not in self._claimable:
+            self._mark_queued()  # records of a name at its limit (or cap) may wait queued
         self._wake.set()
 
     def _report_progress(self, record: TaskRecord, percent: float, message: str | None
