@@ -27,6 +27,7 @@ from ..links import request_base_url, task_url
 from .representation import (accepted_answer, audit_json, content_disposition, record_json,
                              submit_answer, task_types_json, timestamp_json)
 from .security import check_same_origin
+from .task_type_routes import add_pause_routes
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +60,7 @@ def make_api_app(service: TaskService, records: RecordReader, access: AccessStor
     app.route("/api/chains", "POST", routes.submit_chain, access=Role.SUBMIT)
     app.route("/api/tasks", "GET", routes.list_tasks, access=Role.READ)
     app.route("/api/task-types", "GET", routes.task_types, access=Role.READ)
+    add_pause_routes(app, service, config)
     app.route("/api/audit", "GET", routes.audit_log, access=Role.ADMIN)
     app.route("/api/tokens", "GET", routes.list_tokens, access=Role.ADMIN)
     app.route("/api/tokens", "POST", routes.create_token, access=Role.ADMIN)

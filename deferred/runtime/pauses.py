@@ -5,10 +5,10 @@ No claim takes a record of a paused type (the store leaves them out); what a ser
 before the pause and has not started must not start after it either. One server's own pause
 reaches its dispatcher before it is answered. On a shared database a server starts a claimed
 record only while its latest reading of the pauses is younger than `PAUSE_FENCE_S`, and a
-pause is answered only that long (and a tenth more) after its commit: by then every server's
-reading either shows the pause or is too old to start anything. Like a lease, this is a
-promise about time, which a server's clock keeps as long as it runs at the rate of the
-others (a paused process starts nothing: its reading is stale when it wakes).
+pause is answered only that long (and a quarter of a second more) after its commit: by then
+every server's reading either shows the pause or is too old to start anything. Like a
+lease, this is a promise about time, which a server's clock keeps as long as it runs at the
+rate of the others (a paused process starts nothing: its reading is stale when it wakes).
 """
 
 from __future__ import annotations
@@ -29,7 +29,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 PAUSE_FENCE_S = 1.0
-_FENCE_MARGIN = 1.1  # clocks of different machines may run at slightly different rates
+# Clocks of different machines may run at slightly different rates, and a worker that took a
+# record just before the fence runs the task's code a moment later.
+_FENCE_MARGIN_S = 0.25
 
 
 class PauseGate:
@@ -65,7 +67,7 @@ def fence_wait_s(committed_at: float, now: float) -> float:
     """How long a pause committed at `committed_at` (`time.monotonic()`, after the commit)
     waits before it is answered, so that no server of a shared database starts a task of
     its type afterwards."""
-    return max(0.0, committed_at + PAUSE_FENCE_S * _FENCE_MARGIN - now)
+    return max(0.0, committed_at + PAUSE_FENCE_S + _FENCE_MARGIN_S - now)
 
 
 class PauseWatch:

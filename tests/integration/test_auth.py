@@ -461,6 +461,9 @@ ROUTE_ROLES = {
     ("POST", "/tokens"): "admin", ("POST", "/tokens/<name>/revoke"): "admin",
     ("POST", "/login"): "public", ("POST", "/logout"): "read",
     ("GET", "/static/<name>"): "public", ("GET", "/<path:re:(?!api/|results/).+>"): "read",
+    ("POST", "/api/task-types/<name>/pause"): "admin",
+    ("POST", "/api/task-types/<name>/resume"): "admin",
+    ("POST", "/task-types/<name>/pause"): "admin", ("POST", "/task-types/<name>/resume"): "admin",
 }
 RANK = {"read": 1, "submit": 2, "admin": 3}
 

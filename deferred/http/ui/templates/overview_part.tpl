@@ -15,8 +15,9 @@
     <tbody>
     % for item in task_types:
     % use = usage[item.name]
-    <tr data-task-type="{{item.name}}">
+    <tr data-task-type="{{item.name}}"{{!' data-paused' if item.paused else ''}}>
       <td><strong class="task-name">{{item.name}}</strong>
+% include('_pause', item=item, part='badge')
         % if item.description:
         <div class="help">{{item.description}}</div>
         % end
@@ -47,6 +48,7 @@
       % if get('can_submit'):
       <a class="button button-small" href="{{root}}/launch?task={{item.name}}">Launch</a>
       % end
+% include('_pause', item=item, part='form')
       </td>
     </tr>
     % end
