@@ -57,8 +57,8 @@ class TurnResult:
     `added` has one record per new task, in order: as stored (running here or queued), or
     the record already stored under its idempotency key. `started` holds the records now
     running here, oldest claim first, then the new ones stored running. `drained` is True
-    when the claim took less than it was allowed: nothing else queued of a name with room
-    was due. `queued` is True when the turn queued work that may start now (a new task, a
+    when the claim took less than it was allowed and no name's whole room: nothing else
+    queued of a name with room was due. `queued` is True when the turn queued work that may start now (a new task, a
     chain's next step), which a later claim must find; `next_due` is the earliest time a
     delayed task or a retry it queued may start. `dropped` names the outcomes of `finished`
     that were not stored (task id and attempt): their records no longer ran that attempt
@@ -72,6 +72,7 @@ class TurnResult:
     next_due: datetime.datetime | None = None
     dropped: frozenset[tuple[int, int]] = frozenset()
     suspect_started: bool = False  # the turn claimed a record of an interrupted run
+    paused: PausedNames | None = None  # what its claim read of the paused types (shared)
 
 
 class AccessStore(Protocol):
@@ -171,6 +172,10 @@ class TaskStore(RecordReader, Protocol):
     @property
     def outbox(self) -> Outbox:
         """The result emails to send, on the same database."""
+
+    @property
+    def pauses(self) -> PauseStore:
+        """The paused task types, on the same database."""
 
     @property
     def is_shared(self) -> bool:
@@ -301,6 +306,13 @@ class TaskType:
     schedule: str | None = None  # a periodic task's rule, `every 60 s` or `cron ...`
     next_run_at: datetime.datetime | None = None  # its next firing
     keep_s: float | None = None  # how long its finished runs are kept (None: for ever)
+    paused_at: datetime.datetime | None = None  # paused since then (None: not paused)
+    paused_by: str | None = None  # who paused it
+
+    @property
+    def paused(self) -> bool:
+        """True while nothing of this type starts (see `PauseStore`)."""
+        return self.paused_at is not None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -355,5 +367,49 @@ class TaskService(Protocol):
     def task_types(self) -> list[TaskType]:
         """The registered tasks, by name."""
 
+    def pause(self, name: str, actor: Actor | None = None) -> TaskType:
+        """Pause a task type on every server (none of it starts until resumed); the type.
+        Raises `UnknownTaskError`."""
+
+    def resume(self, name: str, actor: Actor | None = None) -> TaskType:
+        """Resume a paused task type; the type. Raises `UnknownTaskError`."""
+
     def health(self) -> Health:
         """What is checked for `GET /healthz`, each part on its own (the store is queried)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class PausedType:
+    """A task type paused on every server of the database: since when, and by whom."""
+
+    name: str
+    paused_at: datetime.datetime
+    paused_by: str
+
+
+@dataclasses.dataclass(frozen=True)
+class PausedNames:
+    """The paused task types as one reading saw them. `as_of` is `time.monotonic()` taken
+    before the reading began: it shows every pause committed before that moment."""
+
+    names: frozenset[str]
+    as_of: float
+
+
+class PauseStore(Protocol):
+    """The paused task types, kept across restarts and shared by every server: the queued
+    tasks of a paused type wait, and no claim takes them until it is resumed."""
+
+    def pause(self, name: str, actor: Actor | None = None) -> PausedType:
+        """Pause `name`, with the `actor`'s audit entry; one already paused is left as it
+        is (no entry). Returns the pause."""
+
+    def resume(self, name: str, actor: Actor | None = None) -> bool:
+        """Resume `name`, with the `actor`'s audit entry; False (and no entry) if it was
+        not paused."""
+
+    def paused(self) -> dict[str, PausedType]:
+        """The paused task types, by name."""
+
+    def names(self) -> PausedNames:
+        """The paused names now, as the dispatcher's claims see them."""

@@ -143,7 +143,9 @@ class Server:
         # database does the heartbeat also take over the running tasks of dead servers.
         heartbeat = Heartbeat(store, config.db.heartbeat_s, functools.partial(
             _on_requeued, metrics, dispatcher.notify) if store.is_shared else None)
-        listener = WakeupListener(store.url, dispatcher.notify) if store.is_shared else None
+        listener = (WakeupListener(store.url, dispatcher.notify,
+                                   on_pauses=dispatcher.look_at_pauses)
+                    if store.is_shared else None)
         scheduler = Scheduler(store, {task_class.name: task_class.schedule
                                       for task_class in self.registry
                                       if task_class.schedule is not None}, dispatcher.notify)
@@ -278,6 +280,17 @@ class Server:
         `NotFoundError`."""
         service = self._service()
         return TaskHandle(service, service.cancel(task_id))
+
+    def pause(self, name: str) -> None:
+        """Pause the task type `name` on every server of the database, kept across restarts:
+        none of its tasks starts after this returns until `resume(name)` (running ones
+        finish; submits are still stored). Raises `UnknownTaskError`."""
+        self._service().pause(name)
+
+    def resume(self, name: str) -> None:
+        """Resume the paused task type `name`: its queued tasks start. Raises
+        `UnknownTaskError`."""
+        self._service().resume(name)
 
     def stop(self, grace_s: float | None = None) -> bool:
         """Take no new work, give running tasks `grace_s` (default `shutdown_grace_s`), store

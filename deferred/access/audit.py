@@ -1,7 +1,7 @@
 """The audit log's shapes: who acted (`Actor`) and what the log keeps (`AuditEntry`); and
 `StoredToken`, an API token an admin made at run time.
 
-Every launch, cancel and retry that comes over HTTP (the API or the UI) is written in the same
+Every launch, cancel, retry, pause and resume that comes over HTTP (the API or the UI) is written in the same
 transaction as the change itself, so there is never a change without its entry; logins are
 logged too. Entries outlive the tasks they name (retention does not delete them).
 """
@@ -27,6 +27,8 @@ class AuditAction(str, enum.Enum):
     LOGOUT = "logout"
     TOKEN_CREATED = "token_created"
     TOKEN_REVOKED = "token_revoked"
+    PAUSE = "pause"  # a task type: nothing of it starts until it is resumed
+    RESUME = "resume"
 
     def __str__(self) -> str:
         return self.value

@@ -1,5 +1,6 @@
 """The command line: `python my_tasks.py TASK --params JSON`, `runserver`, the client
-commands of a running server (`submit`, `status`, `cancel`), exit codes, logging set-up.
+commands of a running server (`submit`, `status`, `cancel`, `pause`, `resume`), exit codes,
+logging set-up.
 
 Exit status: 0 success; 1 the task itself raised; 2 a user mistake (`deferred: error CODE:
 message` on stderr); 70 a bug in deferred (its traceback goes to the log).

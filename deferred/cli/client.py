@@ -1,5 +1,5 @@
-"""The command line's client of a running server: `submit`, `status` and `cancel` over the
-HTTP API, so that scripts and cron jobs need no HTTP code of their own.
+"""The command line's client of a running server: `submit`, `status`, `cancel`, `pause` and
+`resume` over the HTTP API, so that scripts and cron jobs need no HTTP code of their own.
 
 The server checks task names and params (it may run a newer tasks file than this one), and
 its refusals are reported with its own code and message. `urllib.request` is imported only
@@ -17,12 +17,13 @@ import urllib.parse
 from collections.abc import Mapping
 from typing import Any, TextIO
 
-from ..errors import BadRequestError, DeferredError, ErrorCode, InternalError, NoServerError
+from ..errors import (BadRequestError, DeferredError, ErrorCode, InternalError, NoServerError,
+                      UnknownTaskError)
 from ..result import result_text
 
 logger = logging.getLogger(__name__)
 
-CLIENT_COMMANDS = frozenset({"submit", "status", "cancel"})
+CLIENT_COMMANDS = frozenset({"submit", "status", "cancel", "pause", "resume"})
 DEFAULT_SERVER = "http://127.0.0.1:5000"
 SERVER_VARIABLE = "DEFERRED_SERVER"
 TOKEN_VARIABLE = "DEFERRED_TOKEN"  # an environment variable: a token on the command line
@@ -53,7 +54,8 @@ _ERROR_CLASSES = _error_classes(DeferredError)
 
 
 def add_client_parsers(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    """Add `submit`, `status` and `cancel`: commands for a server that is already running."""
+    """Add `submit`, `status`, `cancel`, `pause` and `resume`: commands for a server that is
+    already running."""
     _add_submit_parser(commands)
     status = commands.add_parser(
         "status", help="show a task record of a running server",
@@ -68,6 +70,16 @@ def add_client_parsers(commands: argparse._SubParsersAction) -> None:  # type: i
         description="Cancel a queued or delayed task, or ask a running one to stop.")
     cancel.add_argument("task_id", type=int, metavar="ID", help="the task's id")
     _add_server_option(cancel)
+    for command, summary, description in (
+            ("pause", "pause a task type on a running server (an admin's token)",
+             ("Pause a task type on every server of the database, kept across restarts: its "
+              "queued tasks wait (submits are still stored), its running ones finish, and "
+              "none starts until it is resumed.")),
+            ("resume", "resume a paused task type (an admin's token)",
+             "Resume a paused task type: its queued tasks start.")):
+        parser = commands.add_parser(command, help=summary, description=description)
+        parser.add_argument("task_type", metavar="NAME", help="the task type's name")
+        _add_server_option(parser)
 
 
 def _add_submit_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -148,6 +160,15 @@ def run_client_command(args: argparse.Namespace, params: Any, *, runserver_hint:
                        token=environ.get(TOKEN_VARIABLE) or None)
     if args.command == "submit":
         return _submit(client, args, params, stdout, stderr)
+    if args.command in ("pause", "resume"):
+        item = client.pause(args.task_type, resume=args.command == "resume")
+        if item.get("paused"):
+            by = f" by {item['paused_by']}" if item.get("paused_by") else ""
+            stdout.write(f"task type {item.get('name')} paused since {item.get('paused_at')}"
+                         f"{by}: none of its tasks starts until it is resumed\n")
+        else:
+            stdout.write(f"task type {item.get('name')} is not paused: its tasks start\n")
+        return True
     if args.command == "status":
         record = client.task(args.task_id)
         options: dict[str, Any] = ({"separators": (",", ":")} if args.json else {"indent": 2})
@@ -287,6 +308,15 @@ class ApiClient:
     def cancel(self, task_id: int) -> dict[str, Any]:
         """`POST /api/tasks/{id}/cancel`: the record once cancelled (or asked to stop)."""
         return self._call("POST", f"/api/tasks/{task_id}/cancel", {})
+
+    def pause(self, name: str, *, resume: bool = False) -> dict[str, Any]:
+        """`POST /api/task-types/{name}/pause` (or `/resume`): the task type afterwards."""
+        action = "resume" if resume else "pause"
+        try:
+            return self._call("POST", f"/api/task-types/{urllib.parse.quote(name, safe='')}/"
+                                      f"{action}", {})
+        except UnknownTaskError as exc:  # it names the argument the user just typed
+            raise UnknownTaskError(exc.message) from None
 
     def wait(self, task_id: int, deadline: float) -> dict[str, Any]:
         """The record once it is finished, or as it is at `deadline` (`time.monotonic()`)."""

@@ -11,7 +11,7 @@ from . import EXIT_USER_ERROR, run_cli
 from ..errors import DeferredError, ErrorCode
 
 USAGE = ("usage: deferred TASKS_FILE [--log-level LEVEL] [--log-format text|json] "
-         "{TASK,runserver,submit,status,cancel,help} ...")
+         "{TASK,runserver,submit,status,cancel,pause,resume,help} ...")
 
 
 def _load_tasks_file(path: Path) -> None:

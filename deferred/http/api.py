@@ -30,6 +30,7 @@ from .representation import (accepted_answer, audit_json, content_disposition, r
 from .security import check_same_origin
 from .serverlist import servers_json
 from .statsjson import parse_range, stats_json
+from .task_type_routes import add_pause_routes
 
 logger = logging.getLogger(__name__)
 
@@ -64,6 +65,7 @@ def make_api_app(service: TaskService, records: RecordReader, access: AccessStor
     app.route("/api/task-types", "GET", routes.task_types, access=Role.READ)
     app.route("/api/stats", "GET", routes.stats, access=Role.READ)
     app.route("/api/servers", "GET", routes.list_servers, access=Role.READ)
+    add_pause_routes(app, service, config)
     app.route("/api/audit", "GET", routes.audit_log, access=Role.ADMIN)
     app.route("/api/tokens", "GET", routes.list_tokens, access=Role.ADMIN)
     app.route("/api/tokens", "POST", routes.create_token, access=Role.ADMIN)

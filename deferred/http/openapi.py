@@ -27,7 +27,8 @@ from .listquery import DEFAULT_LIMIT, MAX_LIMIT, STATUS_FILTERS
 from .serverlist import servers_operation
 from .statsjson import stats_operation
 from .openapi_schemas import (ERROR_RESPONSES, chain_body, error_responses, error_schema,
-                              object_schema, params_schemas, ref, shared_schemas, submit_body)
+                              object_schema, params_schemas, ref, shared_schemas, submit_body,
+                              task_name_schema)
 
 OPENAPI_VERSION = "3.1.0"
 CURSOR_PATTERN = "^[1-9][0-9]{0,17}$"  # a record id as a query value
@@ -49,7 +50,8 @@ def build_openapi(task_types: Sequence[TaskType], config: HttpConfig, *, base_ur
         "security": [{}, *({scheme: []} for scheme in SECURITY_SCHEMES)],
         "paths": _paths(),
         "components": {
-            "schemas": {**shared_schemas(), **params_schemas(task_types)},
+            "schemas": {**shared_schemas(), **params_schemas(task_types),
+                        "TaskTypeName": task_name_schema(task_types)},
             "requestBodies": {"Submit": submit_body(task_types, max_year),
                               "Chain": chain_body(task_types)},
             "responses": error_responses(),
@@ -150,11 +152,12 @@ def _other_paths() -> dict[str, Any]:
         "/api/audit": {"get": _audit_operation()},
         **_token_paths(),
         "/api/task-types": {"get": _operation(
-            "listTaskTypes", "The registered tasks, their schemas and limits.",
+            "listTaskTypes", "The registered tasks, their schemas, limits and pauses.",
             {"200": _json(ref("TaskTypes")), **_errors()})},
         "/api/servers": {"get": servers_operation(_errors("Unavailable"))},
         "/api/stats": {"get": stats_operation(_errors("BadRequest", "UnknownTask",
                                                       "Unavailable"))},
+        **_pause_paths(),
         "/results/{token}": {"get": _operation(
             "getResultFile", "Download a result file (its link is its capability).",
             {"200": {"description": "The file, as an attachment, with its own type.",
@@ -251,6 +254,23 @@ def _token_paths() -> dict[str, Any]:
                 **_errors("NotFound", "Conflict", "Unavailable")},
             parameters=[{"name": "name", "in": "path", "required": True,
                          "schema": {"type": "string"}}])},
+    }
+
+
+def _pause_paths() -> dict[str, Any]:
+    name = [{"name": "name", "in": "path", "required": True, "schema": ref("TaskTypeName")}]
+    answer = {"200": _json(ref("TaskType"), "The task type, as it is now."),
+              **_errors("UnknownTaskType", "Unavailable")}
+    return {
+        "/api/task-types/{name}/pause": {"post": _operation(
+            "pauseTaskType", "Pause a task type on every server: its queued tasks wait "
+            "(submits are still stored), its running ones finish, none starts once this is "
+            "answered. Pausing a paused type changes nothing. Needs the admin role.",
+            answer, parameters=name)},
+        "/api/task-types/{name}/resume": {"post": _operation(
+            "resumeTaskType", "Resume a paused task type: its queued tasks start. Resuming "
+            "one not paused changes nothing. Needs the admin role.", answer,
+            parameters=name)},
     }
 
 

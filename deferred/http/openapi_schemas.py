@@ -16,6 +16,7 @@ from ..interfaces import TaskType
 from ..patterns import EMAIL_ATOM, HOST_LABEL
 from ..records import EmailStatus, TaskStatus
 from ..scheduling.options import MAX_DELAY_S, MAX_KEY_CHARS, MAX_PRIORITY
+from ..tasks.registry import TASK_NAME_PATTERN
 
 SCHEMAS = "#/components/schemas/"
 # What check_email_address takes: a dot-atom local part of at most 64 characters (a second
@@ -35,6 +36,9 @@ ERROR_RESPONSES: Mapping[str, tuple[int, str, tuple[ErrorCode, ...]]] = types.Ma
                  (ErrorCode.NOT_FOUND,)),
     "UnknownTask": (404, "No task has that name (101); the message lists the known ones.",
                     (ErrorCode.UNKNOWN_TASK,)),
+    "UnknownTaskType": (404, ("No task type has that name (101; the message lists the known "
+                              "ones), or the path names none (104)."),
+                        (ErrorCode.UNKNOWN_TASK, ErrorCode.NOT_FOUND)),
     "Conflict": (409, "The task's status does not allow this (100).",
                  (ErrorCode.BAD_REQUEST,)),
     "TooLarge": (413, "The body is over http.max_body_bytes (105); it was not read.",
@@ -114,11 +118,14 @@ def shared_schemas() -> dict[str, Any]:
             status={"enum": [TaskStatus.QUEUED.value, TaskStatus.RUNNING.value]}),
         "TaskRecord": _record_schema(integer, string, time, error, statuses),
         "TaskTypes": object_schema(["task_types", "limits"], task_types={
-            "type": "array", "items": object_schema(
-                ["name", "description", "json_schema", "limit"], name=string,
-                description=string, json_schema={"type": ["object", "null"]},
-                limit={"type": ["integer", "null"]}, schedule=string, next_run_at=time)},
+            "type": "array", "items": ref("TaskType")},
             limits=object_schema(["global"], **{"global": integer})),
+        "TaskType": object_schema(
+            ["name", "description", "json_schema", "limit", "paused", "paused_at",
+             "paused_by"], name=string, description=string,
+            json_schema={"type": ["object", "null"]}, limit={"type": ["integer", "null"]},
+            schedule=string, next_run_at=time, paused={"type": "boolean"}, paused_at=time,
+            paused_by={"type": ["string", "null"]}),
         "Health": object_schema(["status", "server_id", "server", "store"], status={"const": "OK"},
                                 server_id=string, server=string, store=string),
     }
@@ -150,6 +157,13 @@ def _record_schema(integer: Any, string: Any, time: Any, error: Any,
         "history": {"type": "array", "items": attempt},
         "created_at": time, "started_at": time, "finished_at": time}
     return {"type": "object", "required": list(properties), "properties": properties}
+
+
+def task_name_schema(task_types: Sequence[TaskType]) -> dict[str, Any]:
+    """The name of a registered task type (any task name when none is registered)."""
+    if not task_types:
+        return {"type": "string", "pattern": f"^{TASK_NAME_PATTERN}$"}
+    return {"enum": [item.name for item in task_types]}
 
 
 def params_schema_name(task_name: str) -> str:

@@ -132,14 +132,19 @@ def accepted_answer(record: TaskRecord) -> dict[str, Any]:
 def task_types_json(task_types: Sequence[TaskType], global_limit: int) -> dict[str, Any]:
     """`GET /api/task-types`: the registered tasks with their limits."""
     return {
-        "task_types": [{"name": item.name, "description": item.description,
-                        "json_schema": item.json_schema, "limit": item.limit,
-                        **({"schedule": item.schedule,
-                            "next_run_at": timestamp_json(item.next_run_at)}
-                           if item.schedule is not None else {})}
-                       for item in task_types],
+        "task_types": [task_type_json(item) for item in task_types],
         "limits": {"global": global_limit},
     }
+
+
+def task_type_json(item: TaskType) -> dict[str, Any]:
+    """One task type as the API shows it: with its limit, schedule and pause."""
+    return {"name": item.name, "description": item.description,
+            "json_schema": item.json_schema, "limit": item.limit,
+            **({"schedule": item.schedule, "next_run_at": timestamp_json(item.next_run_at)}
+               if item.schedule is not None else {}),
+            "paused": item.paused, "paused_at": timestamp_json(item.paused_at),
+            "paused_by": item.paused_by}
 
 
 def audit_json(entry: AuditEntry) -> dict[str, Any]:

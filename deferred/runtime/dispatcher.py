@@ -18,6 +18,7 @@ from .intake import Intake
 from .metrics import Metrics
 from .quotas import Quotas
 from .claim_room import claim_room
+from .pauses import PAUSE_FENCE_S, PauseWatch
 from .ready import ReadyRuns
 from .runner import log_stored
 from .runs import Finished, FollowUpSubmitter, Runs, unstorable
@@ -47,7 +48,8 @@ class Dispatcher:
 
     A worker that is done takes the next claimed record at once; limits count what runs, so
     a record of a name at its limit waits. A crash before a turn's commit runs its tasks
-    again; a stop queues the records claimed ahead again, their attempt not counted.
+    again; a stop queues the records claimed ahead again, their attempt not counted, and so
+    does a pause of their task type (see `pauses_changed`).
     """
 
     def __init__(self, store: TaskStore, quotas: Quotas,
@@ -64,28 +66,34 @@ class Dispatcher:
         self._store, self._quotas = store, quotas
         self._prefetch, self._poll_s, self._shared = prefetch, poll_s, shared
         self._on_finished_callback = on_finished
-        self._ready = ReadyRuns(quotas)
+        self._wake, self._stopping = threading.Event(), threading.Event()
+        # On a shared database another server's pause must stop what was claimed here.
+        self._ready = ReadyRuns(quotas, fence_s=PAUSE_FENCE_S if shared else None,
+                                on_stale=self._wake.set)
         self._runs = Runs(run, timeout_of=timeout_of, report_progress=self._report_progress,
                           submit_follow_up=submit_follow_up, metrics=metrics or Metrics(),
                           on_done=self._run_done)
         self._workers = Workers(quotas.global_limit, self._ready, self._runs.run)
         self._turns: GroupCommitter[_Slot, _Answer] = GroupCommitter(self._turn)
-        self._wake, self._stopping = threading.Event(), threading.Event()
         self._intake = Intake()
         self._thread = threading.Thread(target=self._loop, name="deferred-dispatcher")
         # What this server knows of the queue between turns:
         self._maybe_queued = True  # something queued may be claimable: a turn must look
+        self._claimable: dict[str, int] = {}  # the room of the latest claim, by name
         self._queue_epoch = 0  # counts the events that may have queued something
         self._next_due: datetime.datetime | None = None  # the earliest delayed record known
         self._due_unknown = True  # the store must be asked when the next delayed one is due
         self._polled_at = 0.0
         self._cancel_checked_at = 0.0
         self._suspects = Suspects()
+        self._pauses = PauseWatch(store.pauses, self._ready, release=self._release,
+                                  on_resumed=self.notify, shared=shared)
 
     # -- intake ---------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Start the workers and the dispatcher thread."""
+        """Read the paused task types, start the workers and the dispatcher thread."""
+        self._pauses.read()
         self._workers.start()
         self._thread.start()
 
@@ -107,6 +115,18 @@ class Dispatcher:
         if queued:
             self._mark_queued()
             self._suspects.look_again()
+        self._wake.set()
+
+    def pauses_changed(self, committed_at: float | None = None) -> None:
+        """A task type was paused or resumed here: read the pauses now (see `PauseWatch`).
+        `committed_at`: the `time.monotonic()` after a pause committed; on a shared database
+        this returns only once no server can start a task of its type any more."""
+        self._pauses.read(committed_at)
+
+    def look_at_pauses(self) -> None:
+        """Another server paused or resumed a task type (its NOTIFY): the dispatcher thread
+        reads the pauses again."""
+        self._pauses.look_again()
         self._wake.set()
 
     def _mark_queued(self) -> None:
@@ -134,7 +154,10 @@ class Dispatcher:
         """What a turn may claim now (see `claim_room`): nothing once stopping."""
         if self._stopping.is_set():
             return {}, 0
-        return claim_room(self._quotas, self._ready, self._prefetch, self._runs.is_short)
+        room, total = claim_room(self._quotas, self._ready, self._prefetch,
+                                 self._runs.is_short)
+        self._claimable = room  # a name left out is at its cap (see `_run_done`)
+        return room, total
 
     def _turn(self, slots: Sequence[_Slot]) -> list[_Answer]:
         """One turn for a batch of submits (None: the dispatcher's own turn), in the thread
@@ -178,9 +201,11 @@ class Dispatcher:
             self._wake.set()  # the dispatcher thread may be asleep for longer than that
         if turn.suspect and not result.suspect_started:
             self._suspects.none_due()  # the next poll or due time looks again
+        if result.paused is not None:  # first: what it claimed is checked against it
+            self._pauses.learn(result.paused)
         self._suspects.claimed(result.started)
         refused = self._ready.put(result.started)
-        if refused:  # claimed while the server began to stop
+        if refused:  # claimed while the server began to stop, or of a type paused since
             self._release(refused)
         if turn.finished:
             log_stored(turn.finished, result.dropped)
@@ -255,6 +280,7 @@ class Dispatcher:
     def _step(self) -> None:
         """One pass of the dispatcher thread: a turn if there is work, else a sleep."""
         self._wake.clear()  # before looking, so a notify() meanwhile is not lost
+        self._pauses.read_if_wanted()
         self._pass_on_cancel_requests()
         self._note_the_time()
         _, total = self._claim_room()
@@ -331,8 +357,8 @@ class Dispatcher:
         """A worker's run ended: its slot is free, its outcome waits for a turn."""
         self._ready.done(record.name)
         self._suspects.ended(record.id)
-        if record.name in self._quotas.name_limits:
-            self._mark_queued()  # records of a name at its limit may wait queued
+        if record.name in self._quotas.name_limits or record.name not in self._claimable:
+            self._mark_queued()  # records of a name at its limit (or cap) may wait queued
         self._wake.set()
 
     def _report_progress(self, record: TaskRecord, percent: float, message: str | None

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import collections
 import threading
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 
+from ..interfaces import PausedNames
 from ..records import TaskRecord
+from .pauses import PauseGate
 from .quotas import Quotas
 
 
@@ -15,42 +18,87 @@ class ReadyRuns:
 
     A worker takes the oldest one whose name has a free slot, and the slot with it, so the
     limits count what runs: a record of a name at its limit waits here, and the records
-    behind it are not held up. Guards memory only; no SQL or task code runs under its lock.
+    behind it are not held up. None of a paused task type is kept or started (see
+    `PauseGate`): with `fence_s` (a shared database), none at all while the latest reading of
+    the pauses is older than that, and `on_stale` is called for a new one. Guards memory
+    only; no SQL or task code runs under its lock.
     """
 
-    def __init__(self, quotas: Quotas) -> None:
+    def __init__(self, quotas: Quotas, *, fence_s: float | None = None,
+                 on_stale: Callable[[], None] = lambda: None) -> None:
         self._quotas = quotas
         self._records: collections.deque[TaskRecord] = collections.deque()
         self._by_name: dict[str, int] = {}
         self._changed = threading.Condition()
         self._closed = False
+        self._gate = PauseGate(fence_s)
+        self._on_stale = on_stale
+        self._stale = False  # records wait for a fresh reading of the pauses
 
     def put(self, records: Sequence[TaskRecord]) -> list[TaskRecord]:
-        """Add claimed records, to start in this order as slots allow. Once closed, none is
-        added: returns those refused."""
+        """Add claimed records, to start in this order as slots allow. Once closed none is
+        added, nor one of a paused type: returns those refused."""
         if not records:
             return []
         with self._changed:
             if self._closed:
                 return list(records)
+            refused = []
+            if self._gate.names:
+                refused = [record for record in records if record.name in self._gate.names]
+                records = [record for record in records if record.name not in self._gate.names]
             self._records.extend(records)
             for record in records:
                 self._by_name[record.name] = self._by_name.get(record.name, 0) + 1
             self._changed.notify(len(records))
-        return []
+        return refused
 
     def take(self) -> TaskRecord | None:
-        """The oldest record whose name has a free slot, its slot taken; waits for one.
-        None once closed."""
+        """The oldest record whose name has a free slot, its slot taken; waits for one (and
+        for a fresh reading of the pauses). None once closed."""
+        gate = self._gate
         with self._changed:
             while not self._closed:
-                for index, record in enumerate(self._records):
-                    if self._quotas.try_acquire(record.name):
-                        del self._records[index]
-                        self._by_name[record.name] -= 1
-                        return record
+                if not gate.fenced or gate.is_fresh(time.monotonic()):
+                    for index, record in enumerate(self._records):
+                        if self._quotas.try_acquire(record.name):
+                            del self._records[index]
+                            self._by_name[record.name] -= 1
+                            return record
+                elif self._records and not self._stale:
+                    self._stale = True
+                    self._on_stale()
                 self._changed.wait()
             return None
+
+    def learn_pauses(self, paused: PausedNames) -> tuple[list[TaskRecord], bool]:
+        """A reading of the paused task types (ignored if older than the one held). Returns
+        the records of types it newly shows paused, taken out (to be queued again), and
+        True if it shows a type resumed."""
+        with self._changed:
+            added, removed = self._gate.learn(paused)
+            withdrawn = []
+            if added and self._records:
+                kept: collections.deque[TaskRecord] = collections.deque()
+                for record in self._records:
+                    (withdrawn if record.name in added else kept).append(record)
+                self._records = kept
+                for record in withdrawn:
+                    self._by_name[record.name] -= 1
+            if self._stale and self._gate.is_fresh(time.monotonic()):
+                self._stale = False
+                self._changed.notify_all()
+            return withdrawn, bool(removed)
+
+    def forget_pauses(self) -> None:
+        """The pauses could not be read: with a fence, nothing starts until they are."""
+        with self._changed:
+            self._gate.forget()
+
+    @property
+    def wants_pauses(self) -> bool:
+        """True when records wait for a fresh reading of the pauses."""
+        return self._stale
 
     def done(self, name: str) -> None:
         """A run of `name` ended: its slot is free, and a record waiting for it may start."""

@@ -12,7 +12,7 @@ from ..addresses import check_email_address
 from ..access.audit import Actor
 from ..config import LimitsConfig
 from ..errors import (BadRequestError, ConflictError, DeferredError, InvalidParamsError,
-                     NotFoundError, ShuttingDownError)
+                     NotFoundError, ShuttingDownError, UnknownTaskError)
 from ..interfaces import Health, NewTask, RunParams, TaskStore, TaskType
 from ..jsontext import encode_json
 from .intake import SHUTTING_DOWN_MESSAGE
@@ -32,6 +32,7 @@ class TaskStarter(Protocol):
     def notify(self, *, queued: bool = True) -> None: ...
     def request_cancel(self, task_id: int) -> None: ...
     def is_alive(self) -> bool: ...
+    def pauses_changed(self, committed_at: float | None = None) -> None: ...
 
 
 class LocalTaskService:
@@ -159,8 +160,8 @@ class LocalTaskService:
                                     outbox=self._store.outbox.counts())
 
     def task_types(self) -> list[TaskType]:
-        """The registered tasks, by name."""
-        now = utcnow()
+        """The registered tasks, by name, each with its pause if it is paused."""
+        now, paused = utcnow(), self._store.pauses.paused()
         return [TaskType(name=task_class.name, description=task_class.description,
                          json_schema=task_class.json_schema,
                          limit=self._limits.names.get(task_class.name),
@@ -171,8 +172,39 @@ class LocalTaskService:
                          else task_class.schedule.describe(),
                          next_run_at=None if task_class.schedule is None
                          else task_class.schedule.next_after(now),
-                         keep_s=task_class.ttl_s or self._retention_s)
+                         keep_s=task_class.ttl_s or self._retention_s,
+                         paused_at=paused[task_class.name].paused_at
+                         if task_class.name in paused else None,
+                         paused_by=paused[task_class.name].paused_by
+                         if task_class.name in paused else None)
                 for task_class in self._registry]
+
+    def pause(self, name: str, actor: Actor | None = None) -> TaskType:
+        """Pause the task type `name` on every server of the database, kept across restarts:
+        its queued tasks wait (submits are still stored), its running ones finish, and none
+        starts once this returns; one claimed ahead here is queued again. Pausing a paused
+        type changes nothing. Returns the type. Raises `UnknownTaskError`."""
+        self._task_class_named(name)
+        self._store.pauses.pause(name, actor)
+        self._starter.pauses_changed(committed_at=time.monotonic())
+        return self._task_type(name)
+
+    def resume(self, name: str, actor: Actor | None = None) -> TaskType:
+        """Resume the task type `name`: its queued tasks start (on every server). Resuming
+        one not paused changes nothing. Returns the type. Raises `UnknownTaskError`."""
+        self._task_class_named(name)
+        self._store.pauses.resume(name, actor)
+        self._starter.pauses_changed()
+        return self._task_type(name)
+
+    def _task_class_named(self, name: str) -> None:
+        try:
+            self._registry.get(name)
+        except UnknownTaskError as exc:
+            raise UnknownTaskError(exc.message, where="name") from None
+
+    def _task_type(self, name: str) -> TaskType:
+        return next(item for item in self.task_types() if item.name == name)
 
     def health(self) -> Health:
         """Whether the server takes work, runs it, and its database answers, each part on

@@ -72,6 +72,17 @@ class Database:
                 self.engine.begin() as conn:
             yield conn
 
+    def write_then(self, action: str, work: Callable[[sa.Connection], T],
+                   then: Callable[[T], None]) -> T:
+        """`work(conn)` in a write transaction, then `then(its result)` once committed,
+        still under the write lock: a change kept in memory that the turns must see with
+        the commit, never before it nor without it. Returns what `work` returned."""
+        with self._writes_tracked(), database_errors(action), self._write_lock:
+            with self.engine.begin() as conn:
+                result = work(conn)
+            then(result)
+            return result
+
     @contextlib.contextmanager
     def _writes_tracked(self) -> Iterator[None]:
         """Remember a write that failed for want of room or of the database (not one whose

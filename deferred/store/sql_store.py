@@ -1,8 +1,8 @@
 """`SqlTaskStore`: task records in SQL through SQLAlchemy Core, one transaction per method.
 
 The status changes themselves are in `transitions`, the queries that read records in
-`reads`; the audit log and sessions (`access`) and the outbox (`outbox`) are parts of their
-own on the same `Database`.
+`reads`; the audit log and sessions (`access`), the outbox (`outbox`) and the paused task
+types (`pauses`) are parts of their own on the same `Database`.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import dataclasses
 import datetime
 import logging
 import math
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -19,7 +20,7 @@ import sqlalchemy as sa
 from ..access.audit import Actor, AuditAction
 from ..config import DbConfig, LimitsConfig, RecoveryConfig
 from ..errors import StoreError, StoreRejectedError
-from ..interfaces import NewTask, Turn, TurnResult
+from ..interfaces import NewTask, PausedNames, Turn, TurnResult
 from ..jsontext import encode_json
 from ..records import (ChainStep, Outcome, QueueDepth, StoredFile, TaskRecord, TaskStatus,
                        utcnow)
@@ -32,6 +33,7 @@ from .database import Database
 from ..group_commit import GroupCommitter
 from .outbox import SqlOutbox
 from .stats import SqlStats
+from .pauses import SqlPauses, read_names
 from .recovery import requeue_interrupted
 from .rows import chain_from_json, record_from_row
 from .schema import firings, tasks
@@ -46,7 +48,8 @@ logger = logging.getLogger(__name__)
 
 class SqlTaskStore:
     """Task records in a SQL database (SQLite or PostgreSQL), with `access` (audit log,
-    sessions, tokens) and `outbox` (result emails) on the same database.
+    sessions, tokens), `outbox` (result emails) and `pauses` (paused task types) on the same
+    database.
 
     Every public method is one transaction. With `exclusive=True` on SQLite the store takes
     the one-server lock. Raises `StoreUnavailableError`, `StoreFullError`, `ConfigError`,
@@ -62,6 +65,7 @@ class SqlTaskStore:
         self._access = SqlAccessStore(self.database)
         self._outbox = SqlOutbox(self.database, self.server_id)
         self._stats = SqlStats(self.database)
+        self._pauses = SqlPauses(self.database)
         self._lease_s = config.lease_s
         self._limits = limits  # counted over every server on a shared database
         self._servers = SqlServers(self.database, self.server_id, ServerInfo.of_this_process(
@@ -84,6 +88,11 @@ class SqlTaskStore:
     def stats(self) -> SqlStats:
         """The dashboard's statistics: roll-up, queue samples, the charts' views."""
         return self._stats
+
+    @property
+    def pauses(self) -> SqlPauses:
+        """The paused task types."""
+        return self._pauses
 
     @property
     def dialect(self) -> str:
@@ -150,11 +159,20 @@ class SqlTaskStore:
 
     def turn(self, turn: Turn) -> TurnResult:
         """Store the outcomes, claim queued records and add new tasks in one transaction
-        (see `Turn`). A record stored before under an idempotency key is read afterwards."""
-        narrow = self._narrow_to_cluster if self.is_shared else None
+        (see `Turn`); none of a paused task type is claimed or started. A record stored
+        before under an idempotency key is read afterwards."""
         action = "store the task" if turn.new else "store and claim tasks"
+        readings: list[PausedNames] = []  # what a shared database's claim read of pauses
+
+        def narrow_to_cluster(conn: sa.Connection, room: Mapping[str, int], total: int
+                              ) -> tuple[dict[str, int], int]:
+            room, total, paused = self._narrow_to_cluster(conn, room, total)
+            readings.append(paused)
+            return room, total
 
         def work(conn: sa.Connection) -> tuple[TurnResult, list[int]]:
+            # On SQLite the pauses are this server's own, read under the write lock.
+            narrow = narrow_to_cluster if self.is_shared else self._pauses.leave_out()
             result, earlier = run_turn(conn, self._hot, turn, self.server_id, utcnow(),
                                        narrow=narrow)
             if self.is_shared and (result.queued
@@ -166,6 +184,8 @@ class SqlTaskStore:
             return result, earlier
 
         result, earlier = self.database.hot_write(action, work)
+        if readings:
+            result = dataclasses.replace(result, paused=readings[-1])
         if earlier:
             stored = {task_id: self.get(task_id) for task_id in earlier}
             added = [stored.get(record.id) or record for record in result.added]
@@ -173,12 +193,16 @@ class SqlTaskStore:
         return result
 
     def _narrow_to_cluster(self, conn: sa.Connection, room: Mapping[str, int],
-                           total: int) -> tuple[dict[str, int], int]:
+                           total: int) -> tuple[dict[str, int], int, PausedNames]:
         cluster.lock_claims(conn)
+        as_of = time.monotonic()  # before the reading of the pauses (see `PausedNames`)
         if self._limits is None:
-            return dict(room), total
-        return cluster.cluster_room(conn, room, total, self._limits, self.server_id,
-                                    self._lease_s)
+            names = read_names(conn)
+            return ({name: slots for name, slots in room.items() if name not in names},
+                    total, PausedNames(names, as_of))
+        room, total, names = cluster.cluster_room(conn, room, total, self._limits,
+                                                  self.server_id, self._lease_s)
+        return room, total, PausedNames(names, as_of)
 
     def release(self, records: Sequence[TaskRecord]) -> None:
         """Queue again records claimed here that never started, their attempt not

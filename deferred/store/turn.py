@@ -44,10 +44,13 @@ def run_turn(conn: sa.Connection, hot: CoreHotPath, turn: Turn, owner: str,
         room = {**room, suspect[0].name: room[suspect[0].name] - 1}
         total -= 1
     claimed = pick_and_start(conn, hot, room, total, owner, now) if turn.look and total else []
-    drained = len(claimed) < total or not turn.look
     left = {name: slots for name, slots in room.items() if slots > 0}
     for record in claimed:
         left[record.name] = left.get(record.name, 0) - 1
+    # Drained: it took less than it was allowed, and no name took all its room (more of
+    # that one may be queued, though the total had room to spare).
+    drained = not turn.look or (len(claimed) < total
+                                and all(left[record.name] > 0 for record in claimed))
     free = total - len(claimed)
     added, started, earlier = _add(conn, hot, turn.new, owner, now,
                                    left if drained else {}, free if drained else 0)

@@ -10,7 +10,7 @@ from collections.abc import Callable
 import sqlalchemy as sa
 
 from ..background import BackgroundThread
-from .cluster import WAKE_CHANNEL
+from .cluster import PAUSES_NOTICE, WAKE_CHANNEL
 
 logger = logging.getLogger(__name__)
 
@@ -20,12 +20,14 @@ WAIT_S = 0.5  # how often the loop looks at its stop flag
 
 class WakeupListener(BackgroundThread):
     """The `deferred-listener` thread: its own autocommit connection, `LISTEN`, and a call to
-    `on_wake` for every notification (and after each reconnect, in case one was missed)."""
+    `on_wake` for every notification, or `on_pauses` for one saying that the paused task
+    types changed (both after each reconnect, in case one was missed)."""
 
-    def __init__(self, url: sa.URL, on_wake: Callable[[], None]) -> None:
+    def __init__(self, url: sa.URL, on_wake: Callable[[], None], *,
+                 on_pauses: Callable[[], None] = lambda: None) -> None:
         super().__init__("deferred-listener")
         self._conninfo = url.set(drivername="postgresql").render_as_string(hide_password=False)
-        self._on_wake = on_wake
+        self._on_wake, self._on_pauses = on_wake, on_pauses
 
     def _loop(self) -> None:
         import psycopg  # only servers on PostgreSQL need the driver
@@ -35,10 +37,14 @@ class WakeupListener(BackgroundThread):
                 with psycopg.connect(self._conninfo, autocommit=True,
                                      connect_timeout=5) as connection:
                     connection.execute(f"LISTEN {WAKE_CHANNEL}")
+                    self._on_pauses()
                     self._on_wake()
                     while not self._stopping.is_set():
-                        for _ in connection.notifies(timeout=WAIT_S, stop_after=1):
-                            self._on_wake()
+                        for notice in connection.notifies(timeout=WAIT_S, stop_after=1):
+                            if notice.payload == PAUSES_NOTICE:
+                                self._on_pauses()
+                            else:
+                                self._on_wake()
             except psycopg.Error as exc:
                 logger.warning("listening for new tasks failed (%s); polling until it "
                                "reconnects", " ".join(str(exc).split()))

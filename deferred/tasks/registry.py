@@ -19,10 +19,13 @@ class Submitter(Protocol):
     def submit(self, task_name: str, params: Mapping[str, Any] | None = None,
                email: str | None = None, **options: Any) -> Any: ...
 
-RESERVED_NAMES = frozenset({"runserver", "help", "submit", "status", "cancel"})
+RESERVED_NAMES = frozenset({"runserver", "help", "submit", "status", "cancel", "pause",
+                            "resume"})
 """Command names of the command line; a task cannot take one."""
 
-_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}", re.ASCII)
+TASK_NAME_PATTERN = "[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}"
+"""What a task name is (ASCII letters and digits only)."""
+_NAME = re.compile(TASK_NAME_PATTERN, re.ASCII)
 
 
 def check_task_name(name: object, owner: str) -> str:

@@ -254,7 +254,7 @@ def test_task_types_list_schemas_and_limits(server):
                                        "count": {"type": "integer", "minimum": 1,
                                                  "maximum": 10000}},
                         "required": ["msg"]},
-        "limit": None}
+        "limit": None, "paused": False, "paused_at": None, "paused_by": None}
     assert types["slow"]["limit"] == 2
     assert types["get_statistics"]["json_schema"] is None
     assert body["limits"] == {"global": 4}

@@ -468,6 +468,9 @@ ROUTE_ROLES = {
     ("GET", "/api/stats"): "read",
     ("GET", "/ui/parts/task-type/<name>"): "read",
     ("GET", "/ui/parts/task-type/<name>/recent"): "read",
+    ("POST", "/api/task-types/<name>/pause"): "admin",
+    ("POST", "/api/task-types/<name>/resume"): "admin",
+    ("POST", "/task-types/<name>/pause"): "admin", ("POST", "/task-types/<name>/resume"): "admin",
 }
 RANK = {"read": 1, "submit": 2, "admin": 3}
 

@@ -271,3 +271,18 @@ def test_a_record_taken_ahead_and_cancelled_ends_without_running(store, probe, a
     wait_until(lambda: all(store.get(r.id).status.is_terminal for r in [held, *waiting]))
     assert [store.get(r.id).status for r in waiting] == [
         TaskStatus.SUCCEEDED, TaskStatus.CANCELLED, TaskStatus.SUCCEEDED]
+
+
+def test_a_name_that_took_its_whole_room_is_claimed_again_without_a_poll(store, probe,
+                                                                         make_dispatcher):
+    # `y` runs short, so the turns may claim it ahead; `x` has not run, so its room is the
+    # free workers only: a claim that fills it leaves the total room unused, and must not
+    # take that for an empty queue.
+    make = make_dispatcher
+    dispatcher = make(global_limit=2, names={}, prefetch=3)
+    shorts = [store.add("y", {"hold_s": 0}) for _ in range(3)]
+    dispatcher.notify()
+    wait_until(lambda: all(store.get(r.id).status is TaskStatus.SUCCEEDED for r in shorts))
+    records = [store.add("x", {"hold_s": 0}) for _ in range(5)]
+    dispatcher.notify()  # one notify: the poll (60 s) does not come
+    wait_until(lambda: all(store.get(r.id).status is TaskStatus.SUCCEEDED for r in records))

@@ -127,15 +127,19 @@ def test_a_submit_with_email_answers_ok_at_once():
                                                                       "task_id": 7}
 
 
-def test_task_types_show_schemas_and_limits():
+def test_task_types_show_schemas_limits_and_pauses():
     schema = types.MappingProxyType({"type": "object"})
+    paused_at = datetime.datetime(2024, 5, 1, 12, 0, 0, 125000, tzinfo=datetime.UTC)
     shown = task_types_json([TaskType("mult", "Multiply.", schema, 4),
-                             TaskType("fail", "Fail.", None, None)], global_limit=15)
+                             TaskType("fail", "Fail.", None, None, paused_at=paused_at,
+                                      paused_by="alice")], global_limit=15)
     assert json.loads(json_bytes(shown)) == {
         "task_types": [{"name": "mult", "description": "Multiply.",
-                        "json_schema": {"type": "object"}, "limit": 4},
+                        "json_schema": {"type": "object"}, "limit": 4, "paused": False,
+                        "paused_at": None, "paused_by": None},
                        {"name": "fail", "description": "Fail.", "json_schema": None,
-                        "limit": None}],
+                        "limit": None, "paused": True,
+                        "paused_at": "2024-05-01T12:00:00.125000Z", "paused_by": "alice"}],
         "limits": {"global": 15}}
 
 

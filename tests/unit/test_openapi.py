@@ -20,6 +20,7 @@ from deferred import errors
 from deferred.config import HttpConfig
 from deferred.http import make_app
 from deferred.http.api import ApiRoutes
+from deferred.http.task_type_routes import PauseRoutes
 from deferred.http.openapi import any_case_pattern, build_openapi
 from deferred.http.openapi_schemas import ERROR_RESPONSES, params_schema_name, years_pattern
 from deferred.interfaces import TaskType
@@ -84,7 +85,8 @@ def test_schemathesis_loads_every_operation(document: dict[str, Any]) -> None:
 def test_every_api_route_is_documented_and_every_operation_served(
         app: bottle.Bottle, document: dict[str, Any]) -> None:
     api_routes = {(openapi_path(route.rule), route.method.lower()) for route in app.routes
-                  if isinstance(getattr(route.callback, "__self__", None), ApiRoutes)}
+                  if isinstance(getattr(route.callback, "__self__", None),
+                                (ApiRoutes, PauseRoutes))}
     documented = {(path, method) for path, item in document["paths"].items()
                   for method in item}
     assert api_routes - documented == set(), "API routes missing from the OpenAPI document"
@@ -161,3 +163,15 @@ def test_the_status_filter_is_documented_in_any_case() -> None:
     pattern = re.compile(any_case_pattern(["QUEUED", "TIMED_OUT"]))
     assert pattern.match("queued") and pattern.match("Timed_Out")
     assert not pattern.match("queue") and not pattern.match("QUEUED ")
+
+
+def test_pause_and_resume_name_a_registered_task_type(document: dict[str, Any]) -> None:
+    assert document["components"]["schemas"]["TaskTypeName"] == {
+        "enum": ["mult", "points", "noschema"]}
+    for action in ("pause", "resume"):
+        operation = document["paths"][f"/api/task-types/{{name}}/{action}"]["post"]
+        assert operation["parameters"][0]["schema"] == {
+            "$ref": "#/components/schemas/TaskTypeName"}
+        assert set(operation["responses"]) == {"200", "401", "403", "404", "503"}
+        assert operation["responses"]["200"]["content"]["application/json"]["schema"] == {
+            "$ref": "#/components/schemas/TaskType"}

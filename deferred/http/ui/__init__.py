@@ -30,6 +30,7 @@ from ..auth import PUBLIC, AccessPlugin, Authenticator, current_actor, refusal_r
 from .forms import build_form
 from .formhtml import render_form
 from ..listquery import ALL, FINISHED, parse_cursor, parse_status_filter, status_arguments
+from .pauseforms import add_pause_forms
 from .navigation import redirect
 from .renderer import PageRenderer
 from .serverpages import ServerPages
@@ -109,6 +110,7 @@ def make_ui_app(service: TaskService, records: RecordReader, access: AccessStore
     app.route("/tasks/<task_id:int>/retry", "POST", routes.retry, access=submit)
     app.route("/launch", "GET", routes.launch_page, access=submit)
     app.route("/launch", "POST", routes.launch, access=submit)
+    add_pause_forms(app, service, renderer)
     app.route("/audit", "GET", access_pages.audit_page, access=Role.ADMIN)
     app.route("/tokens", "GET", access_pages.tokens_page, access=Role.ADMIN)
     app.route("/tokens", "POST", access_pages.create_token, access=Role.ADMIN)

@@ -2,10 +2,10 @@
 <section class="card" aria-labelledby="audit-heading">
   <div class="card-head">
     <h1 id="audit-heading">Audit log</h1>
-    <span class="muted">every launch, cancel and retry over HTTP, and every login</span>
+    <span class="muted">every launch, cancel, retry, pause and resume over HTTP, and every login</span>
   </div>
   % if not entries:
-  <p class="empty">Nothing has been done yet. Launches, cancels, retries and logins show up here.</p>
+  <p class="empty">Nothing has been done yet. Launches, cancels, retries, pauses and logins show up here.</p>
   % else:
   <div class="table-wrap">
   <table class="records audit">
@@ -21,6 +21,8 @@
       <td data-label="Task">
       % if entry.task_id is not None:
         <a href="{{root}}/tasks/{{entry.task_id}}">#{{entry.task_id}}</a> <span class="task-name">{{entry.task_name or ''}}</span>
+      % elif entry.task_name:
+        <span class="task-name">{{entry.task_name}}</span> <span class="muted">(the type)</span>
       % end
       </td>
       <td data-label="From"><code>{{entry.actor.address}}</code></td>

@@ -15,8 +15,9 @@
     <tbody>
     % for item in task_types:
     % use = usage[item.name]
-    <tr data-task-type="{{item.name}}">
+    <tr data-task-type="{{item.name}}"{{!' data-paused' if item.paused else ''}}>
       <td><a class="task-name" href="{{root}}/task-types/{{ui.path_part(item.name)}}"><strong>{{item.name}}</strong></a>
+% include('_pause', item=item, part='badge')
         % if item.description:
         <div class="help">
 % include('_description', text=item.description)
@@ -43,6 +44,7 @@
       % if get('can_submit'):
       <a class="button button-small" href="{{root}}/launch?task={{item.name}}">Launch</a>
       % end
+% include('_pause', item=item, part='form')
       </td>
     </tr>
     % end
