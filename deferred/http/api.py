@@ -29,7 +29,7 @@ from .representation import (accepted_answer, audit_json, content_disposition, r
                              submit_answer, task_types_json, timestamp_json)
 from .security import check_same_origin
 from .serverlist import servers_json
-from .statsjson import parse_range, stats_json
+from .statsjson import parse_range, single_value, stats_json
 from .task_type_routes import add_pause_routes
 
 logger = logging.getLogger(__name__)
@@ -170,7 +170,7 @@ class ApiRoutes:
         """`GET /api/stats?range=&task_name=`: the dashboard's statistics as JSON."""
         query = bottle.request.query
         stats_range = parse_range(query)
-        name = (query.getunicode("task_name") or "").strip() or None
+        name = (single_value(query, "task_name") or "").strip() or None
         known = [item.name for item in self._service.task_types()]
         if name is not None and name not in known:
             raise UnknownTaskError(f"unknown task {name!r}; known tasks: "

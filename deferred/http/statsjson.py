@@ -21,11 +21,20 @@ _EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
 def parse_range(query: bottle.FormsDict) -> StatsRange:
     """The `range` of a statistics query (`15m`, `1h`, `24h`, `7d`; default `1h`). Raises
     `BadRequestError` naming the choices."""
-    key = (query.getunicode("range") or DEFAULT_RANGE).strip()
+    key = single_value(query, "range")
+    key = DEFAULT_RANGE if key is None else key
     if key not in RANGES:
         raise BadRequestError(f"range {key!r} is not one of {', '.join(RANGES)}",
                               where="range")
     return RANGES[key]
+
+
+def single_value(query: bottle.FormsDict, name: str) -> str | None:
+    """A query parameter given at most once (None when absent). Raises `BadRequestError`."""
+    given = query.decode().getall(name)  # decoded as UTF-8, as `getunicode` does
+    if len(given) > 1:
+        raise BadRequestError(f"{name} is given more than once", where=name)
+    return given[0] if given else None
 
 
 def stats_json(view: StatsView) -> dict[str, Any]:

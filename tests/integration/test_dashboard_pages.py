@@ -194,3 +194,18 @@ def test_the_api_gives_the_same_statistics_as_json(server):
     assert status == 400 and error["error_code"] == 100 and error["error_where"] == "range"
     status, error = get_json(server, "/api/stats?task_name=nope")
     assert status == 404 and error["error_code"] == 101 and "double" in error["error_msg"]
+
+
+@pytest.mark.parametrize("query", ["range=", "range=1h&range=7d", "range=-3"])
+def test_a_range_given_empty_twice_or_wrong_is_refused(server, query):
+    status, error = get_json(server, f"/api/stats?{query}")
+    assert status == 400 and error["error_where"] == "range", error
+    status, _ = get(server, f"/?{query}")
+    assert status == 400
+
+
+def test_a_task_type_given_twice_is_refused_and_one_in_utf8_is_found(server):
+    status, error = get_json(server, "/api/stats?task_name=a&task_name=b")
+    assert status == 400 and error["error_where"] == "task_name"
+    status, error = get_json(server, "/api/stats?task_name=caf%C3%A9")
+    assert status == 404 and "'café'" in error["error_msg"]
