@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Protocol
 
 from .records import (ChainStep, EmailStatus, Outcome, PendingEmail, QueueDepth, StoredFile,
                       TaskError, TaskRecord, TaskStatus)
 from .access.audit import Actor, AuditAction, AuditEntry, StoredToken
+from .bulk import BulkAction, BulkBatch, BulkCounts, TaskSelection
 from .errors import StoreError
 from .scheduling.options import SubmitOptions
 
@@ -147,6 +148,12 @@ class RecordReader(Protocol):
         """Per task name, how many records are queued (may start now), delayed (wait for
         their start time) and running; names with none are left out."""
 
+    def bulk_preview(self, action: BulkAction, selection: TaskSelection) -> BulkCounts:
+        """What a bulk `action` would find and change in `selection` now."""
+
+    def count(self, selection: TaskSelection, *, at_most: int | None = None) -> int:
+        """How many records `selection` takes (counting no further than `at_most`)."""
+
 
 class TaskStore(RecordReader, Protocol):
     """Durable task records. Each method is one transaction, committed when it returns.
@@ -198,6 +205,11 @@ class TaskStore(RecordReader, Protocol):
     def cancel(self, task_id: int, actor: Actor | None = None) -> TaskRecord | None:
         """Cancel a queued record at once, or ask a running one to stop; the record (None if
         there is none). A finished record is left as it is."""
+
+    def bulk(self, action: BulkAction, selection: TaskSelection,
+             actor: Actor | None = None) -> Iterator[BulkBatch]:
+        """Act on every record of `selection`, one transaction per batch, each yielded once
+        committed; the `actor`'s one audit entry counts what has committed."""
 
     def turn(self, turn: Turn) -> TurnResult:
         """Run one `Turn` in one transaction. Raises `StoreRejectedError` when the database
@@ -316,6 +328,12 @@ class TaskService(Protocol):
 
     def retry(self, task_id: int, actor: Actor | None = None) -> TaskRecord:
         """Run a failed or cancelled task again. Raises `NotFoundError`, `BadRequestError`."""
+
+    def bulk(self, action: BulkAction, selection: TaskSelection,
+             actor: Actor | None = None) -> BulkCounts:
+        """Cancel, retry or delete every record of `selection` the action applies to, in
+        batches; what it found and changed. Raises `ShuttingDownError` for a retry while
+        stopping, and store errors (the batches before stay done)."""
 
     def wait(self, task_id: int, timeout_s: float) -> TaskRecord:
         """The record once it is finished, or as it is when `timeout_s` has passed."""

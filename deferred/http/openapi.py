@@ -24,6 +24,7 @@ from ..records import MAX_TASK_ID, TaskStatus, utcnow
 from ..scheduling.options import MAX_DELAY_S
 from .auth import TOKEN_NAME
 from .listquery import DEFAULT_LIMIT, MAX_LIMIT
+from .openapi_bulk import bulk_operation, status_words
 from .openapi_schemas import (ERROR_RESPONSES, chain_body, error_responses, error_schema,
                               object_schema, params_schemas, ref, shared_schemas, submit_body)
 
@@ -132,6 +133,9 @@ def _paths() -> dict[str, Any]:
             "status is 409).", {"200": record, **_errors("NotFound", "Conflict",
                                                          "Unavailable")},
             parameters=task_id)},
+        "/api/tasks/bulk": {"post": bulk_operation(
+            any_case_pattern(status_words()),
+            _errors("BadRequest", "TooLarge", "NotJson", "Unavailable"))},
         "/api/chains": {"post": _operation(
             "submitChain", "Submit tasks that run one after another, each once the one "
             "before succeeded; answers the first task's id at once.",

@@ -19,7 +19,7 @@ ROOMS = [
                      "deferred.backoff", "deferred.patterns", "deferred.mediatypes",
                      "deferred.links", "deferred.group_commit")),
     ("access", ("deferred.access",)),
-    ("values", ("deferred.result", "deferred.records", "deferred.config")),
+    ("values", ("deferred.result", "deferred.records", "deferred.config", "deferred.bulk")),
     ("scheduling", ("deferred.scheduling",)),
     ("seams", ("deferred.interfaces",)),
     ("tasks", ("deferred.tasks",)),
