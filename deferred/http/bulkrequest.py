@@ -71,13 +71,17 @@ def _parse_ids(value: Any) -> tuple[int, ...]:
     if not 1 <= len(value) <= MAX_BULK_IDS:
         raise BadRequestError(f"must hold 1 to {MAX_BULK_IDS} task ids, got {len(value)}; "
                               "select more by 'filter'", where="body.ids")
+    ids = []
     for index, task_id in enumerate(value):
+        if isinstance(task_id, float) and task_id.is_integer():
+            task_id = int(task_id)  # JSON Schema's integer: 3.0 is one
         if isinstance(task_id, bool) or not isinstance(task_id, int) \
                 or not 1 <= task_id <= MAX_TASK_ID:
             raise BadRequestError(f"must be a task id (a whole number from 1 to "
-                                  f"{MAX_TASK_ID}), got {shown(repr(task_id))[:40]}",
+                                  f"{MAX_TASK_ID}), got {shown(repr(value[index]))[:40]}",
                                   where=f"body.ids[{index}]")
-    return tuple(value)
+        ids.append(task_id)
+    return tuple(ids)
 
 
 def _parse_filter(value: Any) -> TaskSelection:

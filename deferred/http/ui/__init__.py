@@ -14,6 +14,7 @@ from typing import Any
 import bottle
 
 from ...access.audit import Actor
+from ...bulk import BulkAction
 from ...config import HttpConfig
 from ...access.identity import Role
 from ...errors import (BadRequestError, DeferredError, InternalError, InvalidParamsError,
@@ -24,7 +25,10 @@ from ...records import TaskRecord, TaskStatus
 from ...scheduling.options import submit_options
 from . import pages
 from .accesspages import AccessPages
-from ..auth import PUBLIC, AccessPlugin, Authenticator, current_actor, refusal_response
+from .bulkpages import BulkPages, forget_notice, is_list_path, notice_redirect
+from .bulktext import single_counts
+from ..auth import (PUBLIC, AccessPlugin, Authenticator, current_actor, current_principal,
+                    refusal_response)
 from .forms import build_form
 from .formhtml import render_form
 from ..listquery import parse_cursor, parse_status
@@ -82,7 +86,8 @@ def make_ui_app(service: TaskService, records: RecordReader, access: AccessStore
     app.uninstall(True)
     renderer = PageRenderer(Templates(), config, authenticator)
     access_pages = AccessPages(access, authenticator, renderer)
-    routes = UiRoutes(service, records, config, renderer, access_pages)
+    bulk = BulkPages(service, records, config, renderer, parse_task_filter)
+    routes = UiRoutes(service, records, config, renderer, access_pages, bulk)
     app.install(HtmlErrorPlugin(routes))
     app.install(AccessPlugin(authenticator, routes.refusal))  # inside: refusals as pages
     read, submit = Role.READ, Role.SUBMIT
@@ -95,6 +100,8 @@ def make_ui_app(service: TaskService, records: RecordReader, access: AccessStore
     app.route("/tasks/<task_id:int>/result", "GET", routes.whole_result, access=read)
     app.route("/tasks/<task_id:int>/cancel", "POST", routes.cancel, access=submit)
     app.route("/tasks/<task_id:int>/retry", "POST", routes.retry, access=submit)
+    app.route("/tasks/bulk", "POST", bulk.confirm, access=submit)  # delete: admin
+    app.route("/tasks/bulk/apply", "POST", bulk.apply, access=submit)
     app.route("/launch", "GET", routes.launch_page, access=submit)
     app.route("/launch", "POST", routes.launch, access=submit)
     app.route("/audit", "GET", access_pages.audit_page, access=Role.ADMIN)
@@ -149,9 +156,9 @@ class UiRoutes:
     login form of `access_pages`."""
 
     def __init__(self, service: TaskService, records: RecordReader, config: HttpConfig,
-                 renderer: PageRenderer, access_pages: AccessPages) -> None:
+                 renderer: PageRenderer, access_pages: AccessPages, bulk: BulkPages) -> None:
         self._service, self._records, self._config = service, records, config
-        self._pages, self._access_pages = renderer, access_pages
+        self._pages, self._access_pages, self._bulk = renderer, access_pages, bulk
         self._render = renderer.render
         self._static = static_names()
 
@@ -204,8 +211,15 @@ class UiRoutes:
                 "status_choices": _STATUS_CHOICES}
 
     def task_list(self) -> Any:
-        """`GET /tasks`: one page of task records, filtered (finished ones by default)."""
-        return self._render("tasks", **self._list_values())
+        """`GET /tasks`: one page of task records, filtered (finished ones by default), with
+        the bulk actions' form and the message of the one just done."""
+        values = self._list_values()
+        viewer = current_principal()
+        response = self._render("tasks", **values, **self._bulk.list_values(
+            values["records"], values["filter"], values["older"],
+            viewer is not None and viewer.may(Role.SUBMIT)))
+        forget_notice(response)
+        return response
 
     def task_list_part(self) -> Any:
         """The live section of the task list."""
@@ -235,17 +249,23 @@ class UiRoutes:
                                keep_until=self._keep_until(record))
 
     def cancel(self, task_id: int) -> Any:
-        """`POST /tasks/{id}/cancel` (the task page's button): cancel, then back to it."""
-        return self._act_on(task_id, self._service.cancel)
+        """`POST /tasks/{id}/cancel` (the task page's button, or a row's in the task list):
+        cancel, then back to where it was."""
+        return self._act_on(task_id, self._service.cancel, BulkAction.CANCEL)
 
     def retry(self, task_id: int) -> Any:
-        """`POST /tasks/{id}/retry` (the task page's button): run it again, then back."""
-        return self._act_on(task_id, self._service.retry)
+        """`POST /tasks/{id}/retry` (the task page's button, or a row's): run it again, then
+        back to where it was."""
+        return self._act_on(task_id, self._service.retry, BulkAction.RETRY)
 
-    def _act_on(self, task_id: int, action: Callable[[int, Actor], TaskRecord]) -> Any:
-        self._pages.posted_form()
-        self._record(task_id)  # 404 for an unknown id
-        action(task_id, current_actor())
+    def _act_on(self, task_id: int, action: Callable[[int, Actor], TaskRecord],
+                kind: BulkAction) -> Any:
+        fields = self._pages.posted_form()
+        before = self._record(task_id)  # 404 for an unknown id
+        after = action(task_id, current_actor())
+        back = fields.get("next", "")
+        if is_list_path(back):  # a row of the task list: back to it, with a message
+            return notice_redirect(back, kind, single_counts(kind, before, after))
         return redirect(f"/tasks/{task_id}")
 
     def whole_result(self, task_id: int) -> Any:

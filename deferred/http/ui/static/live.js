@@ -1,6 +1,7 @@
 // Keeps the UI live without reloads: every element with data-live-src is refreshed from that
 // URL (an HTML fragment the server rendered and escaped) about once a second, and relative
-// times ("12 s ago") are kept current. A fragment holding data-live-final ends its polling.
+// times ("12 s ago") are kept current. A fragment holding data-live-final ends its polling;
+// one marked data-live-paused (bulk.js, while tasks are selected) waits.
 "use strict";
 
 (function () {
@@ -43,7 +44,7 @@
     const url = element.getAttribute("data-live-src");
     let last = null;
     async function poll() {
-      if (document.hidden) {
+      if (document.hidden || element.hasAttribute("data-live-paused")) {
         setTimeout(poll, POLL_MS);
         return;
       }
