@@ -26,11 +26,11 @@ from .renderer import PageRenderer
 
 NOTICE_COOKIE = "deferred_notice"
 NOTICE_MAX_AGE_S = 60  # read by the list page the browser goes to next
-COUNT_AT_MOST = 10_000  # the list says "all 10,000+ that match"; the confirmation counts all
+COUNT_AT_MOST = 1_000  # the list says "all 1,000+ that match"; the confirmation counts all
 FILTER_FIELDS = ("status", "task_name", "q")
 
 
-class TaskFilter(Protocol):
+class ListFilter(Protocol):
     """The task list's filters (`deferred.http.ui.TaskFilter`)."""
 
     status: str
@@ -41,7 +41,7 @@ class TaskFilter(Protocol):
     def query(self, *, cursor: int | None = None) -> str: ...
 
 
-def filter_selection(task_filter: TaskFilter) -> TaskSelection:
+def filter_selection(task_filter: ListFilter) -> TaskSelection:
     """The records the task list shows for `task_filter`, on every page."""
     status = task_filter.status
     return TaskSelection(status=TaskStatus(status) if status in TaskStatus.__members__ else None,
@@ -55,7 +55,7 @@ class BulkPages:
 
     def __init__(self, service: TaskService, records: RecordReader, config: HttpConfig,
                  renderer: PageRenderer,
-                 parse_filter: Callable[[bottle.FormsDict], TaskFilter]) -> None:
+                 parse_filter: Callable[[bottle.FormsDict], ListFilter]) -> None:
         self._service, self._records, self._config = service, records, config
         self._pages, self._parse_filter = renderer, parse_filter
 
@@ -80,7 +80,7 @@ class BulkPages:
         counts = self._service.bulk(action, selection, current_actor())
         return notice_redirect(list_path(task_filter.query()), action, counts)
 
-    def _posted(self) -> tuple[BulkAction, TaskSelection, TaskFilter, bool]:
+    def _posted(self) -> tuple[BulkAction, TaskSelection, ListFilter, bool]:
         """The action, the selection, the list's filters and whether it goes by them, from
         a post whose origin and CSRF token are checked; the role the action needs too."""
         environ = bottle.request.environ
@@ -100,7 +100,7 @@ class BulkPages:
         ids = _posted_ids([*fields.get("ids", ()), *fields.get("page_ids", ())])
         return action, TaskSelection(ids=ids), task_filter, False
 
-    def list_values(self, records: list[TaskRecord], task_filter: TaskFilter,
+    def list_values(self, records: list[TaskRecord], task_filter: ListFilter,
                     older: int | None, can_submit: bool) -> dict[str, Any]:
         """What the task list shows of bulk actions: how many tasks match its filters (None
         for a viewer who cannot act; `COUNT_AT_MOST + 1` means more) and the message of

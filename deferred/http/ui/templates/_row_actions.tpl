@@ -1,17 +1,10 @@
-% # A task list row's own Cancel or Retry, back to the list (`back`) with a message.
+% # A task list row's own Cancel or Retry: buttons of the list's one row form (tasks.tpl),
+% # posted to the task's own route, which comes back to the list with a message.
 % status = record.status.value
 % if status in ('QUEUED', 'RUNNING') and not record.cancel_requested:
-<form method="post" action="{{root}}/tasks/{{record.id}}/cancel" class="inline-form">
-  <input type="hidden" name="{{csrf_field}}" value="{{csrf_token}}">
-  <input type="hidden" name="next" value="{{back}}">
-  <button type="submit" class="button-small danger" {{!'title="Ask the running task to stop"' if status == 'RUNNING' else ''}}>Cancel</button>
-</form>
+<button type="submit" form="row-form" formaction="{{root}}/tasks/{{record.id}}/cancel" class="button-small danger"{{!' title="Ask the running task to stop"' if status == 'RUNNING' else ''}}>Cancel</button>
 % elif status in ('FAILED', 'CANCELLED', 'TIMED_OUT'):
-<form method="post" action="{{root}}/tasks/{{record.id}}/retry" class="inline-form">
-  <input type="hidden" name="{{csrf_field}}" value="{{csrf_token}}">
-  <input type="hidden" name="next" value="{{back}}">
-  <button type="submit" class="button-small">Retry</button>
-</form>
+<button type="submit" form="row-form" formaction="{{root}}/tasks/{{record.id}}/retry" class="button-small">Retry</button>
 % elif record.cancel_requested and not record.status.is_terminal:
 <span class="muted">asked to stop</span>
 % end

@@ -33,6 +33,10 @@
   </form>
   % if get('can_submit'):
   % include('_bulk_bar')
+  <form id="row-form" method="post" action="{{root}}/tasks" hidden>
+    <input type="hidden" name="{{csrf_field}}" value="{{csrf_token}}">
+    <input type="hidden" name="next" value="/tasks{{'?' + filter.query(cursor=filter.before_id) if filter.query(cursor=filter.before_id) else ''}}">
+  </form>
   % end
   % if filter.before_id is None:
   <div data-live-src="{{root}}/ui/parts/tasks{{'?' + filter.query() if filter.query() else ''}}" data-bulk-live>

@@ -7,7 +7,7 @@
 % if selectable:
 <label class="select-page"><input type="checkbox" name="page_ids" value="{{','.join(str(record.id) for record in records)}}" form="bulk-form" data-select-page> Select all {{len(records)}} on this page</label>
 % end
-% include('_records', records=records, running=filter.status == 'RUNNING', empty=empty, selectable=selectable, back='/tasks' + ('?' + filter.query(cursor=filter.before_id) if filter.query(cursor=filter.before_id) else ''))
+% include('_records', records=records, running=filter.status == 'RUNNING', empty=empty, selectable=selectable)
 <nav class="pager" aria-label="Pages">
 % if filter.before_id is not None:
   <a href="{{root}}/tasks{{'?' + filter.query() if filter.query() else ''}}">← Newest</a>
