@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Protocol
 
 from .records import (ChainStep, EmailStatus, Outcome, PendingEmail, QueueDepth, StoredFile,
                       TaskError, TaskRecord, TaskStatus)
 from .access.audit import Actor, AuditAction, AuditEntry, StoredToken
+from .bulk import BulkAction, BulkBatch, BulkCounts, TaskSelection
 from .errors import StoreError
 from .scheduling.options import SubmitOptions
 from .stats import StatsRange, StatsView
@@ -152,8 +153,15 @@ class RecordReader(Protocol):
 
     def stats_view(self, stats_range: StatsRange, name: str | None = None) -> StatsView:
         """The dashboard's statistics over `stats_range` up to now, of task `name` or all."""
+
     def servers(self) -> list[ServerRecord]:
         """Every server's row, oldest first, with its state and running records."""
+
+    def bulk_preview(self, action: BulkAction, selection: TaskSelection) -> BulkCounts:
+        """What a bulk `action` would find and change in `selection` now."""
+
+    def count(self, selection: TaskSelection, *, at_most: int | None = None) -> int:
+        """How many records `selection` takes (counting no further than `at_most`)."""
 
 
 class TaskStore(RecordReader, Protocol):
@@ -213,6 +221,11 @@ class TaskStore(RecordReader, Protocol):
     def cancel(self, task_id: int, actor: Actor | None = None) -> TaskRecord | None:
         """Cancel a queued record at once, or ask a running one to stop; the record (None if
         there is none). A finished record is left as it is."""
+
+    def bulk(self, action: BulkAction, selection: TaskSelection,
+             actor: Actor | None = None) -> Iterator[BulkBatch]:
+        """Act on every record of `selection`, one transaction per batch, each yielded once
+        committed; the `actor`'s one audit entry counts what has committed."""
 
     def turn(self, turn: Turn) -> TurnResult:
         """Run one `Turn` in one transaction. Raises `StoreRejectedError` when the database
@@ -354,6 +367,12 @@ class TaskService(Protocol):
 
     def retry(self, task_id: int, actor: Actor | None = None) -> TaskRecord:
         """Run a failed or cancelled task again. Raises `NotFoundError`, `BadRequestError`."""
+
+    def bulk(self, action: BulkAction, selection: TaskSelection,
+             actor: Actor | None = None) -> BulkCounts:
+        """Cancel, retry or delete every record of `selection` the action applies to, in
+        batches; what it found and changed. Raises `ShuttingDownError` for a retry while
+        stopping, and store errors (the batches before stay done)."""
 
     def wait(self, task_id: int, timeout_s: float) -> TaskRecord:
         """The record once it is finished, or as it is when `timeout_s` has passed."""

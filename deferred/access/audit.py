@@ -3,7 +3,8 @@
 
 Every launch, cancel, retry, pause and resume that comes over HTTP (the API or the UI) is written in the same
 transaction as the change itself, so there is never a change without its entry; logins are
-logged too. Entries outlive the tasks they name (retention does not delete them).
+logged too. A bulk action has one entry, written with its first batch and brought up to date
+by each later batch's transaction, so it always counts what has committed. Entries outlive the tasks they name (retention does not delete them).
 """
 
 from __future__ import annotations
@@ -29,6 +30,9 @@ class AuditAction(str, enum.Enum):
     TOKEN_REVOKED = "token_revoked"
     PAUSE = "pause"  # a task type: nothing of it starts until it is resumed
     RESUME = "resume"
+    BULK_CANCEL = "bulk_cancel"  # one entry for a whole bulk action (deferred.bulk)
+    BULK_RETRY = "bulk_retry"
+    BULK_DELETE = "bulk_delete"
 
     def __str__(self) -> str:
         return self.value

@@ -22,6 +22,7 @@ from .jsonbody import (check_json_content_type, not_json_error, parse_chain, par
 from .jsonerrors import JsonErrorPlugin, error_headers, install_error_pages, json_response
 from .auth import (CAPABILITY, PUBLIC, AccessPlugin, Authenticator, current_actor,
                    refusal_response)
+from .bulkrequest import bulk_json, check_bulk_role, parse_bulk
 from .listquery import next_cursor, parse_audit_query, parse_list_query
 from .openapi import build_openapi, package_version
 from ..links import request_base_url, task_url
@@ -60,6 +61,7 @@ def make_api_app(service: TaskService, records: RecordReader, access: AccessStor
     app.route("/api/tasks/<task_id:int>/cancel", "POST", routes.cancel_task,
               access=Role.SUBMIT)
     app.route("/api/tasks/<task_id:int>/retry", "POST", routes.retry_task, access=Role.SUBMIT)
+    app.route("/api/tasks/bulk", "POST", routes.bulk_tasks, access=Role.SUBMIT)  # delete: admin
     app.route("/api/chains", "POST", routes.submit_chain, access=Role.SUBMIT)
     app.route("/api/tasks", "GET", routes.list_tasks, access=Role.READ)
     app.route("/api/task-types", "GET", routes.task_types, access=Role.READ)
@@ -151,6 +153,16 @@ class ApiRoutes:
         """`POST /api/tasks/{id}/retry`: queue a failed or cancelled task again."""
         check_same_origin(bottle.request.environ, self._config.public_url)
         return record_json(self._service.retry(task_id, current_actor()), self._base_url())
+
+    def bulk_tasks(self) -> Any:
+        """`POST /api/tasks/bulk` `{"action", "ids" | "filter"}`: cancel, retry or delete
+        many tasks, in batches; how many matched, changed and were skipped."""
+        environ = bottle.request.environ
+        check_same_origin(environ, self._config.public_url)
+        check_json_content_type(environ.get("CONTENT_TYPE", ""))
+        action, selection = parse_bulk(read_body(environ, self._config.max_body_bytes))
+        check_bulk_role(action)
+        return bulk_json(action, self._service.bulk(action, selection, current_actor()))
 
     def list_tasks(self) -> Any:
         """`GET /api/tasks`: one page of records, newest first, with the next cursor."""

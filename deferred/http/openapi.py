@@ -26,6 +26,7 @@ from .auth import TOKEN_NAME
 from .listquery import DEFAULT_LIMIT, MAX_LIMIT, STATUS_FILTERS
 from .serverlist import servers_operation
 from .statsjson import stats_operation
+from .openapi_bulk import bulk_operation, status_words
 from .openapi_schemas import (ERROR_RESPONSES, chain_body, error_responses, error_schema,
                               object_schema, params_schemas, ref, shared_schemas, submit_body,
                               task_name_schema)
@@ -136,6 +137,9 @@ def _paths() -> dict[str, Any]:
             "status is 409).", {"200": record, **_errors("NotFound", "Conflict",
                                                          "Unavailable")},
             parameters=task_id)},
+        "/api/tasks/bulk": {"post": bulk_operation(
+            any_case_pattern(status_words()),
+            _errors("BadRequest", "TooLarge", "NotJson", "Unavailable"))},
         "/api/chains": {"post": _operation(
             "submitChain", "Submit tasks that run one after another, each once the one "
             "before succeeded; answers the first task's id at once.",

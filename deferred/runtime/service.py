@@ -10,6 +10,7 @@ from typing import Any, Protocol
 
 from ..addresses import check_email_address
 from ..access.audit import Actor
+from ..bulk import BulkAction, BulkCounts, TaskSelection
 from ..config import LimitsConfig
 from ..errors import (BadRequestError, ConflictError, DeferredError, InvalidParamsError,
                      NotFoundError, ShuttingDownError, UnknownTaskError)
@@ -147,6 +148,26 @@ class LocalTaskService:
             raise ConflictError(f"task {task_id} is {before.status}: only a failed, "
                                 "cancelled or timed-out task can be retried", where="task_id")
         return record
+
+    def bulk(self, action: BulkAction, selection: TaskSelection,
+             actor: Actor | None = None) -> BulkCounts:
+        """Cancel, retry or delete every record of `selection` the action applies to, in
+        batches (each its own transaction), as the single actions do: after each batch the
+        cancelled records' waiters answer, the running ones asked to stop are told, and the
+        dispatcher looks for the retried ones. What it found and changed. Raises
+        `ShuttingDownError` for a retry while stopping."""
+        if action is BulkAction.RETRY and self._closing.is_set():
+            raise ShuttingDownError(SHUTTING_DOWN_MESSAGE)
+        total = BulkCounts()
+        for batch in self._store.bulk(action, selection, actor):
+            total += batch.counts
+            if batch.cancelled:
+                self._waiters.wake(batch.cancelled)
+            for task_id in batch.asked_to_stop:
+                self._starter.request_cancel(task_id)
+            if batch.queued:
+                self._starter.notify()
+        return total
 
     def metrics_text(self) -> str:
         """This server's counters and histograms, and the cluster's queues, in Prometheus'

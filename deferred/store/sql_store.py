@@ -12,12 +12,14 @@ import datetime
 import logging
 import math
 import time
-from collections.abc import Mapping, Sequence
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
 
 from ..access.audit import Actor, AuditAction
+from ..bulk import BulkAction, BulkBatch, BulkCounts, TaskSelection
 from ..config import DbConfig, LimitsConfig, RecoveryConfig
 from ..errors import StoreError, StoreRejectedError
 from ..interfaces import NewTask, PausedNames, Turn, TurnResult
@@ -27,7 +29,7 @@ from ..records import (ChainStep, Outcome, QueueDepth, StoredFile, TaskRecord, T
 from ..scheduling.options import SubmitOptions
 from ..stats import StatsRange, StatsView
 from ..servers import ServerInfo, ServerRecord, new_server_id
-from . import cluster, reads, transitions
+from . import bulk, cluster, reads, transitions
 from .access import SqlAccessStore, audit_values, insert_audit
 from .database import Database
 from ..group_commit import GroupCommitter
@@ -293,6 +295,26 @@ class SqlTaskStore:
             if self.is_shared:
                 cluster.notify(conn)
         return self.get(task_id)
+
+    def bulk(self, action: BulkAction, selection: TaskSelection, actor: Actor | None = None,
+             *, batch_size: int = bulk.BATCH_SIZE) -> Iterator[BulkBatch]:
+        """Act on every record of `selection` a batch of `batch_size` at a time, each batch
+        one transaction, yielded once committed; with an `actor`, one audit entry counts
+        what has committed (see `store.bulk.run`)."""
+        return bulk.run(self.database, action, selection, actor, batch_size=batch_size,
+                        ignore_case_by_like=self.dialect == "sqlite")
+
+    def bulk_preview(self, action: BulkAction, selection: TaskSelection) -> BulkCounts:
+        """What `action` would find and change in `selection` now."""
+        with self.database.read("count tasks") as conn:
+            return bulk.preview(conn, action, selection,
+                                ignore_case_by_like=self.dialect == "sqlite")
+
+    def count(self, selection: TaskSelection, *, at_most: int | None = None) -> int:
+        """How many records `selection` takes (counting no further than `at_most`)."""
+        with self.database.read("count tasks") as conn:
+            return bulk.count(conn, selection, at_most=at_most,
+                              ignore_case_by_like=self.dialect == "sqlite")
 
     def fire(self, name: str, fire_at: datetime.datetime) -> bool:
         """Submit the firing `fire_at` of the periodic task `name` (params {}), unless some

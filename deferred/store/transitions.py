@@ -9,6 +9,10 @@ transaction.
     QUEUED ──cancel──▶ CANCELLED          RUNNING ──cancel──▶ RUNNING, asked to stop
     FAILED, CANCELLED, TIMED_OUT ──queue_again──▶ QUEUED
     finished ──delete_finished──▶ gone (with its files, history and sent email)
+
+A bulk action (`deferred.bulk`) has the same changes for a batch of ids, guarded by the same
+statuses: `cancel_ids`, `queue_again_ids`, `delete_finished_ids`; `bulk_applies` is their
+guard, for counting ahead what a batch would change.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from ..access.audit import Actor, AuditAction
+from ..bulk import BulkAction
 from ..interfaces import NewTask
 from ..jsontext import encode_json
 from ..mediatypes import guess_media_type
@@ -274,21 +279,80 @@ def delete_finished(conn: sa.Connection, finished_before: datetime.datetime, *,
     """finished → gone: up to `limit` records finished before `finished_before` (of `names`
     when given, none of `except_names`), with their files, history and emails; a record
     whose email is still to be sent is kept. How many were deleted."""
-    terminal = [status.value for status in TaskStatus if status.is_terminal]
-    mailing = sa.select(outbox.c.task_id).where(
-        outbox.c.status.in_([EmailStatus.PENDING.value, EmailStatus.SENDING.value]))
     doomed = (sa.select(tasks.c.id)
-              .where(tasks.c.status.in_(terminal), tasks.c.finished_at < finished_before,
-                     tasks.c.id.not_in(mailing))
+              .where(_is_finished(), tasks.c.finished_at < finished_before,
+                     tasks.c.id.not_in(_mailing()))
               .order_by(tasks.c.id).limit(limit))
     if names is not None:
         doomed = doomed.where(tasks.c.name.in_(list(names)))
     if except_names:
         doomed = doomed.where(tasks.c.name.not_in(list(except_names)))
     ids = list(conn.execute(doomed).scalars())
-    if not ids:
-        return 0
+    return _delete_rows(conn, ids) if ids else 0
+
+
+def _delete_rows(conn: sa.Connection, ids: Sequence[int]) -> int:
+    """Delete the rows of `ids` with their files, history and emails; how many went."""
     for table in (task_files, task_attempts, outbox):  # not left to the database's cascade
         conn.execute(table.delete().where(table.c.task_id.in_(ids)))
     conn.execute(firings.update().where(firings.c.task_id.in_(ids)).values(task_id=None))
     return int(conn.execute(tasks.delete().where(tasks.c.id.in_(ids))).rowcount)
+
+
+def _mailing() -> sa.Select[Any]:
+    """The ids of records whose email is still to be sent (kept until it is)."""
+    return sa.select(outbox.c.task_id).where(
+        outbox.c.status.in_([EmailStatus.PENDING.value, EmailStatus.SENDING.value]))
+
+
+def _is_finished() -> sa.ColumnElement[bool]:
+    return tasks.c.status.in_([status.value for status in TaskStatus if status.is_terminal])
+
+
+def _may_ask_to_stop() -> sa.ColumnElement[bool]:
+    return sa.and_(tasks.c.status == RUNNING, tasks.c.cancel_requested.is_(False))
+
+
+def bulk_applies(action: BulkAction) -> sa.ColumnElement[bool]:
+    """The rows the transition of `action` changes: the guard of `cancel_ids`,
+    `queue_again_ids` or `delete_finished_ids`."""
+    if action is BulkAction.CANCEL:
+        return sa.or_(tasks.c.status == QUEUED, _may_ask_to_stop())
+    if action is BulkAction.RETRY:
+        return tasks.c.status.in_(_RETRYABLE)
+    return sa.and_(_is_finished(), tasks.c.id.not_in(_mailing()))
+
+
+def cancel_ids(conn: sa.Connection, ids: Sequence[int], now: datetime.datetime
+               ) -> tuple[list[int], list[int]]:
+    """QUEUED → CANCELLED (finished now), RUNNING → asked to stop, for those of `ids` in
+    either status (and not yet asked): the ids cancelled, and the ids asked to stop."""
+    cancelled = conn.execute(
+        tasks.update().where(tasks.c.id.in_(ids), tasks.c.status == QUEUED)
+        .values(status=TaskStatus.CANCELLED.value, finished_at=now)
+        .returning(tasks.c.id)).scalars().all()
+    asked = conn.execute(
+        tasks.update().where(tasks.c.id.in_(ids), _may_ask_to_stop())
+        .values(cancel_requested=True).returning(tasks.c.id)).scalars().all()
+    return list(cancelled), list(asked)
+
+
+def queue_again_ids(conn: sa.Connection, ids: Sequence[int], now: datetime.datetime
+                    ) -> list[int]:
+    """FAILED, CANCELLED or TIMED_OUT → QUEUED, due now, their history kept, for those of
+    `ids` in such a status: their ids."""
+    return list(conn.execute(
+        tasks.update().where(tasks.c.id.in_(ids), tasks.c.status.in_(_RETRYABLE))
+        .values(status=QUEUED, owner=None, run_at=None, started_at=None, finished_at=None,
+                cancel_requested=False, interruptions=0,
+                sort_key=now.timestamp() - tasks.c.priority * PRIORITY_STEP_S)
+        .returning(tasks.c.id)).scalars().all())
+
+
+def delete_finished_ids(conn: sa.Connection, ids: Sequence[int]) -> int:
+    """finished → gone: those of `ids` that finished, with their files, history and emails;
+    a record whose email is still to be sent is kept (as retention keeps it). How many
+    were deleted."""
+    doomed = list(conn.execute(sa.select(tasks.c.id).where(
+        tasks.c.id.in_(ids), bulk_applies(BulkAction.DELETE))).scalars())
+    return _delete_rows(conn, doomed) if doomed else 0

@@ -447,6 +447,7 @@ ROUTE_ROLES = {
     ("GET", "/api/tasks/<task_id:int>"): "read",
     ("POST", "/api/tasks/<task_id:int>/cancel"): "submit",
     ("POST", "/api/tasks/<task_id:int>/retry"): "submit", ("POST", "/api/chains"): "submit",
+    ("POST", "/api/tasks/bulk"): "submit",  # a bulk delete needs admin: its body says so
     ("GET", "/api/tasks"): "read", ("GET", "/api/task-types"): "read",
     ("GET", "/api/audit"): "admin", ("GET", "/api/tokens"): "admin",
     ("POST", "/api/tokens"): "admin", ("DELETE", "/api/tokens/<name>"): "admin",
@@ -460,6 +461,7 @@ ROUTE_ROLES = {
     ("GET", "/tasks/<task_id:int>/result"): "read",
     ("POST", "/tasks/<task_id:int>/cancel"): "submit",
     ("POST", "/tasks/<task_id:int>/retry"): "submit", ("GET", "/launch"): "submit",
+    ("POST", "/tasks/bulk"): "submit", ("POST", "/tasks/bulk/apply"): "submit",
     ("POST", "/launch"): "submit", ("GET", "/audit"): "admin", ("GET", "/tokens"): "admin",
     ("POST", "/tokens"): "admin", ("POST", "/tokens/<name>/revoke"): "admin",
     ("POST", "/login"): "public", ("POST", "/logout"): "read",

@@ -20,7 +20,7 @@ ROOMS = [
                      "deferred.links", "deferred.group_commit")),
     ("access", ("deferred.access",)),
     ("values", ("deferred.result", "deferred.records", "deferred.config", "deferred.stats",
-                "deferred.servers")),
+                "deferred.servers", "deferred.bulk")),
     ("scheduling", ("deferred.scheduling",)),
     ("seams", ("deferred.interfaces",)),
     ("tasks", ("deferred.tasks",)),

@@ -15,6 +15,7 @@ from typing import Any
 import bottle
 
 from ...access.audit import Actor
+from ...bulk import BulkAction
 from ...config import HttpConfig
 from ...access.identity import Role
 from ...errors import (BadRequestError, DeferredError, InternalError, InvalidParamsError,
@@ -26,7 +27,10 @@ from ...scheduling.options import submit_options
 from . import describe, pages
 from .accesspages import AccessPages
 from .dashboard import DashboardPages
-from ..auth import PUBLIC, AccessPlugin, Authenticator, current_actor, refusal_response
+from .bulkpages import BulkPages, forget_notice, is_list_path, notice_redirect
+from .bulktext import single_counts
+from ..auth import (PUBLIC, AccessPlugin, Authenticator, current_actor, current_principal,
+                    refusal_response)
 from .forms import build_form
 from .formhtml import render_form
 from ..listquery import ALL, FINISHED, parse_cursor, parse_status_filter, status_arguments
@@ -87,8 +91,9 @@ def make_ui_app(service: TaskService, records: RecordReader, access: AccessStore
     access_pages = AccessPages(access, authenticator, renderer)
     dashboard = DashboardPages(service, records, renderer)
     server_pages = ServerPages(records, service.server_id, renderer)
+    bulk = BulkPages(service, records, config, renderer, parse_task_filter)
     routes = UiRoutes(service, records, config, renderer, access_pages, dashboard,
-                      server_pages)
+                      server_pages, bulk)
     app.install(HtmlErrorPlugin(routes))
     app.install(AccessPlugin(authenticator, routes.refusal))  # inside: refusals as pages
     read, submit = Role.READ, Role.SUBMIT
@@ -108,6 +113,8 @@ def make_ui_app(service: TaskService, records: RecordReader, access: AccessStore
     app.route("/tasks/<task_id:int>/result", "GET", routes.whole_result, access=read)
     app.route("/tasks/<task_id:int>/cancel", "POST", routes.cancel, access=submit)
     app.route("/tasks/<task_id:int>/retry", "POST", routes.retry, access=submit)
+    app.route("/tasks/bulk", "POST", bulk.confirm, access=submit)  # delete: admin
+    app.route("/tasks/bulk/apply", "POST", bulk.apply, access=submit)
     app.route("/launch", "GET", routes.launch_page, access=submit)
     app.route("/launch", "POST", routes.launch, access=submit)
     add_pause_forms(app, service, renderer)
@@ -164,11 +171,11 @@ class UiRoutes:
 
     def __init__(self, service: TaskService, records: RecordReader, config: HttpConfig,
                  renderer: PageRenderer, access_pages: AccessPages,
-                 dashboard: DashboardPages, server_pages: ServerPages) -> None:
+                 dashboard: DashboardPages, server_pages: ServerPages,
+                 bulk: BulkPages) -> None:
         self._service, self._records, self._config = service, records, config
-        self._dashboard = dashboard
-        self._pages, self._access_pages = renderer, access_pages
-        self._server_pages = server_pages
+        self._dashboard, self._server_pages = dashboard, server_pages
+        self._pages, self._access_pages, self._bulk = renderer, access_pages, bulk
         self._render = renderer.render
         self._static = static_names()
 
@@ -221,8 +228,15 @@ class UiRoutes:
                 "status_choices": _STATUS_CHOICES}
 
     def task_list(self) -> Any:
-        """`GET /tasks`: one page of task records, filtered (finished ones by default)."""
-        return self._render("tasks", **self._list_values())
+        """`GET /tasks`: one page of task records, filtered (finished ones by default), with
+        the bulk actions' form and the message of the one just done."""
+        values = self._list_values()
+        viewer = current_principal()
+        response = self._render("tasks", **values, **self._bulk.list_values(
+            values["records"], values["filter"], values["older"],
+            viewer is not None and viewer.may(Role.SUBMIT)))
+        forget_notice(response)
+        return response
 
     def task_list_part(self) -> Any:
         """The live section of the task list."""
@@ -254,17 +268,23 @@ class UiRoutes:
                                server=self._server_pages.name_of(record.owner))
 
     def cancel(self, task_id: int) -> Any:
-        """`POST /tasks/{id}/cancel` (the task page's button): cancel, then back to it."""
-        return self._act_on(task_id, self._service.cancel)
+        """`POST /tasks/{id}/cancel` (the task page's button, or a row's in the task list):
+        cancel, then back to where it was."""
+        return self._act_on(task_id, self._service.cancel, BulkAction.CANCEL)
 
     def retry(self, task_id: int) -> Any:
-        """`POST /tasks/{id}/retry` (the task page's button): run it again, then back."""
-        return self._act_on(task_id, self._service.retry)
+        """`POST /tasks/{id}/retry` (the task page's button, or a row's): run it again, then
+        back to where it was."""
+        return self._act_on(task_id, self._service.retry, BulkAction.RETRY)
 
-    def _act_on(self, task_id: int, action: Callable[[int, Actor], TaskRecord]) -> Any:
-        self._pages.posted_form()
-        self._record(task_id)  # 404 for an unknown id
-        action(task_id, current_actor())
+    def _act_on(self, task_id: int, action: Callable[[int, Actor], TaskRecord],
+                kind: BulkAction) -> Any:
+        fields = self._pages.posted_form()
+        before = self._record(task_id)  # 404 for an unknown id
+        after = action(task_id, current_actor())
+        back = fields.get("next", "")
+        if is_list_path(back):  # a row of the task list: back to it, with a message
+            return notice_redirect(back, kind, single_counts(kind, before, after))
         return redirect(f"/tasks/{task_id}")
 
     def whole_result(self, task_id: int) -> Any:

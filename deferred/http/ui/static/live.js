@@ -1,7 +1,8 @@
 // Keeps the UI live without reloads: every element with data-live-src is refreshed from that
 // URL (an HTML fragment the server rendered and escaped) about once a second (every
 // data-live-every seconds when it says), and relative times ("12 s ago") are kept current. A
-// fragment holding data-live-final ends its polling.
+// fragment holding data-live-final ends its polling; one marked data-live-paused (bulk.js,
+// while tasks are selected) waits.
 "use strict";
 
 (function () {
@@ -46,7 +47,7 @@
     const pollMs = every > 0 ? every * 1000 : POLL_MS;
     let last = null;
     async function poll() {
-      if (document.hidden) {
+      if (document.hidden || element.hasAttribute("data-live-paused")) {
         setTimeout(poll, pollMs);
         return;
       }

@@ -4,10 +4,14 @@
 % else:
 <div class="table-wrap">
 <table class="records">
-  <thead><tr><th scope="col">Task</th><th scope="col">Status</th><th scope="col">When</th><th scope="col">{{'Running for' if running else 'Took'}}</th><th scope="col">{{'Params' if running else 'Result'}}</th></tr></thead>
+  % selectable = get('selectable', False)
+  <thead><tr>{{!'<th scope="col" class="select-col"><span class="visually-hidden">Select</span></th>' if selectable else ''}}<th scope="col">Task</th><th scope="col">Status</th><th scope="col">When</th><th scope="col">{{'Running for' if running else 'Took'}}</th><th scope="col">{{'Params' if running else 'Result'}}</th>{{!'<th scope="col">Actions</th>' if selectable else ''}}</tr></thead>
   <tbody>
   % for record in records:
   <tr data-task-id="{{record.id}}">
+    % if selectable:
+    <td class="select-col" data-label="Select"><input type="checkbox" name="ids" value="{{record.id}}" form="bulk-form" aria-label="Select task #{{record.id}}" data-select-row></td>
+    % end
     <td data-label="Task"><a href="{{root}}/tasks/{{record.id}}">#{{record.id}}</a> <span class="task-name">{{record.name}}</span></td>
     <td data-label="Status">
     % include('_badge', status=record.status)
@@ -44,6 +48,11 @@
       </span>
     % end
     </td>
+    % if selectable:
+    <td class="row-actions" data-label="Actions">
+    % include('_row_actions', record=record)
+    </td>
+    % end
   </tr>
   % end
   </tbody>

@@ -1,6 +1,9 @@
-% rebase('layout', title='Tasks', section='tasks')
+% rebase('layout', title='Tasks', section='tasks', scripts=('bulk.js',) if get('can_submit') else ())
 <section class="card" aria-labelledby="tasks-heading">
   <div class="card-head"><h1 id="tasks-heading">Tasks</h1></div>
+  % if get('notice'):
+  <p class="notice" role="status">{{notice}}</p>
+  % end
   <form class="filters" method="get" action="{{root}}/tasks" role="search">
     <label>Status
       <select name="status">
@@ -28,10 +31,17 @@
     <a href="{{root}}/tasks">Clear</a>
     % end
   </form>
+  % if get('can_submit'):
+  % include('_bulk_bar')
+  <form id="row-form" method="post" action="{{root}}/tasks" hidden>
+    <input type="hidden" name="{{csrf_field}}" value="{{csrf_token}}">
+    <input type="hidden" name="next" value="/tasks{{'?' + filter.query(cursor=filter.before_id) if filter.query(cursor=filter.before_id) else ''}}">
+  </form>
+  % end
   % if filter.before_id is None:
-  <div data-live-src="{{root}}/ui/parts/tasks{{'?' + filter.query() if filter.query() else ''}}">
+  <div data-live-src="{{root}}/ui/parts/tasks{{'?' + filter.query() if filter.query() else ''}}" data-bulk-live>
   % else:
-  <div>
+  <div data-bulk-live>
   % end
   % include('tasks_part')
   </div>
