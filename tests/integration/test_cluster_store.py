@@ -115,11 +115,13 @@ def test_without_limits_a_claim_takes_what_the_server_has_room_for(make_store):
 
 
 def test_only_the_running_tasks_of_dead_servers_are_queued_again(make_store):
-    alive, dying, watcher = (make_store(lease_s=0.5) for _ in range(3))
+    alive, dying, watcher = (make_store(lease_s=2.0) for _ in range(3))
     alive.add("y", {})
     dying.add("y", {})
     [kept] = alive.claim({"y": 1}, 1)
     [orphan] = dying.claim({"y": 1}, 1)
+    alive.beat()
+    dying.beat()  # fresh now, however long the set-up took on a busy machine
     assert watcher.requeue_running() == []  # every heartbeat is fresh
 
     def requeue_while_alive_beats() -> list:
