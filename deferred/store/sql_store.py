@@ -10,9 +10,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import logging
-import math
 import time
-import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
@@ -23,11 +21,8 @@ from ..bulk import BulkAction, BulkBatch, BulkCounts, TaskSelection
 from ..config import DbConfig, LimitsConfig, RecoveryConfig
 from ..errors import StoreError, StoreRejectedError
 from ..interfaces import NewTask, PausedNames, Turn, TurnResult
-from ..jsontext import encode_json
-from ..records import (ChainStep, Outcome, QueueDepth, StoredFile, TaskRecord, TaskStatus,
-                       utcnow)
+from ..records import ChainStep, Outcome, TaskRecord, TaskStatus, utcnow
 from ..scheduling.options import SubmitOptions
-from ..stats import StatsRange, StatsView
 from ..servers import ServerInfo, ServerRecord, new_server_id
 from . import bulk, cluster, reads, transitions
 from .access import SqlAccessStore, audit_values, insert_audit
@@ -36,8 +31,8 @@ from ..group_commit import GroupCommitter
 from .outbox import SqlOutbox
 from .stats import SqlStats
 from .pauses import SqlPauses, read_names
+from .record_reader import SqlRecordReader
 from .recovery import requeue_interrupted
-from .rows import chain_from_json, record_from_row
 from .schema import firings, tasks
 from .server_rows import SqlServers
 from .hot_path import hot_path
@@ -48,7 +43,7 @@ logger = logging.getLogger(__name__)
 
 
 
-class SqlTaskStore:
+class SqlTaskStore(SqlRecordReader):
     """Task records in a SQL database (SQLite or PostgreSQL), with `access` (audit log,
     sessions, tokens), `outbox` (result emails) and `pauses` (paused task types) on the same
     database.
@@ -95,11 +90,6 @@ class SqlTaskStore:
     def pauses(self) -> SqlPauses:
         """The paused task types."""
         return self._pauses
-
-    @property
-    def dialect(self) -> str:
-        """`sqlite` or `postgresql`."""
-        return self.database.dialect
 
     @property
     def is_shared(self) -> bool:
@@ -355,57 +345,6 @@ class SqlTaskStore:
                                      tasks.c.owner == self.server_id,
                                      tasks.c.attempts == attempt)
                 .values(progress_percent=percent, progress_message=message)).rowcount)
-
-    def get(self, task_id: int) -> TaskRecord | None:
-        """The record with its files, history and email delivery, or None."""
-        with self.database.read("read the task") as conn:
-            return reads.get_record(conn, task_id)
-
-    def pending_counts(self) -> dict[tuple[str, TaskStatus], int]:
-        """How many records are queued and running, per task name."""
-        with self.database.read("count tasks") as conn:
-            return reads.pending_counts(conn)
-
-    def queue_depths(self) -> dict[str, QueueDepth]:
-        """Per task name, how many records are queued, delayed and running now."""
-        with self.database.read("count tasks") as conn:
-            return reads.queue_depths(conn, utcnow())
-
-    def stats_view(self, stats_range: StatsRange, name: str | None = None) -> StatsView:
-        """The dashboard's statistics over `stats_range` up to now, of task `name` or all."""
-        return self._stats.view(stats_range, name, utcnow())
-
-    def read_file(self, token: str) -> tuple[StoredFile, bytes] | None:
-        """A result file and its content by its token, or None."""
-        with self.database.read("read the result file") as conn:
-            return reads.read_file(conn, token)
-
-    def next_run_at(self) -> datetime.datetime | None:
-        """When the earliest delayed queued record becomes due, if any is not yet."""
-        with self.database.read("read the delayed tasks") as conn:
-            return reads.next_run_at(conn, utcnow())
-
-    def last_firing(self, name: str) -> datetime.datetime | None:
-        """The time of the latest stored firing of the periodic task `name`."""
-        with self.database.read("read the firings") as conn:
-            return reads.last_firing(conn, name)
-
-    def cancel_requests(self, task_ids: Sequence[int]) -> list[int]:
-        """Which of these records, running here, were asked to stop."""
-        with self.database.read("read cancel requests") as conn:
-            return reads.cancel_requests(conn, task_ids)
-
-    def list(self, *, status: TaskStatus | None = None, name: str | None = None,
-             limit: int = 50, before_id: int | None = None, finished: bool = False,
-             text: str | None = None) -> list[TaskRecord]:
-        """Records newest first, filtered, older than `before_id` when given. `finished`
-        keeps only records in a terminal status; `text` keeps those whose id, name, params,
-        result or error message contain it (any case)."""
-        query = reads.list_query(status=status, name=name, limit=limit, before_id=before_id,
-                                 finished=finished, text=text,
-                                 ignore_case_by_like=self.dialect == "sqlite")
-        with self.database.read("list tasks") as conn:
-            return reads.list_records(conn, query)
 
     def is_reachable(self) -> bool:
         """True if a trivial query succeeds."""

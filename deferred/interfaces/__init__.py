@@ -1,5 +1,6 @@
 """The seams between the parts, as Protocols: what the server needs of a store, and what the
-HTTP app needs of the server."""
+HTTP app needs of the server. The mail seams are in `mail`, the pauses' in `pauses`; all are
+named here too."""
 
 from __future__ import annotations
 
@@ -8,14 +9,19 @@ import datetime
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Protocol
 
-from .records import (ChainStep, EmailStatus, Outcome, PendingEmail, QueueDepth, StoredFile,
-                      TaskError, TaskRecord, TaskStatus)
-from .access.audit import Actor, AuditAction, AuditEntry, StoredToken
-from .bulk import BulkAction, BulkBatch, BulkCounts, TaskSelection
-from .errors import StoreError
-from .scheduling.options import SubmitOptions
-from .stats import StatsRange, StatsView
-from .servers import ServerRecord
+from ..records import ChainStep, Outcome, QueueDepth, StoredFile, TaskRecord, TaskStatus
+from ..access.audit import Actor, AuditAction, AuditEntry, StoredToken
+from ..bulk import BulkAction, BulkBatch, BulkCounts, TaskSelection
+from ..errors import StoreError
+from ..scheduling.options import SubmitOptions
+from ..stats import StatsRange, StatsView
+from ..servers import ServerRecord
+from .mail import MailFile, Mailer, Outbox, OutgoingMail
+from .pauses import PausedNames, PausedType, PauseStore
+
+__all__ = ["AccessStore", "Health", "MailFile", "Mailer", "NewTask", "Outbox", "OutgoingMail",
+           "PauseStore", "PausedNames", "PausedType", "RecordReader", "RunParams", "TaskService",
+           "TaskStore", "TaskType", "Turn", "TurnResult"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -109,26 +115,6 @@ class AccessStore(Protocol):
 
     def revoke_token(self, name: str, actor: Actor) -> bool:
         """Delete a stored token (and write its audit entry); False if there is none."""
-
-
-class Outbox(Protocol):
-    """Result emails waiting to be sent (each written with its task's outcome)."""
-
-    def claim(self, limit: int) -> list[PendingEmail]:
-        """Mark up to `limit` due emails as being sent here; return them."""
-
-    def finish(self, outbox_id: int, attempt: int, status: EmailStatus, *,
-               error: str | None = None, retry_at: datetime.datetime | None = None) -> bool:
-        """Record how a try went; False if the email was no longer being sent here."""
-
-    def requeue_interrupted(self) -> int:
-        """Put back the emails an earlier run was sending when it stopped."""
-
-    def next_due(self) -> datetime.datetime | None:
-        """When the next pending email is due, if any."""
-
-    def counts(self) -> dict[str, int]:
-        """How many result emails are in each state."""
 
 
 class RecordReader(Protocol):
@@ -262,37 +248,6 @@ class TaskStore(RecordReader, Protocol):
 
 
 @dataclasses.dataclass(frozen=True)
-class MailFile:
-    """A result file to attach to an email, or to link to when the attachments are too big."""
-
-    name: str
-    content_type: str
-    data: bytes
-    url: str
-
-
-@dataclasses.dataclass(frozen=True)
-class OutgoingMail:
-    """A finished task's result (or failure) to email to `recipient`."""
-
-    task_id: int
-    task_name: str
-    status: TaskStatus
-    recipient: str
-    result: Any = None  # the JSON value: a string goes as is, anything else as JSON
-    error: TaskError | None = None
-    files: tuple[MailFile, ...] = ()
-    created_at: datetime.datetime | None = None  # with the id, makes the Message-ID unique
-
-
-class Mailer(Protocol):
-    """Sends one email. Raises `MailDeliveryError` saying whether a retry can help."""
-
-    def send(self, mail: OutgoingMail) -> None:
-        """Build the message for `mail` and hand it to the SMTP server."""
-
-
-@dataclasses.dataclass(frozen=True)
 class RunParams:
     """The keyword params a task's `run()` takes, read from its signature: what a task
     without a schema accepts. The default (`**kwargs` only) is "any JSON object"."""
@@ -395,40 +350,3 @@ class TaskService(Protocol):
 
     def health(self) -> Health:
         """What is checked for `GET /healthz`, each part on its own (the store is queried)."""
-
-
-@dataclasses.dataclass(frozen=True)
-class PausedType:
-    """A task type paused on every server of the database: since when, and by whom."""
-
-    name: str
-    paused_at: datetime.datetime
-    paused_by: str
-
-
-@dataclasses.dataclass(frozen=True)
-class PausedNames:
-    """The paused task types as one reading saw them. `as_of` is `time.monotonic()` taken
-    before the reading began: it shows every pause committed before that moment."""
-
-    names: frozenset[str]
-    as_of: float
-
-
-class PauseStore(Protocol):
-    """The paused task types, kept across restarts and shared by every server: the queued
-    tasks of a paused type wait, and no claim takes them until it is resumed."""
-
-    def pause(self, name: str, actor: Actor | None = None) -> PausedType:
-        """Pause `name`, with the `actor`'s audit entry; one already paused is left as it
-        is (no entry). Returns the pause."""
-
-    def resume(self, name: str, actor: Actor | None = None) -> bool:
-        """Resume `name`, with the `actor`'s audit entry; False (and no entry) if it was
-        not paused."""
-
-    def paused(self) -> dict[str, PausedType]:
-        """The paused task types, by name."""
-
-    def names(self) -> PausedNames:
-        """The paused names now, as the dispatcher's claims see them."""
