@@ -7,7 +7,6 @@ import dataclasses
 import datetime
 import functools
 import logging
-import os
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -20,14 +19,14 @@ from .runtime.dispatcher import Dispatcher
 from .tasks.context import TaskContext
 from .tasks.handle import TaskHandle
 from .runtime.heartbeat import Heartbeat
-from .runtime.interrupted import report_interrupted
+from .runtime.interrupted import on_finished, on_requeued, report_interrupted
 from .http import HttpServer, make_app
 from .http.exposure import check_exposure
 from .mail import SmtpMailer
 from .mail.outbox import OutboxSender
 from .runtime.metrics import Metrics
 from .runtime.quotas import Quotas
-from .records import Outcome, TaskRecord, TaskStatus
+from .records import TaskRecord, TaskStatus
 from .tasks.registry import TaskRegistry, default_registry
 from .runtime.runner import run_record
 from .runtime.retention import Retention
@@ -35,7 +34,7 @@ from .runtime.stats_keeper import StatsKeeper
 from .scheduling.scheduler import Scheduler
 from .scheduling.options import submit_options
 from .runtime.service import LocalTaskService
-from .runtime.signals import StopSignals
+from .runtime.signals import StopSignals, stop_unless_signalled
 from .runtime.waiters import Waiters
 from .store import SqlTaskStore, WakeupListener
 from .store.stats_rollup import SPANS
@@ -125,7 +124,7 @@ class Server:
             # share of each limit (`cluster.cluster_room`).
             prefetch=config.limits.prefetch_size,
             shared=store.is_shared, timeout_of=self._timeout_of, metrics=metrics,
-            on_finished=functools.partial(_on_finished, waiters, mail_wake),
+            on_finished=functools.partial(on_finished, waiters, mail_wake),
             submit_follow_up=self._submit_follow_up)
         service = LocalTaskService(store, self.registry, config.limits, dispatcher, waiters,
                                    retention_s=config.retention_s, metrics=metrics)
@@ -142,7 +141,7 @@ class Server:
         # Every server keeps its row's heartbeat fresh (the servers page); only on a shared
         # database does the heartbeat also take over the running tasks of dead servers.
         heartbeat = Heartbeat(store, config.db.heartbeat_s, functools.partial(
-            _on_requeued, metrics, dispatcher.notify) if store.is_shared else None)
+            on_requeued, metrics, dispatcher.notify) if store.is_shared else None)
         listener = (WakeupListener(store.url, dispatcher.notify,
                                    on_pauses=dispatcher.look_at_pauses)
                     if store.is_shared else None)
@@ -379,44 +378,6 @@ class Server:
                     raise
                 logger.info("stopping: no new tasks, %.1fs for running ones",
                             self.config.shutdown_grace_s)
-                return self._stop_unless_signalled(signals)
+                return stop_unless_signalled(self.stop, signals, SIGNAL_POLL_S)
             finally:
                 self._signals = None
-
-    def _stop_unless_signalled(self, signals: StopSignals) -> bool:
-        """`stop()` in a thread of its own while this one watches for a second signal, which
-        ends the process at once (the running rows run again at the next start)."""
-        signalled = signals.count
-        finished: list[bool] = []
-
-        def stop() -> None:
-            try:
-                finished.append(self.stop())
-            finally:
-                signals.wake()
-
-        stopper = threading.Thread(target=stop, name="deferred-stopper")
-        stopper.start()
-        while stopper.is_alive():
-            if signals.wait(SIGNAL_POLL_S) > signalled:
-                logger.warning("second signal: stopping at once")
-                logging.shutdown()
-                os._exit(1)
-        stopper.join()
-        return bool(finished and finished[0])
-
-
-def _on_requeued(metrics: Metrics, notify: Callable[[], None],
-                 records: Sequence[TaskRecord]) -> None:
-    """Runs of a dead server were queued again (or failed): say so, and wake the dispatcher."""
-    report_interrupted(records, metrics)
-    notify()
-
-
-def _on_finished(waiters: Waiters, mail_wake: threading.Event,
-                 outcomes: Sequence[Outcome]) -> None:
-    """Wake whoever waits for these records, and the mailer if one of them has an email
-    (most batches carry none: waking the mailer for them would cost it a transaction)."""
-    waiters.wake(outcome.task_id for outcome in outcomes)
-    if any(outcome.email for outcome in outcomes):
-        mail_wake.set()

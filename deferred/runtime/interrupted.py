@@ -1,13 +1,16 @@
 """Saying what became of the runs that a server's stop or death interrupted, once the store
-has queued them again or failed them (`SqlTaskStore.requeue_running`)."""
+has queued them again or failed them (`SqlTaskStore.requeue_running`); and whom a stored
+outcome wakes."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 
-from ..records import TaskRecord, TaskStatus
+from ..records import Outcome, TaskRecord, TaskStatus
 from .metrics import Metrics
+from .waiters import Waiters
 
 logger = logging.getLogger(__name__)
 
@@ -32,3 +35,19 @@ def report_interrupted(records: Sequence[TaskRecord], metrics: Metrics) -> None:
                        len(again), ", ".join(
                            f"{record.id} ({record.name}, interrupted {record.interruptions}x)"
                            for record in again[:20]))
+
+
+def on_requeued(metrics: Metrics, notify: Callable[[], None],
+                records: Sequence[TaskRecord]) -> None:
+    """Runs of a dead server were queued again (or failed): say so, and wake the dispatcher."""
+    report_interrupted(records, metrics)
+    notify()
+
+
+def on_finished(waiters: Waiters, mail_wake: threading.Event,
+                outcomes: Sequence[Outcome]) -> None:
+    """Wake whoever waits for these records, and the mailer if one of them has an email
+    (most batches carry none: waking the mailer for them would cost it a transaction)."""
+    waiters.wake(outcome.task_id for outcome in outcomes)
+    if any(outcome.email for outcome in outcomes):
+        mail_wake.set()

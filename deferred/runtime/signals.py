@@ -7,11 +7,16 @@ huey's consumer does it, never inside a handler.
 
 from __future__ import annotations
 
+import logging
+import os
 import select
 import signal
 import socket
 import threading
+from collections.abc import Callable
 from types import FrameType, TracebackType
+
+logger = logging.getLogger(__name__)
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -72,3 +77,28 @@ class StopSignals:
             except (BlockingIOError, OSError):
                 pass
         return self.count
+
+
+def stop_unless_signalled(stop: Callable[[], bool], signals: StopSignals,
+                          poll_s: float) -> bool:
+    """`stop()` in a thread of its own (`deferred-stopper`) while this one watches for a
+    second signal, which ends the process at once (the running rows run again at the next
+    start). Returns what `stop()` returned."""
+    signalled = signals.count
+    finished: list[bool] = []
+
+    def run_stop() -> None:
+        try:
+            finished.append(stop())
+        finally:
+            signals.wake()
+
+    stopper = threading.Thread(target=run_stop, name="deferred-stopper")
+    stopper.start()
+    while stopper.is_alive():
+        if signals.wait(poll_s) > signalled:
+            logger.warning("second signal: stopping at once")
+            logging.shutdown()
+            os._exit(1)
+    stopper.join()
+    return bool(finished and finished[0])
